@@ -1,0 +1,182 @@
+"""The op registry: every primitive op declared once, with schema, shape rule, lowering, cost and doc.
+
+An entry's callables take `a` (the bound attributes, attribute access) and `ins` (input shapes):
+  shape(a, ins) -> output Shape               pure; raises ShapeRuleError with both numbers on misuse
+  init(a, ins)  -> "nn.Conv2d(3, 64, 7)"       PyTorch constructor source, when the op can be a layer
+  call(a, ins, args) -> "torch.relu(x)"       functional source for inline use in `forward`
+  weights(a, ins) -> int                      learnable parameter count of the module built by init
+  macs(a, ins, out) -> Dim                    multiply-adds (conv, linear, matmul; 0 for the rest)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..dims import Shape
+from ..errors import ArgumentError, Span, did_you_mean
+
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
+MAX_INT = 2**40
+
+
+class Attrs(dict):
+    """Bound op attributes with attribute access: `a.stride`."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _zero(*_args) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class Param:
+    """One op parameter. `type` is a key of TYPE_CHECKS; `min` bounds ints (each element of a tuple)."""
+
+    name: str
+    type: str
+    default: Any = REQUIRED
+    min: int | float | None = None
+    choices: tuple = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    doc: str
+    shape: Callable[[Attrs, list], Shape]
+    params: tuple[Param, ...] = ()
+    inputs: int | None = 1  # number of tensor inputs; None: one list of tensors (concat)
+    init: Callable[[Attrs, list], str] | None = None
+    call: Callable[[Attrs, list, list], str] | None = None
+    weights: Callable[[Attrs, list], int] = _zero
+    macs: Callable[[Attrs, list, Shape], Any] = _zero
+    family: str = "other"
+    shape_doc: str = ""
+    macs_doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def layer_only(self) -> bool:
+        """Ops with weights (no functional form) must be declared under `layers:`."""
+        return self.call is None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _ints(v, allow_neg=False) -> bool:
+    return (_is_int(v) or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_is_int(x) for x in v)))
+
+
+TYPE_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "int": ("an integer", _is_int),
+    "float": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "ints": ("an integer or a tuple of integers", _ints),
+    "padding": ("an integer, a tuple of integers, 'same' or 'valid'", lambda v: _ints(v) or v in ("same", "valid")),
+    "int_list": ("a list of integers", lambda v: isinstance(v, (list, tuple)) and all(_is_int(x) for x in v)),
+    "any": ("any value", lambda v: True),
+}
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._ops: dict[str, Op] = {}
+
+    def register(self, op: Op) -> Op:
+        if op.name in self._ops:
+            raise ValueError(f"op {op.name!r} is registered twice")
+        for p in op.params:
+            if p.type not in TYPE_CHECKS:
+                raise ValueError(f"op {op.name!r}: parameter {p.name!r} has unknown type {p.type!r}")
+        self._ops[op.name] = op
+        return op
+
+    def get(self, name: str) -> Op | None:
+        return self._ops.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._ops
+
+    def names(self) -> list[str]:
+        return sorted(self._ops)
+
+    def all(self) -> list[Op]:
+        return [self._ops[n] for n in self.names()]
+
+
+REGISTRY = Registry()
+
+
+def register(**kwargs) -> Op:
+    return REGISTRY.register(Op(**kwargs))
+
+
+def bind(op: Op, args: list[tuple[Any, Span]], kwargs: dict[str, tuple[Any, Span]], span: Span) -> Attrs:
+    """Match call arguments to the op's schema, check types, fill defaults. Errors point at the argument."""
+    names = [p.name for p in op.params]
+    if len(args) > len(op.params):
+        value, where = args[len(op.params)]
+        raise ArgumentError(f"`{op.name}` takes at most {len(op.params)} positional arguments, got {len(args)}",
+                            where, hint=f"signature: {signature(op)}")
+    given: dict[str, tuple[Any, Span]] = dict(zip(names, args))
+    for key, (value, where) in kwargs.items():
+        if key not in names:
+            raise ArgumentError(f"`{op.name}` has no parameter `{key}`", where,
+                                hint=did_you_mean(key, names) or f"signature: {signature(op)}")
+        if key in given:
+            raise ArgumentError(f"`{op.name}` got `{key}` twice", where, hint=f"signature: {signature(op)}")
+        given[key] = (value, where)
+    out = Attrs()
+    for p in op.params:
+        if p.name not in given:
+            if p.default is REQUIRED:
+                raise ArgumentError(f"`{op.name}` is missing its argument `{p.name}`", span,
+                                    hint=f"signature: {signature(op)}")
+            out[p.name] = p.default
+            continue
+        value, where = given[p.name]
+        if isinstance(value, list):
+            value = tuple(value)
+        out[p.name] = check_param(op, p, value, where)
+    return out
+
+
+def check_param(op: Op, p: Param, value: Any, where: Span) -> Any:
+    what, ok = TYPE_CHECKS[p.type]
+    if value is None and p.default is None:
+        return None
+    if not ok(value):
+        raise ArgumentError(f"`{op.name}({p.name}=...)` must be {what}, got {value!r}", where,
+                            hint=f"signature: {signature(op)}")
+    if p.type == "float" and isinstance(value, int):
+        value = float(value)
+    if p.choices and value not in p.choices:
+        raise ArgumentError(f"`{op.name}({p.name}=...)` must be one of {', '.join(map(repr, p.choices))}, got {value!r}",
+                            where)
+    elems = value if isinstance(value, tuple) else (value,)
+    for v in elems:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if p.min is not None and v < p.min:
+                raise ArgumentError(f"`{op.name}({p.name}=...)` must be at least {p.min}, got {v}", where)
+            if abs(v) > MAX_INT:
+                raise ArgumentError(f"`{op.name}({p.name}=...)` is too large: {v}", where)
+    return value
+
+
+def signature(op: Op) -> str:
+    parts = [p.name if p.default is REQUIRED else f"{p.name}={p.default!r}" for p in op.params]
+    return f"{op.name}({', '.join(parts)})"
+
+
+def pyrepr(v: Any) -> str:
+    """Python source for an attribute value in generated code."""
+    return repr(v)
