@@ -1,7 +1,7 @@
-"""Helpers shared by shape rules."""
+"""Helpers shared by shape rules and lowerings."""
 from __future__ import annotations
 
-from ..dims import fmt_shape, known_positive, as_static
+from ..dims import as_static, fmt_shape, known_positive
 from ..errors import ShapeRuleError
 
 
@@ -9,10 +9,33 @@ def ntuple(v, n: int) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
 
 
+def per_dim(op: str, a, key: str, n: int) -> tuple:
+    """Attribute `key` as one value per spatial dim; a tuple must have exactly `n` entries."""
+    v = ntuple(a[key], n)
+    if len(v) != n:
+        raise ShapeRuleError(f"`{op}` {key}={a[key]!r} needs {n} value{'s' * (n > 1)}, one per spatial dim, "
+                             f"got {len(v)}")
+    return v
+
+
 def expect_rank(op: str, shape, ranks, what: str = "input") -> None:
     if len(shape) not in ranks:
         want = " or ".join(str(r) for r in ranks)
         raise ShapeRuleError(f"`{op}` expects a rank-{want} {what}, got rank {len(shape)} {fmt_shape(shape)}")
+
+
+def expect_min_rank(op: str, shape, rank: int) -> None:
+    if len(shape) < rank:
+        raise ShapeRuleError(f"`{op}` expects an input of rank {rank} or more, got rank {len(shape)} {fmt_shape(shape)}")
+
+
+def norm_dim(op: str, dim: int, shape, what: str = "dim") -> int:
+    """A possibly negative dim index as a non-negative one; raises when out of range for `shape`."""
+    rank = len(shape)
+    if not -rank <= dim < rank:
+        raise ShapeRuleError(f"`{op}` {what}={dim} is out of range for the rank-{rank} input {fmt_shape(shape)}",
+                             hint=f"use a dim from {-rank} to {rank - 1}" if rank else None)
+    return dim % rank
 
 
 def static_dim(op: str, d, what: str) -> int:
@@ -24,16 +47,29 @@ def static_dim(op: str, d, what: str) -> int:
     return d
 
 
+def src_args(a, pos=(), kw=None, first=()) -> str:
+    """Argument source: `first` (sources, e.g. the input or in_channels), then attributes in `pos` positionally,
+    then those in `kw` ({name: PyTorch default}) by keyword when they differ from the default."""
+    out = [str(f) for f in first] + [repr(a[k]) for k in pos]
+    out += [f"{k}={a[k]!r}" for k, default in (kw or {}).items() if a[k] != default]
+    return ", ".join(out)
+
+
+def atom(src: str) -> str:
+    """`src` safe to put before `.method()` or next to an operator: dotted names pass, the rest is parenthesized."""
+    return src if all(part.isidentifier() for part in src.split(".")) else f"({src})"
+
+
 def window_out(op: str, size, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False, axis: str = "spatial"):
     """Output length of a conv or pooling window along one axis, as PyTorch computes it."""
     span = size + 2 * p - d * (k - 1) - 1
     if ceil_mode:
         out = -((-span) // s) + 1
-        # PyTorch drops a last window that would start in the right padding
+        # PyTorch drops a last window that would start in the right padding; that needs p + s - 1 > d(k - 1)
         if isinstance(size, int):
             if (out - 1) * s >= size + p:
                 out -= 1
-        else:
+        elif p + s - 1 > d * (k - 1):
             import sympy
             out = sympy.Piecewise((out - 1, (out - 1) * s >= size + p), (out, True))
     else:

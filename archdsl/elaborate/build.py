@@ -1,0 +1,350 @@
+"""Elaboration: bind parameters, instantiate layers into a module tree, run `forward` into the graph."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import (ArityError, GraphError, LimitError, ParamError, Span, StructureError, TypeError_,
+                      did_you_mean)
+from ..ir.graph import Graph, Module, Stmt, Tensor
+from ..ops.registry import REGISTRY, Attrs
+from ..syntax import ast as A
+from ..syntax.spec import REQUIRED, SpecDoc
+from .evaluate import Evaluator, is_tensorish
+from .scope import Scope, SymbolScope, builtin_scope
+from .values import BlockFn, BlockTemplate, LayerRef, OpFn, OpTemplate, describe
+
+MAX_DEPTH = 64
+MAX_NODES = 2_000_000
+
+
+@dataclass
+class Frame:
+    """One running `forward`: the block instance, and the statements recorded on its first call."""
+
+    module: Module
+    stmts: list | None
+    count: int = 0  # statements run so far in this call
+
+
+class Builder(Evaluator):
+    def __init__(self, doc: SpecDoc, overrides: dict[str, Any] | None = None, limits: dict | None = None):
+        self.doc = doc
+        self.graph = Graph()
+        self.frame: Frame | None = None
+        self.depth = 0
+        self.limits = {"max_depth": MAX_DEPTH, "max_nodes": MAX_NODES, **(limits or {})}
+        self.warnings: list[tuple[str, Span, str]] = []
+        overrides = dict(overrides or {})
+        base = builtin_scope()
+        names: dict[str, Any] = {op.name: OpFn(op) for op in REGISTRY.all()}
+        names.update({b.name: BlockFn(b) for b in doc.blocks.values()})
+        self.ops_scope = base.child(names, "ops and blocks")
+        self.params = self._bind_params(overrides)
+        self.dim_values = overrides  # what is left: values for symbolic dims
+        self.globals = self.ops_scope.child(self.params, "params")
+        self.globals = self._lets(self.doc.lets, self.globals)
+
+    # --- parameters
+    def _bind_params(self, overrides: dict) -> dict:
+        params = {}
+        for name, (default, span) in self.doc.params.items():
+            if name in overrides:
+                value = overrides.pop(name)
+                if not _same_kind(default, value):
+                    raise ParamError(f"parameter `{name}` expects {describe(default)}-like value, got {value!r}",
+                                     span, hint=f"the default is {default!r}")
+                params[name] = value
+            else:
+                params[name] = default
+        dim_names = {n.id for m in self.doc.models.values() for _, dims, _ in m.inputs for d in dims
+                     for n in _names_in(d)}
+        for name in overrides:
+            if name not in dim_names:
+                raise ParamError(f"`{name}` is not a parameter of {self.doc.file}",
+                                 hint=did_you_mean(name, list(self.doc.params) + sorted(dim_names))
+                                 or f"parameters: {', '.join(self.doc.params) or '(none)'}")
+            value = overrides[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ParamError(f"the dim `{name}` must be a positive integer, got {value!r}")
+        return params
+
+    def _lets(self, lets: list, scope: Scope) -> Scope:
+        for name, node, _ in lets:
+            scope = scope.child({name: self.static(node, scope, "derived value")}, "let")
+        return scope
+
+    # --- models
+    def build(self) -> Graph:
+        for name, model in self.doc.models.items():
+            path = name if self.doc.multi_model else ""
+            root = Module(path, name, "block", model.span, block=model, args={})
+            self._fill_block(root, self.globals)
+            self.graph.roots[name] = root
+            scope = SymbolScope(self.globals, self.dim_values)
+            inputs = []
+            for in_name, dims, span in model.inputs:
+                shape = tuple(self._dim(d, scope) for d in dims)
+                nid = self.graph.unique_id(f"{path}.{in_name}" if path else in_name)
+                self.graph.add(nid, [], op=None, attrs=Attrs(), scope=path, module=None, span=span,
+                               call_span=span, shape=shape, name=in_name)
+                inputs.append(Tensor(nid))
+            self.graph.inputs[name] = [t.node for t in inputs]
+            self.graph.outputs[name] = self.run_block(root, inputs, model.span)
+        self._lint()
+        return self.graph
+
+    def _dim(self, node: A.Node, scope: Scope):
+        v = self.static(node, scope, "dim")
+        if isinstance(v, bool) or not (isinstance(v, int) or hasattr(v, "free_symbols")):
+            raise TypeError_(f"a dim must be a positive integer or a symbol, got {describe(v)}", node.span)
+        if isinstance(v, int) and v < 1:
+            raise TypeError_(f"a dim must be positive, got {v}", node.span)
+        return v
+
+    # --- layers -> module tree
+    def _fill_block(self, module: Module, outer: Scope) -> None:
+        if self.depth >= self.limits["max_depth"]:
+            raise LimitError(f"blocks are nested more than {self.limits['max_depth']} deep at `{module.path}`",
+                             module.span, hint="a block that uses itself never ends; otherwise raise --max-depth")
+        self.depth += 1
+        block = module.block
+        names = {}
+        for pname, default, _ in block.params:
+            names[pname] = module.args[pname] if pname in module.args else self.static(default, outer, "default")
+        scope = self._lets(block.lets, outer.child(names, f"arguments of {block.name}"))
+        for lname, node, span in block.layers:
+            value = self.static(node, scope, "layer")
+            path = f"{module.path}.{lname}" if module.path else lname
+            child = self.instantiate(value, path, lname, node.span)
+            if child is None:
+                module.disabled[lname] = span
+            else:
+                module.children[lname] = child
+        module.args = names
+        module.static_scope = scope
+        self.depth -= 1
+
+    def instantiate(self, value, path: str, name: str, span: Span) -> Module | None:
+        if value is None:
+            return None
+        if isinstance(value, OpFn):
+            value = OpTemplate(value.op, _defaults(value.op, span), span)
+        if isinstance(value, BlockFn):
+            value = self.bind_block(value.block, [], {}, span)
+        if isinstance(value, OpTemplate):
+            if value.op.init is None:
+                raise TypeError_(f"`{value.op.name}` cannot be a layer; use it inline in `forward`", value.span)
+            return Module(path, name, "op", value.span, op=value.op, attrs=value.attrs)
+        if isinstance(value, BlockTemplate):
+            module = Module(path, name, "block", value.span, block=value.block, args=dict(value.args))
+            self._fill_block(module, self.globals)
+            return module
+        if isinstance(value, (list, tuple)):
+            module = Module(path, name, "seq", span)
+            for item in value:
+                index = str(len(module.children))
+                child = self.instantiate(item, f"{path}.{index}", index, getattr(item, "span", span))
+                if child is not None:
+                    module.children[index] = child
+            if not module.children:
+                return None
+            return module
+        raise TypeError_(f"a layer must be an op, a block or a list of them, got {describe(value)}", span)
+
+    # --- forward -> graph
+    def run_block(self, module: Module, args: list, call_span: Span):
+        block = module.block
+        if len(args) != len(block.inputs):
+            raise ArityError(f"`{module.path or block.name}` takes {len(block.inputs)} input(s) "
+                             f"({', '.join(n for n, _, _ in block.inputs)}), got {len(args)}", call_span)
+        if self.depth >= self.limits["max_depth"]:
+            raise LimitError(f"calls are nested more than {self.limits['max_depth']} deep", call_span)
+        first = not module.calls
+        frame = Frame(module, [] if first else None)
+        outer, self.frame = self.frame, frame
+        self.depth += 1
+        names = {n: LayerRef(c) for n, c in module.children.items()}
+        names.update({n: _Disabled(n, s) for n, s in module.disabled.items()})
+        scope = module.static_scope.child(names, "layers").child(
+            {n: t for (n, _, _), t in zip(block.inputs, args)}, "inputs")
+        result = None
+        last = block.forward.stmts[-1]
+        for stmt in block.forward.stmts:
+            result = self._stmt(stmt, scope, "out" if stmt is last else None)
+        if not is_tensorish(result) and not _is_tensor_tree(result):
+            raise GraphError(f"the forward of `{module.path or block.name}` must end with its output tensor(s), "
+                             f"got {describe(result)}", block.forward.stmts[-1].span)
+        self.depth -= 1
+        self.frame = outer
+        if first:
+            module.program, module.inputs, module.output = frame.stmts, list(args), result
+        module.calls.append(result)
+        return result
+
+    def _stmt(self, stmt: A.Node, scope: Scope, default_target: str | None):
+        if isinstance(stmt, A.Assign):
+            target = stmt.targets.id if isinstance(stmt.targets, A.Name) else None
+            value = self._value(stmt.value, scope, target)
+            names: dict = {}
+            self.bind_targets(stmt.targets, value, names, stmt.span)
+            scope.vars.update(names)
+            return value
+        node = stmt.value if isinstance(stmt, A.Return) else stmt
+        return self._value(node, scope, default_target)
+
+    def _value(self, node: A.Node, scope: Scope, target: str | None):
+        before = len(self.frame.stmts) if self.frame.stmts is not None else 0
+        if isinstance(node, A.Chain):
+            value = self.eval_Chain(node, scope, target)
+        elif isinstance(node, A.Call):
+            value = self.eval_Call(node, scope, target)
+        else:
+            value = self.eval(node, scope)
+        stmts = self.frame.stmts
+        if target and stmts is not None and len(stmts) > before and stmts[-1].result is value:
+            stmts[-1].target = target
+        return value
+
+    def apply(self, fn, values: list, kwargs: dict, span: Span, target: str | None = None):
+        if self.frame is None:
+            raise TypeError_(f"{describe(fn)} can only be applied to tensors inside `forward`", span)
+        if kwargs:
+            raise TypeError_("keyword arguments are only for op parameters, not for layer calls", span)
+        if isinstance(fn, _Disabled):
+            raise GraphError(f"the layer `{fn.name}` is disabled: its definition evaluated to None", span,
+                             hint=f"its condition is false (see line {fn.span.line}); guard this call with the "
+                                  "same condition")
+        if isinstance(fn, OpFn):
+            fn = OpTemplate(fn.op, _defaults(fn.op, span), span)
+        bad = next((v for v in values if not is_tensorish(v)), None)
+        if bad is not None or not values:
+            raise TypeError_(f"{describe(fn)} must be applied to tensors, got {describe(bad) if values else 'nothing'}",
+                             span)
+        if isinstance(fn, OpTemplate):
+            if fn.op.layer_only:
+                raise TypeError_(f"`{fn.op.name}` has weights, so it must be declared under `layers:`", span,
+                                 hint=f"add e.g. `{fn.op.name}1: {fn.op.name}(...)` to `layers:` and call it by name")
+            return self._inline_op(fn, values, span, target)
+        if isinstance(fn, LayerRef):
+            result = self.call_module(fn.module, values, span)
+            self._record(Stmt("module", fn.module.name, list(values), result, span, target))
+            return result
+        if isinstance(fn, BlockTemplate):
+            raise TypeError_(f"the block `{fn.block.name}` must be declared under `layers:` before it is applied",
+                             span)
+        raise TypeError_(f"{describe(fn)} cannot be applied to tensors", span)
+
+    def call_module(self, module: Module, values: list, span: Span):
+        if module.kind == "block":
+            return self.run_block(module, values, span)
+        if module.kind == "seq":
+            value = values
+            for child in module.children.values():
+                value = [self.call_module(child, value, span)]
+            module.calls.append(value[0])
+            return value[0]
+        self._check_arity(module.op, values, span)
+        nid = module.path if not module.calls else self.graph.unique_id(f"{module.path}@{len(module.calls)}")
+        self._add_node(nid, module.op, module.attrs, values, module.span, span, module.path)
+        module.calls.append(nid)
+        return Tensor(nid)
+
+    def _inline_op(self, tmpl: OpTemplate, values: list, span: Span, target: str | None):
+        self._check_arity(tmpl.op, values, span)
+        scope = self.frame.module.path
+        nid = self.graph.unique_id(f"{scope}.{tmpl.op.name}" if scope else tmpl.op.name)
+        self._add_node(nid, tmpl.op, tmpl.attrs, values, tmpl.span, span, None)
+        self.graph.node(nid).update(stmt_index=self.frame.count, call_index=len(self.frame.module.calls))
+        result = Tensor(nid)
+        self._record(Stmt("op", nid, list(values), result, span, target))
+        return result
+
+    def _check_arity(self, op, values: list, span: Span) -> None:
+        if op.inputs is None:
+            if len(values) != 1 or not isinstance(values[0], (list, tuple)):
+                raise ArityError(f"`{op.name}` takes one list of tensors, like `{op.name}([a, b])`", span)
+            return
+        if any(isinstance(v, (list, tuple)) for v in values):
+            raise ArityError(f"`{op.name}` takes tensors, not a list", span)
+        if len(values) != op.inputs:
+            raise ArityError(f"`{op.name}` takes {op.inputs} input tensor(s), got {len(values)}", span)
+
+    def _add_node(self, nid, op, attrs, values, span, call_span, module_path):
+        if len(self.graph) >= self.limits["max_nodes"]:
+            raise LimitError(f"the graph has more than {self.limits['max_nodes']} nodes", call_span,
+                             hint="raise the limit with --max-nodes if this is intended")
+        inputs = [list(v) if isinstance(v, (list, tuple)) else v for v in values]
+        self.graph.add(nid, inputs, op=op, attrs=attrs, scope=self.frame.module.path, module=module_path,
+                       span=span, call_span=call_span)
+
+    def _record(self, stmt: Stmt) -> None:
+        self.frame.count += 1
+        if self.frame.stmts is not None:
+            self.frame.stmts.append(stmt)
+
+    def tensor_binop(self, op: str, left, right, node: A.Node):
+        name = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}.get(op)
+        if not (isinstance(left, Tensor) and isinstance(right, Tensor)):
+            other = right if isinstance(left, Tensor) else left
+            raise TypeError_(f"`{op}` between a tensor and {describe(other)} is not supported", node.span,
+                             hint="arithmetic on tensors combines two tensors, e.g. a skip connection `y + x`")
+        if name not in REGISTRY:
+            raise TypeError_(f"`{op}` is not supported between tensors", node.span)
+        op_def = REGISTRY.get(name)
+        return self._inline_op(OpTemplate(op_def, _defaults(op_def, node.span), node.span), [left, right],
+                               node.span, None)
+
+    def tensor_index(self, value: Tensor, node: A.Index, scope: Scope):
+        raise TypeError_("indexing a tensor is not supported", node.span,
+                         hint="use reshape, flatten or permute to change a tensor's layout")
+
+    # --- lint
+    def _lint(self) -> None:
+        import networkx as nx
+
+        if not nx.is_directed_acyclic_graph(self.graph.g):
+            cycle = nx.find_cycle(self.graph.g)
+            raise GraphError(f"the dataflow has a cycle through `{cycle[0][0]}`", self.graph.node(cycle[0][0])["span"])
+        for root in self.graph.roots.values():
+            for module in root.walk():
+                if module is not root and not module.calls:
+                    self.warnings.append(("W001", module.span, f"the layer `{module.path}` is never used in forward"))
+
+
+class _Disabled:
+    def __init__(self, name: str, span: Span):
+        self.name, self.span = name, span
+
+
+def _defaults(op, span: Span) -> Attrs:
+    from ..ops.registry import bind
+
+    return bind(op, [], {}, span)
+
+
+def _same_kind(default, value) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)) and isinstance(value, (int, float)):
+        return isinstance(default, float) or isinstance(value, int)
+    if default is None:
+        return True
+    return isinstance(value, type(default))
+
+
+def _is_tensor_tree(v) -> bool:
+    if isinstance(v, Tensor):
+        return True
+    return isinstance(v, tuple) and bool(v) and all(_is_tensor_tree(x) for x in v)
+
+
+def _names_in(node):
+    if isinstance(node, A.Name):
+        yield node
+    for value in getattr(node, "__dict__", {}).values():
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            if isinstance(item, A.Node):
+                yield from _names_in(item)
+

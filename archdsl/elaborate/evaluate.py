@@ -1,0 +1,316 @@
+"""Evaluate expressions: static values (parameters, layer definitions) and dataflow (forward).
+
+One evaluator serves both: where an operand is a graph Tensor, an operation adds a graph node via
+the `dataflow` hooks (see build.py); otherwise it is computed at once, like Python would.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from ..errors import ArgumentError, LimitError, Span, TypeError_
+from ..ir.graph import Tensor
+from ..ops.registry import bind
+from ..syntax import ast as A
+from .scope import MAX_REPEAT, Scope
+from .values import TEMPLATES, BlockFn, BlockTemplate, Builtin, LayerRef, OpFn, OpTemplate, describe
+
+_BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+           "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
+_TENSOR_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+            ">=": operator.ge, "in": lambda a, b: a in b}
+
+
+def is_tensorish(v) -> bool:
+    return isinstance(v, Tensor) or (isinstance(v, (list, tuple)) and bool(v) and all(isinstance(t, Tensor) for t in v))
+
+
+class Evaluator:
+    """Expression semantics. Subclasses provide the dataflow: apply(), apply_op_name()."""
+
+    def eval(self, node: A.Node, scope: Scope) -> Any:
+        method = getattr(self, "eval_" + type(node).__name__)
+        return method(node, scope)
+
+    def static(self, node: A.Node, scope: Scope, what: str = "value"):
+        v = self.eval(node, scope)
+        if is_tensorish(v):
+            raise TypeError_(f"a tensor cannot be used as a {what}", node.span,
+                             hint="conditions, repeat counts and op arguments must be known before the model runs")
+        return v
+
+    # --- atoms
+    def eval_Name(self, node: A.Name, scope: Scope):
+        return scope.lookup(node.id, node.span)
+
+    def eval_Const(self, node: A.Const, scope: Scope):
+        return node.value
+
+    def eval_ListExpr(self, node: A.ListExpr, scope: Scope):
+        out = []
+        for item in node.items:
+            if isinstance(item, A.Star):
+                v = self.eval(item.value, scope)
+                if not isinstance(v, (list, tuple)):
+                    raise TypeError_(f"`*` needs a list, got {describe(v)}", item.span)
+                out.extend(v)
+            else:
+                out.append(self.eval(item, scope))
+        return out
+
+    def eval_TupleExpr(self, node: A.TupleExpr, scope: Scope):
+        return tuple(self.eval(i, scope) for i in node.items)
+
+    def eval_DictExpr(self, node: A.DictExpr, scope: Scope):
+        out = {}
+        for k, v in zip(node.keys, node.values):
+            key = self.static(k, scope, "dict key")
+            try:
+                hash(key)
+            except TypeError:
+                raise TypeError_(f"{describe(key)} cannot be a dict key", k.span) from None
+            out[key] = self.eval(v, scope)
+        return out
+
+    def eval_Star(self, node: A.Star, scope: Scope):
+        raise TypeError_("`*` is only allowed inside a list or a call's arguments", node.span)
+
+    def eval_ListComp(self, node: A.ListComp, scope: Scope):
+        out: list = []
+
+        def loop(level: int, inner: Scope):
+            if level == len(node.fors):
+                out.append(self.eval(node.elt, inner))
+                if len(out) > MAX_REPEAT:
+                    raise LimitError(f"the list has more than {MAX_REPEAT} elements", node.span)
+                return
+            comp = node.fors[level]
+            iterable = self.static(comp.iter, inner, "loop range")
+            if not isinstance(iterable, (list, tuple, dict, str)):
+                raise TypeError_(f"cannot loop over {describe(iterable)}", comp.iter.span)
+            for item in iterable:
+                names: dict = {}
+                self.bind_targets(comp.targets if len(comp.targets) > 1 else comp.targets[0], item, names,
+                                  comp.span)
+                here = inner.child(names)
+                if all(self.truth(c, here) for c in comp.conds):
+                    loop(level + 1, here)
+
+        loop(0, scope)
+        return out
+
+    def bind_targets(self, target, value, names: dict, span: Span) -> None:
+        if isinstance(target, A.Name):
+            names[target.id] = value
+            return
+        if not isinstance(value, (list, tuple)) or len(value) != len(target):
+            got = f"{len(value)} values" if isinstance(value, (list, tuple)) else describe(value)
+            raise TypeError_(f"cannot unpack {got} into {len(target)} names", span)
+        for t, v in zip(target, value):
+            self.bind_targets(t, v, names, span)
+
+    # --- operators
+    def truth(self, node: A.Node, scope: Scope) -> bool:
+        v = self.static(node, scope, "condition")
+        if not isinstance(v, (bool, int, float, str, list, tuple, dict, type(None))):
+            raise TypeError_(f"{describe(v)} cannot be used as a condition", node.span)
+        return bool(v)
+
+    def eval_Cond(self, node: A.Cond, scope: Scope):
+        if self.truth(node.test, scope):
+            return self.eval(node.body, scope)
+        return None if node.orelse is None else self.eval(node.orelse, scope)
+
+    def eval_BoolOp(self, node: A.BoolOp, scope: Scope):
+        left = self.truth(node.left, scope)
+        if node.op == "and":
+            return left and self.truth(node.right, scope)
+        return left or self.truth(node.right, scope)
+
+    def eval_Unary(self, node: A.Unary, scope: Scope):
+        if node.op == "not":
+            return not self.truth(node.operand, scope)
+        v = self.eval(node.operand, scope)
+        if isinstance(v, Tensor):
+            if node.op == "+":
+                return v
+            return self.tensor_binop("*", v, -1, node)
+        if isinstance(v, bool) or not _is_number(v):
+            raise TypeError_(f"cannot apply unary `{node.op}` to {describe(v)}", node.span)
+        return -v if node.op == "-" else v
+
+    def eval_Compare(self, node: A.Compare, scope: Scope):
+        left = self.static(node.first, scope, "comparison operand")
+        for op, right_node in zip(node.ops, node.rest):
+            right = self.static(right_node, scope, "comparison operand")
+            try:
+                ok = _COMPARE[op](left, right)
+                ok = bool(ok)
+            except TypeError:
+                raise TypeError_(f"cannot compare {describe(left)} with {describe(right)} using `{op}`",
+                                 node.span) from None
+            if not ok:
+                return False
+            left = right
+        return True
+
+    def eval_BinOp(self, node: A.BinOp, scope: Scope):
+        left, right = self.eval(node.left, scope), self.eval(node.right, scope)
+        if isinstance(left, Tensor) or isinstance(right, Tensor):
+            return self.tensor_binop(node.op, left, right, node)
+        if node.op == "*" and isinstance(right, int) and (isinstance(left, TEMPLATES) or isinstance(left, list)):
+            return self.repeat(left, right, node)
+        if node.op == "*" and isinstance(left, int) and isinstance(right, TEMPLATES):
+            return self.repeat(right, left, node)
+        ok_types = (isinstance(left, (list, tuple)) and isinstance(right, type(left)) and node.op == "+") or \
+                   (isinstance(left, str) and isinstance(right, str) and node.op == "+") or \
+                   (_is_number(left) and _is_number(right) and node.op in _BINOPS)
+        if not ok_types:
+            raise TypeError_(f"cannot compute {describe(left)} {node.op} {describe(right)}", node.span)
+        if node.op == "**" and _is_number(right) and abs(right) > 64:
+            raise LimitError(f"exponent {right} is too large", node.right.span)
+        try:
+            return _BINOPS[node.op](left, right)
+        except ZeroDivisionError:
+            raise TypeError_("division by zero", node.span) from None
+
+    def repeat(self, item, count: int, node: A.Node):
+        if count < 0 or count > MAX_REPEAT:
+            raise LimitError(f"repeat count {count} is outside 0..{MAX_REPEAT}", node.span,
+                             hint="a repeat count is the number of copies of a layer")
+        return list(item) * count if isinstance(item, list) else [item] * count
+
+    def eval_Chain(self, node: A.Chain, scope: Scope, target: str | None = None):
+        value = self.eval(node.items[0], scope)
+        for link in node.items[1:]:
+            fn = self.eval(link, scope)
+            value = self.apply(fn, [value], {}, link.span, target)
+        return value
+
+    # --- postfix
+    def eval_Attr(self, node: A.Attr, scope: Scope):
+        v = self.eval(node.value, scope)
+        raise TypeError_(f"{describe(v)} has no attribute `{node.name}`", node.span,
+                         hint="attributes are not part of the spec language; layers are named directly")
+
+    def eval_Index(self, node: A.Index, scope: Scope):
+        v = self.eval(node.value, scope)
+        if isinstance(v, Tensor):
+            return self.tensor_index(v, node, scope)
+        if len(node.items) != 1 or isinstance(node.items[0], A.Slice):
+            if len(node.items) == 1 and isinstance(v, (list, tuple, str)):
+                s = node.items[0]
+                parts = [None if p is None else self.static(p, scope, "slice bound") for p in (s.lower, s.upper, s.step)]
+                if not all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in parts):
+                    raise TypeError_("slice bounds must be integers", s.span)
+                if parts[2] == 0:
+                    raise TypeError_("slice step cannot be zero", s.span)
+                return v[slice(*parts)]
+            raise TypeError_(f"{describe(v)} cannot be indexed this way", node.span)
+        key = self.static(node.items[0], scope, "index")
+        try:
+            return v[key]
+        except (KeyError, IndexError):
+            size = f" (it has {len(v)} elements)" if isinstance(v, (list, tuple)) else ""
+            raise TypeError_(f"index {key!r} is out of range for {describe(v)}{size}", node.items[0].span) from None
+        except TypeError:
+            raise TypeError_(f"{describe(v)} cannot be indexed by {describe(key)}", node.span) from None
+
+    def eval_Slice(self, node: A.Slice, scope: Scope):
+        raise TypeError_("a slice is only allowed inside `[...]`", node.span)
+
+    def eval_Call(self, node: A.Call, scope: Scope, target: str | None = None):
+        fn = self.eval(node.func, scope)
+        args: list = []
+        for a in node.args:
+            if isinstance(a, A.Star):
+                v = self.static(a.value, scope, "argument list")
+                if not isinstance(v, (list, tuple)):
+                    raise TypeError_(f"`*` needs a list, got {describe(v)}", a.span)
+                args += [(x, a.span) for x in v]
+            else:
+                args.append((self.eval(a, scope), a.span))
+        kwargs = {}
+        for name, value, span in node.kwargs:
+            if name in kwargs:
+                raise ArgumentError(f"the argument `{name}` is given twice", span)
+            kwargs[name] = (self.eval(value, scope), value.span)
+        return self.call(fn, args, kwargs, node.span, target)
+
+    def call(self, fn, args: list, kwargs: dict, span: Span, target: str | None = None):
+        """Call a value: builtins compute, ops and blocks make templates or apply to tensors."""
+        values = [a for a, _ in args]
+        if isinstance(fn, Builtin):
+            if any(is_tensorish(v) for v in values) or any(is_tensorish(v) for v, _ in kwargs.values()):
+                raise TypeError_(f"`{fn.name}` works on numbers and lists, not tensors", span)
+            try:
+                return fn.fn(*values, **{k: v for k, (v, _) in kwargs.items()})
+            except LimitError as exc:
+                exc.span = span
+                raise
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
+                raise TypeError_(f"`{fn.name}(...)` failed: {exc}", span) from None
+        if isinstance(fn, OpFn):
+            n_tensors = _leading_tensors(fn.op, values)
+            if n_tensors:
+                attrs = bind(fn.op, args[n_tensors:], kwargs, span)
+                return self.apply(OpTemplate(fn.op, attrs, span), values[:n_tensors], {}, span, target)
+            return OpTemplate(fn.op, bind(fn.op, args, kwargs, span), span)
+        if isinstance(fn, BlockFn):
+            if any(is_tensorish(v) for v in values):
+                raise TypeError_(f"the block `{fn.block.name}` must be declared under `layers:` before it is "
+                                 "applied to tensors", span,
+                                 hint=f"add e.g. `b1: {fn.block.name}(...)` to `layers:` and call `b1(x)`")
+            return self.bind_block(fn.block, args, kwargs, span)
+        return self.apply(fn, values, kwargs, span, target)
+
+    def bind_block(self, block, args: list, kwargs: dict, span: Span) -> BlockTemplate:
+        from ..syntax.spec import REQUIRED
+
+        names = [p[0] for p in block.params]
+        sig = f"{block.name}({', '.join(names)})"
+        if len(args) > len(names):
+            raise ArgumentError(f"the block `{block.name}` takes {len(names)} arguments, got {len(args)}",
+                                args[len(names)][1], hint=f"signature: {sig}")
+        bound = {n: v for n, (v, _) in zip(names, args)}
+        for key, (v, where) in kwargs.items():
+            if key not in names:
+                from ..errors import did_you_mean
+
+                raise ArgumentError(f"the block `{block.name}` has no parameter `{key}`", where,
+                                    hint=did_you_mean(key, names) or f"signature: {sig}")
+            if key in bound:
+                raise ArgumentError(f"the block `{block.name}` got `{key}` twice", where)
+            bound[key] = v
+        for name, default, _ in block.params:
+            if name not in bound and default is REQUIRED:
+                raise ArgumentError(f"the block `{block.name}` is missing its argument `{name}`", span,
+                                    hint=f"signature: {sig}")
+        return BlockTemplate(block, bound, span)
+
+    # --- dataflow hooks, provided by the builder
+    def apply(self, fn, values: list, kwargs: dict, span: Span, target: str | None = None):
+        raise TypeError_(f"{describe(fn)} cannot be called here", span)
+
+    def tensor_binop(self, op: str, left, right, node: A.Node):
+        raise TypeError_("tensors are only available inside `forward`", node.span)
+
+    def tensor_index(self, value: Tensor, node: A.Index, scope: Scope):
+        raise TypeError_("tensors are only available inside `forward`", node.span)
+
+
+def _is_number(v) -> bool:
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, (int, float)) or hasattr(v, "free_symbols")
+
+
+def _leading_tensors(op, values: list) -> int:
+    """How many leading call arguments are tensor inputs (a list of tensors for list-input ops)."""
+    if op.inputs is None:
+        return 1 if values and is_tensorish(values[0]) and isinstance(values[0], (list, tuple)) else 0
+    n = 0
+    while n < len(values) and isinstance(values[n], Tensor):
+        n += 1
+    return n

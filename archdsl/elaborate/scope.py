@@ -1,0 +1,79 @@
+"""Name scopes and the builtin functions of the expression language."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import LimitError, NameError_, Span, did_you_mean
+from .values import Builtin
+
+MAX_REPEAT = 100_000
+
+
+class Scope:
+    def __init__(self, names: dict | None = None, parent: "Scope | None" = None, what: str = ""):
+        self.vars = dict(names or {})
+        self.parent = parent
+        self.what = what
+
+    def child(self, names: dict | None = None, what: str = "") -> "Scope":
+        return Scope(names, self, what)
+
+    def lookup(self, name: str, span: Span) -> Any:
+        scope = self
+        while scope is not None:
+            if name in scope.vars:
+                return scope.vars[name]
+            scope = scope.parent
+        return self.missing(name, span)
+
+    def missing(self, name: str, span: Span) -> Any:
+        hint = did_you_mean(name, self.all_names())
+        raise NameError_(f"`{name}` is not defined", span, hint=hint)
+
+    def all_names(self) -> set:
+        out, scope = set(), self
+        while scope is not None:
+            out |= set(scope.vars)
+            scope = scope.parent
+        return out
+
+
+class SymbolScope(Scope):
+    """Scope for input dims: unknown names become symbolic dims (or their -D value)."""
+
+    def __init__(self, parent: Scope, values: dict):
+        super().__init__({}, parent, "dims")
+        self.values = values
+        self.created: dict = {}
+
+    def missing(self, name: str, span: Span) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name not in self.created:
+            from ..dims import symbol
+
+            self.created[name] = symbol(name)
+        return self.created[name]
+
+
+def _range(*args):
+    r = range(*args)
+    if len(r) > MAX_REPEAT:
+        raise LimitError(f"range of {len(r)} elements exceeds the repeat limit ({MAX_REPEAT})")
+    return list(r)
+
+
+BUILTINS = {
+    "range": _range, "len": len, "min": min, "max": max, "abs": abs, "int": int, "float": float,
+    "str": str, "bool": bool, "sum": sum, "list": list, "tuple": tuple, "round": round,
+    "enumerate": lambda xs, start=0: list(enumerate(xs, start)), "zip": lambda *xs: list(zip(*xs)),
+    "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt,
+}
+CONSTANTS = {"true": True, "false": False, "True": True, "False": False, "null": None, "None": None}
+
+
+def builtin_scope() -> Scope:
+    names: dict[str, Any] = {k: Builtin(k, f) for k, f in BUILTINS.items()}
+    names.update(CONSTANTS)
+    return Scope(names, None, "builtins")

@@ -1,0 +1,88 @@
+"""Values of the expression language besides plain Python data and graph Tensors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import Span
+
+
+@dataclass(frozen=True)
+class OpFn:
+    """A registry op named in an expression: `relu`, `conv2d`."""
+
+    op: Any
+
+
+@dataclass(frozen=True)
+class BlockFn:
+    """A block named in an expression: `Bottleneck`."""
+
+    block: Any
+
+
+@dataclass(frozen=True)
+class OpTemplate:
+    """An op with bound attributes, not yet a layer: `conv2d(64, 3)`."""
+
+    op: Any
+    attrs: Any
+    span: Span
+
+
+@dataclass(frozen=True)
+class BlockTemplate:
+    """A block with bound arguments, not yet a layer: `Bottleneck(64, stride=2)`."""
+
+    block: Any
+    args: dict
+    span: Span
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """A declared layer, as seen from `forward`."""
+
+    module: Any
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    fn: Callable
+
+
+TEMPLATES = (OpTemplate, BlockTemplate)
+
+
+def describe(v: Any) -> str:
+    """How a value is named in error messages."""
+    from ..ir.graph import Tensor
+
+    if isinstance(v, Tensor):
+        return "a tensor"
+    if isinstance(v, OpFn):
+        return f"the op `{v.op.name}`"
+    if isinstance(v, BlockFn):
+        return f"the block `{v.block.name}`"
+    if isinstance(v, OpTemplate):
+        return f"the layer definition `{v.op.name}(...)`"
+    if isinstance(v, BlockTemplate):
+        return f"the block instance `{v.block.name}(...)`"
+    if isinstance(v, LayerRef):
+        return f"the layer `{v.module.path}`"
+    if isinstance(v, Builtin):
+        return f"the function `{v.name}`"
+    if v is None:
+        return "None"
+    if isinstance(v, bool):
+        return f"the boolean {v}"
+    if isinstance(v, (int, float)):
+        return f"the number {v}"
+    if isinstance(v, str):
+        return f"the string {v!r}"
+    if isinstance(v, (list, tuple)):
+        return f"a {type(v).__name__} of {len(v)}"
+    if isinstance(v, dict):
+        return "a dict"
+    return f"a symbolic dim `{v}`"

@@ -1,0 +1,104 @@
+"""The IR: a networkx graph of op applications, plus the module tree the layers form.
+
+Nodes are created in dataflow order (insertion order is a topological order). Node attributes:
+  op       registry Op, or None for a graph input
+  attrs    bound attributes (Attrs)
+  inputs   list of Tensor (or, for list-input ops, one list of Tensor)
+  scope    path of the block instance whose forward made the node ('' at the top)
+  module   path of the layer when the node is a layer call (its weights), else None
+  span     where the layer or inline op is written; call_span: where it is called
+Passes add: shape (output Shape), params, macs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from ..errors import Span
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A value in the dataflow: output `index` of graph node `node`."""
+
+    node: str
+    index: int = 0
+
+
+@dataclass
+class Stmt:
+    """One statement of a block's generated forward: a layer call or an inline op."""
+
+    kind: str            # 'module' | 'op'
+    callee: str          # child layer name, or graph node id for an inline op
+    args: list           # Tensor, or a list of Tensor for list-input ops
+    result: Any          # Tensor, or a tuple structure of Tensor for blocks with several outputs
+    span: Span
+    target: str | None = None  # variable name from the spec's assignment, if any
+
+
+@dataclass(eq=False)
+class Module:
+    """A layer instance: an op with weights, a block instance, or a sequence (nn.Sequential)."""
+
+    path: str
+    name: str
+    kind: str            # 'op' | 'block' | 'seq'
+    span: Span
+    op: Any = None
+    attrs: Any = None
+    block: Any = None
+    args: dict = field(default_factory=dict)
+    children: dict = field(default_factory=dict)
+    disabled: dict = field(default_factory=dict)   # layer name -> span, for layers whose condition is false
+    calls: list = field(default_factory=list)       # graph nodes (op) or output values (block), one per call
+    program: list | None = None                     # block: statements of its forward, from the first call
+    inputs: list = field(default_factory=list)      # block: input Tensors of the first call
+    output: Any = None                              # block: output structure of the first call
+    static_scope: Any = None                        # block: names visible to its forward (args, lets)
+
+    def walk(self):
+        yield self
+        for child in self.children.values():
+            yield from child.walk()
+
+
+class Graph:
+    def __init__(self) -> None:
+        self.g = nx.DiGraph()
+        self.outputs: dict[str, Any] = {}     # model name -> output structure
+        self.roots: dict[str, Module] = {}    # model name -> root module
+        self.inputs: dict[str, list[str]] = {}  # model name -> input node ids
+
+    def unique_id(self, base: str) -> str:
+        if base not in self.g:
+            return base
+        k = 1
+        while f"{base}_{k}" in self.g:
+            k += 1
+        return f"{base}_{k}"
+
+    def add(self, node_id: str, inputs: list, **attrs) -> str:
+        self.g.add_node(node_id, inputs=inputs, **attrs)
+        for t in _flat(inputs):
+            self.g.add_edge(t.node, node_id)
+        return node_id
+
+    def node(self, node_id: str) -> dict:
+        return self.g.nodes[node_id]
+
+    def nodes(self):
+        return self.g.nodes(data=True)
+
+    def __len__(self) -> int:
+        return self.g.number_of_nodes()
+
+
+def _flat(items):
+    for t in items:
+        if isinstance(t, (list, tuple)):
+            yield from _flat(t)
+        else:
+            yield t

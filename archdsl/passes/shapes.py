@@ -1,0 +1,75 @@
+"""Shape inference: run each op's shape rule over the graph in dataflow order. No torch involved."""
+from __future__ import annotations
+
+from ..dims import fmt_shape
+from ..errors import ShapeError, ShapeRuleError
+from ..ir.graph import Graph, Tensor
+
+
+def input_shapes(graph: Graph, node: dict) -> list:
+    def shape_of(t):
+        if isinstance(t, list):
+            return [shape_of(x) for x in t]
+        return graph.node(t.node)["shape"]
+    return [shape_of(t) for t in node["inputs"]]
+
+
+def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]:
+    """Write `shape` on every node. Raises the first ShapeError, or collects them all (for diagrams)."""
+    errors: list[ShapeError] = []
+    failed: set[str] = set()
+    inits: dict[str, str] = {}
+    for nid, node in graph.nodes():
+        if node["op"] is None:
+            continue
+        if any(t.node in failed for t in _flat(node["inputs"])):
+            failed.add(nid)
+            node["shape"] = None
+            continue
+        op = node["op"]
+        ins = input_shapes(graph, node)
+        flat_ins = ins[0] if op.inputs is None else ins
+        try:
+            node["shape"] = tuple(op.shape(node["attrs"], flat_ins))
+            if node["module"]:
+                _check_layer_sizes(graph, nid, node, flat_ins, inits)
+        except ShapeRuleError as exc:
+            err = _located(exc, graph, nid, node, flat_ins)
+            if not collect_errors:
+                raise err from None
+            errors.append(err)
+            failed.add(nid)
+            node["shape"] = None
+    return errors
+
+
+def _check_layer_sizes(graph: Graph, nid: str, node: dict, ins: list, inits: dict) -> None:
+    """Write the layer's constructor source; a layer called twice must need the same sizes both times."""
+    init = node["op"].init(node["attrs"], ins)
+    node["init"] = init
+    first = inits.setdefault(node["module"], init)
+    if first != init:
+        raise ShapeRuleError(f"the layer `{node['module']}` is called again with inputs that need other sizes: "
+                             f"`{init}` here, `{first}` before",
+                             hint="a layer called twice shares its weights; declare a second layer instead")
+
+
+def _located(exc: ShapeRuleError, graph: Graph, nid: str, node: dict, ins: list) -> ShapeError:
+    where = node["call_span"]
+    err = ShapeError(exc.message, where, hint=exc.hint)
+    shown = ", ".join(fmt_shape(s) for s in ins)
+    err.with_note(f"at node `{nid}`, input shape{'s' if len(ins) > 1 else ''} {shown}")
+    if node["module"] and node["span"] != where:
+        err.with_note(f"the layer `{node['module']}` is defined at {node['span']}")
+    scope = node["scope"]
+    if scope:
+        err.with_note(f"inside the block instance `{scope}`")
+    return err
+
+
+def _flat(items):
+    for t in items:
+        if isinstance(t, list):
+            yield from _flat(t)
+        elif isinstance(t, Tensor):
+            yield t

@@ -1,0 +1,252 @@
+"""Parse expression-language text (grammar.lark) into the AST, with spans in the spec file."""
+from __future__ import annotations
+
+import ast as pyast
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from ..errors import Span, SyntaxError_
+from . import ast as A
+
+Locate = Callable[[int, int, int], Span]  # (line, col, length) within the text -> Span in the file
+
+
+class _BracketNewlines:
+    """Postlexer: newlines inside (), [] and {} continue the line, as in Python."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        for tok in stream:
+            if tok.type in ("LPAR", "LSQB", "LBRACE"):
+                depth += 1
+            elif tok.type in ("RPAR", "RSQB", "RBRACE"):
+                depth = max(0, depth - 1)
+            elif tok.type == "_NL" and depth:
+                continue
+            yield tok
+
+
+@lru_cache(maxsize=None)
+def _parser() -> Lark:
+    grammar = (Path(__file__).with_name("grammar.lark")).read_text()
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                postlex=_BracketNewlines())
+
+
+def _node_span(meta, locate: Locate) -> Span:
+    length = meta.end_column - meta.column if getattr(meta, "end_line", None) == meta.line else 1
+    return locate(meta.line, meta.column, max(1, length))
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def __init__(self, locate: Locate):
+        super().__init__()
+        self.locate = locate
+
+    def _s(self, meta) -> Span:
+        return _node_span(meta, self.locate)
+
+    def _tok(self, tok: Token) -> Span:
+        return self.locate(tok.line, tok.column, len(tok))
+
+    # statements
+    def start(self, meta, items):
+        stmts = tuple(i for i in items if i is not None)
+        return A.Program(self.locate(1, 1, 1), stmts)
+
+    def assign(self, meta, items):
+        return A.Assign(self._s(meta), _as_targets(items[0]), items[1])
+
+    def return_stmt(self, meta, items):
+        return A.Return(self._s(meta), items[0])
+
+    def expr_stmt(self, meta, items):
+        return items[0]
+
+    def targets(self, meta, items):
+        names = tuple(i for i in items if i is not None)
+        return names
+
+    def target_name(self, meta, items):
+        return A.Name(self._tok(items[0]), str(items[0]))
+
+    # literals and names
+    def name(self, meta, items):
+        return A.Name(self._tok(items[0]), str(items[0]))
+
+    def int(self, meta, items):
+        return A.Const(self._tok(items[0]), int(str(items[0]).replace("_", "")))
+
+    def float(self, meta, items):
+        return A.Const(self._tok(items[0]), float(items[0]))
+
+    def string(self, meta, items):
+        return A.Const(self._tok(items[0]), pyast.literal_eval(str(items[0])))
+
+    def empty_tuple(self, meta, items):
+        return A.TupleExpr(self._s(meta), ())
+
+    def tuple(self, meta, items):
+        return A.TupleExpr(self._s(meta), tuple(i for i in items if i is not None))
+
+    paren_tuple = tuple
+
+    def list(self, meta, items):
+        return A.ListExpr(self._s(meta), items[0] if items[0] is not None else ())
+
+    def list_items(self, meta, items):
+        return tuple(i for i in items if i is not None)
+
+    def listcomp(self, meta, items):
+        return A.ListComp(self._s(meta), items[0], tuple(items[1:]))
+
+    def comp_for(self, meta, items):
+        return A.Comprehension(self._s(meta), items[0], items[1], tuple(items[2:]))
+
+    def dict(self, meta, items):
+        pairs = items[0] or ()
+        return A.DictExpr(self._s(meta), tuple(pairs[0::2]), tuple(pairs[1::2]))
+
+    def dict_items(self, meta, items):
+        return tuple(i for i in items if i is not None)
+
+    def star(self, meta, items):
+        return A.Star(self._s(meta), items[0])
+
+    # operators
+    def cond(self, meta, items):
+        body, test, orelse = items
+        return A.Cond(self._s(meta), test, body, orelse)
+
+    def comp_op(self, meta, items):
+        return str(items[0])
+
+    def or_(self, meta, items):
+        return A.BoolOp(self._s(meta), "or", items[0], items[1])
+
+    def and_(self, meta, items):
+        return A.BoolOp(self._s(meta), "and", items[0], items[1])
+
+    def not_(self, meta, items):
+        return A.Unary(self._s(meta), "not", items[0])
+
+    def compare(self, meta, items):
+        return A.Compare(self._s(meta), items[0], tuple(str(t) for t in items[1::2]), tuple(items[2::2]))
+
+    def chain(self, meta, items):
+        left, right = items
+        prior = left.items if isinstance(left, A.Chain) else (left,)
+        return A.Chain(self._s(meta), prior + (right,))
+
+    def binop(self, meta, items):
+        return A.BinOp(self._s(meta), str(items[1]), items[0], items[2])
+
+    def pow(self, meta, items):
+        return A.BinOp(self._s(meta), "**", items[0], items[1])
+
+    def neg(self, meta, items):
+        return A.Unary(self._s(meta), "-", items[0])
+
+    def pos(self, meta, items):
+        return A.Unary(self._s(meta), "+", items[0])
+
+    # postfix
+    def call(self, meta, items):
+        func, arguments = items
+        args, kwargs = [], []
+        for a in arguments or ():
+            if isinstance(a, tuple):
+                kwargs.append(a)
+            else:
+                args.append(a)
+        return A.Call(self._s(meta), func, tuple(args), tuple(kwargs))
+
+    def arguments(self, meta, items):
+        return tuple(i for i in items if i is not None)
+
+    def kwarg(self, meta, items):
+        return (str(items[0]), items[1], self._tok(items[0]))
+
+    def index(self, meta, items):
+        return A.Index(self._s(meta), items[0], items[1])
+
+    def subscripts(self, meta, items):
+        return tuple(i for i in items if i is not None)
+
+    def slice(self, meta, items):
+        lower, upper, step = (list(items) + [None, None, None])[:3]
+        return A.Slice(self._s(meta), lower, upper, step)
+
+    def attr(self, meta, items):
+        return A.Attr(self._s(meta), items[0], str(items[1]))
+
+
+def _as_targets(node: A.Node):
+    """The left side of `=`: a name or a (nested) tuple of names."""
+    if isinstance(node, A.Name):
+        return node
+    if isinstance(node, A.TupleExpr) and node.items:
+        return tuple(_as_targets(i) for i in node.items)
+    raise SyntaxError_("only names can be assigned to", node.span,
+                       hint="write `name = expression` or `a, b = expression`")
+
+
+_EXPECTED_WORDS = {"NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
+                   "_NL": "a new line", "$END": "the end"}
+
+
+def _describe(terminal: str) -> str | None:
+    if terminal in _EXPECTED_WORDS:
+        return _EXPECTED_WORDS[terminal]
+    try:
+        pattern = _parser().get_terminal(terminal).pattern
+    except KeyError:
+        return None
+    return f"`{pattern.value}`" if pattern.type == "str" else None
+
+
+def _expected(exc: UnexpectedInput) -> str:
+    names = sorted({d for t in (getattr(exc, "expected", None) or ()) if (d := _describe(t))})
+    if not names:
+        return ""
+    if len(names) > 6:
+        names = names[:6] + ["..."]
+    return "expected " + ", ".join(names)
+
+
+def parse(text: str, locate: Locate, what: str = "expression") -> A.Program:
+    """Parse a program (statements) or a single expression; raise a located SyntaxError_ on failure."""
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as exc:
+        line, col = max(1, exc.line if exc.line > 0 else 1), max(1, exc.column if exc.column > 0 else 1)
+        if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(exc, UnexpectedEOF):
+            lines = text.rstrip().splitlines() or [""]
+            line, col = len(lines), len(lines[-1]) + 1
+            msg = f"the {what} ends too early"
+        elif isinstance(exc, UnexpectedCharacters):
+            msg = f"unexpected character {text.splitlines()[line - 1][col - 1]!r} in the {what}"
+        else:
+            msg = f"unexpected {exc.token!s:.40} in the {what}" if isinstance(exc, UnexpectedToken) else f"invalid {what}"
+        raise SyntaxError_(msg, locate(line, col, 1), hint=_expected(exc) or None) from None
+    try:
+        return _ToAst(locate).transform(tree)
+    except VisitError as exc:
+        raise exc.orig_exc from None
+
+
+def parse_expr(text: str, locate: Locate, what: str = "expression") -> A.Node:
+    """Parse text that must be exactly one expression."""
+    prog = parse(text, locate, what)
+    if len(prog.stmts) != 1 or isinstance(prog.stmts[0], (A.Assign, A.Return)):
+        where = prog.stmts[1].span if len(prog.stmts) > 1 else (prog.stmts[0].span if prog.stmts else locate(1, 1, 1))
+        raise SyntaxError_(f"expected a single {what} here", where,
+                           hint="statements and assignments belong in `forward:`")
+    return prog.stmts[0]

@@ -1,0 +1,219 @@
+"""The YAML structure of a spec: sections, models and blocks, with their expressions parsed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import FileError, LimitError, Span, StructureError, did_you_mean
+from . import ast as A
+from .expr import parse, parse_expr
+from .yaml_loader import YMap, YScalar, YSeq, load_yaml
+
+MAX_FILE_BYTES = 1_000_000
+TOP_KEYS = ("name", "doc", "params", "let", "inputs", "blocks", "layers", "forward", "models")
+MODEL_KEYS = ("doc", "inputs", "let", "layers", "forward")
+BLOCK_KEYS = ("doc", "inputs", "let", "layers", "forward")
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
+
+
+@dataclass
+class BlockDef:
+    """A block or a model: parameters, inputs, derived values, layers and the forward program."""
+
+    name: str
+    span: Span
+    params: list = field(default_factory=list)   # (name, default Node or REQUIRED, span)
+    inputs: list = field(default_factory=list)   # (name, dims: list of Node, or None for blocks, span)
+    lets: list = field(default_factory=list)     # (name, Node, span)
+    layers: list = field(default_factory=list)   # (name, Node, span)
+    forward: A.Program | None = None
+    doc: str = ""
+
+
+@dataclass
+class SpecDoc:
+    file: str
+    text: str
+    name: str
+    doc: str
+    params: dict          # name -> (value, span)
+    lets: list            # (name, Node, span)
+    blocks: dict          # name -> BlockDef
+    models: dict          # name -> BlockDef
+    multi_model: bool
+
+
+def read_spec(path: str, max_bytes: int = MAX_FILE_BYTES) -> SpecDoc:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as exc:
+        raise FileError(f"cannot read the spec: {exc.strerror or exc}", hint="check the path") from None
+    if len(raw) > max_bytes:
+        raise LimitError(f"the spec is larger than the file size limit ({max_bytes} bytes)", Span(path, 1, 1),
+                         hint="raise the limit with --max-file-bytes if this is intended")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise FileError("the spec is not valid UTF-8 text", Span(path, line, col),
+                        hint="save the file as UTF-8") from None
+    return parse_spec(text, path)
+
+
+def parse_spec(text: str, file: str) -> SpecDoc:
+    root = load_yaml(text, file)
+    if root is None:
+        raise StructureError("the spec is empty", Span(file, 1, 1),
+                             hint="a spec needs at least `inputs:`, `layers:` and `forward:`")
+    top = _mapping(root, "the spec")
+    _check_keys(top, TOP_KEYS, "the top level of a spec")
+    stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    name = _string(top.get("name"), "name") if "name" in top.items else stem
+    doc = _string(top.get("doc"), "doc") if "doc" in top.items else ""
+    params = {}
+    if "params" in top.items:
+        for key, node in _mapping(top.items["params"], "`params`").items.items():
+            params[key] = (_data(node), top.items["params"].keys[key])
+    lets = _lets(top.get("let"))
+    blocks = {}
+    if "blocks" in top.items:
+        bmap = _mapping(top.items["blocks"], "`blocks`")
+        for header, node in bmap.items.items():
+            bdef = _block(header, bmap.keys[header], node)
+            if bdef.name in blocks:
+                raise StructureError(f"the block `{bdef.name}` is defined twice", bdef.span)
+            blocks[bdef.name] = bdef
+    if "models" in top.items:
+        for key in ("inputs", "layers", "forward"):
+            if key in top.items:
+                raise StructureError(f"`{key}` at the top level cannot be combined with `models:`", top.keys[key],
+                                     hint=f"move `{key}` into one of the models")
+        mmap = _mapping(top.items["models"], "`models`")
+        models = {k: _model(k, mmap.keys[k], v) for k, v in mmap.items.items()}
+        if not models:
+            raise StructureError("`models:` is empty", top.keys["models"])
+        multi = True
+    else:
+        models = {name: _model(name, root.span, top, nested=False)}
+        multi = False
+    return SpecDoc(file, text, name, doc, params, lets, blocks, models, multi)
+
+
+def _mapping(node, what: str) -> YMap:
+    if not isinstance(node, YMap):
+        raise StructureError(f"{what} must be a mapping (`key: value` lines)", node.span)
+    return node
+
+
+def _check_keys(m: YMap, allowed, where: str) -> None:
+    for key, span in m.keys.items():
+        if key not in allowed:
+            raise StructureError(f"unknown key `{key}` in {where}", span,
+                                 hint=did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}")
+
+
+def _string(node, what: str) -> str:
+    if not isinstance(node, YScalar) or not isinstance(node.value, str):
+        raise StructureError(f"`{what}` must be a string", node.span)
+    return node.value
+
+
+def _data(node):
+    """Plain YAML data (parameter defaults)."""
+    if isinstance(node, YScalar):
+        return node.value
+    if isinstance(node, YSeq):
+        return [_data(n) for n in node.items]
+    return {k: _data(v) for k, v in node.items.items()}
+
+
+def to_expr(node, what: str = "expression") -> A.Node:
+    """A YAML value as an expression: strings are parsed, other scalars are constants, lists are lists."""
+    if isinstance(node, YScalar):
+        if isinstance(node.value, str):
+            return parse_expr(node.value, node.locate, what)
+        return A.Const(node.span, node.value)
+    if isinstance(node, YSeq):
+        return A.ListExpr(node.span, tuple(to_expr(n, what) for n in node.items))
+    keys = tuple(A.Const(node.keys[k], k) for k in node.items)
+    return A.DictExpr(node.span, keys, tuple(to_expr(v, what) for v in node.items.values()))
+
+
+def _lets(node) -> list:
+    if node is None:
+        return []
+    m = _mapping(node, "`let`")
+    return [(k, to_expr(v, "derived value"), m.keys[k]) for k, v in m.items.items()]
+
+
+def _layers(node) -> list:
+    if node is None:
+        return []
+    m = _mapping(node, "`layers`")
+    return [(k, to_expr(v, "layer definition"), m.keys[k]) for k, v in m.items.items()]
+
+
+def _forward(node, owner: str) -> A.Program:
+    if node is None:
+        raise StructureError(f"{owner} has no `forward:`", None)
+    if not isinstance(node, YScalar) or not isinstance(node.value, str):
+        raise StructureError("`forward` must be text: one statement per line, the last one is the output",
+                             node.span, hint="write `forward: |` followed by indented lines")
+    prog = parse(node.value, node.locate, "forward program")
+    if not prog.stmts:
+        raise StructureError(f"the `forward` of {owner} is empty", node.span)
+    return prog
+
+
+def _model(name: str, span: Span, node, nested: bool = True) -> BlockDef:
+    m = _mapping(node, f"the model `{name}`")
+    if nested:
+        _check_keys(m, MODEL_KEYS, f"the model `{name}`")
+    if "inputs" not in m.items:
+        raise StructureError(f"the model `{name}` declares no `inputs:`", span,
+                             hint="for example `inputs: {x: [N, 3, 224, 224]}`")
+    inputs = []
+    for key, dims in _mapping(m.items["inputs"], "`inputs`").items.items():
+        kspan = m.items["inputs"].keys[key]
+        if not isinstance(dims, YSeq) or not dims.items:
+            raise StructureError(f"the shape of input `{key}` must be a list of dims like [N, 3, 224, 224]",
+                                 dims.span)
+        inputs.append((key, [to_expr(d, "dim") for d in dims.items], kspan))
+    if "forward" not in m.items:
+        raise StructureError(f"the model `{name}` has no `forward:`", span,
+                             hint="add `forward: |` with the dataflow, e.g. `x >> conv1 >> relu`")
+    return BlockDef(name, span, [], inputs, _lets(m.get("let")), _layers(m.get("layers")),
+                    _forward(m.items["forward"], f"the model `{name}`"),
+                    m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "")
+
+
+def _block(header: str, span: Span, node) -> BlockDef:
+    head = parse_expr(header, lambda l, c, n: Span(span.file, span.line, span.col + c - 1, n), "block header")
+    if isinstance(head, A.Name):
+        name, params = head.id, []
+    elif isinstance(head, A.Call) and isinstance(head.func, A.Name):
+        name, params = head.func.id, []
+        for a in head.args:
+            if not isinstance(a, A.Name):
+                raise StructureError("block parameters must be names, optionally with defaults: "
+                                     "`Block(planes, stride=1)`", a.span)
+            params.append((a.id, REQUIRED, a.span))
+        params += [(k, v, s) for k, v, s in head.kwargs]
+    else:
+        raise StructureError("a block header is a name with parameters, like `Bottleneck(planes, stride=1)`", span)
+    m = _mapping(node, f"the block `{name}`")
+    _check_keys(m, BLOCK_KEYS, f"the block `{name}`")
+    inputs = [("x", None, span)]
+    if "inputs" in m.items:
+        seq = m.items["inputs"]
+        if not isinstance(seq, YSeq) or not all(isinstance(i, YScalar) and isinstance(i.value, str)
+                                                and i.value.isidentifier() for i in seq.items):
+            raise StructureError("a block's `inputs` is a list of names, like [x, h]", seq.span)
+        inputs = [(i.value, None, i.span) for i in seq.items]
+    if "forward" not in m.items:
+        raise StructureError(f"the block `{name}` has no `forward:`", span)
+    return BlockDef(name, span, params, inputs, _lets(m.get("let")), _layers(m.get("layers")),
+                    _forward(m.items["forward"], f"the block `{name}`"),
+                    m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "")

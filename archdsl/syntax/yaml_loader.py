@@ -1,0 +1,116 @@
+"""Safe YAML with source positions: every value keeps the Span it came from.
+
+Only YAML's standard tags are accepted (no `!!python/...`), keys must be unique, and the number of
+nodes is bounded so aliases cannot blow up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from ..errors import LimitError, Span, YamlError
+from .expr import Locate
+
+_SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+MAX_NODES = 200_000
+
+
+@dataclass
+class YScalar:
+    value: Any
+    span: Span
+    locate: Locate  # maps (line, col) inside the value's text to the file
+
+
+@dataclass
+class YSeq:
+    items: list
+    span: Span
+
+
+@dataclass
+class YMap:
+    items: dict  # key str -> value node, in file order
+    keys: dict   # key str -> Span of the key
+    span: Span
+
+    def get(self, key: str, default=None):
+        return self.items.get(key, default)
+
+
+def _span(file: str, mark, length: int = 1) -> Span:
+    return Span(file, mark.line + 1, mark.column + 1, max(1, length))
+
+
+def _scalar_locator(file: str, node: yaml.ScalarNode, text: str) -> Locate:
+    """Map positions in a scalar's value back to the file (exact for plain, quoted and `|` scalars)."""
+    start = node.start_mark
+    if node.style in ("|", ">"):
+        lines = text.splitlines()
+        body = lines[start.line + 1:] if start.line + 1 < len(lines) else []
+        indent = next((len(l) - len(l.lstrip(" ")) for l in body if l.strip()), 0)
+
+        def locate(line: int, col: int, length: int) -> Span:
+            return Span(file, start.line + 1 + line, indent + col, length)
+    else:
+        first_col = start.column + 1 + (1 if node.style in ("'", '"') else 0)
+
+        def locate(line: int, col: int, length: int) -> Span:
+            if line == 1:
+                return Span(file, start.line + 1, first_col + col - 1, length)
+            return Span(file, start.line + line, col, length)
+    return locate
+
+
+class _Converter:
+    def __init__(self, file: str, text: str):
+        self.file, self.text, self.count = file, text, 0
+        self.constructor = yaml.SafeLoader("")
+
+    def convert(self, node):
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise LimitError(f"the spec has more than {MAX_NODES} YAML nodes", _span(self.file, node.start_mark),
+                             hint="aliases that expand recursively are not supported")
+        if node.tag not in _SAFE_TAGS:
+            raise YamlError(f"the YAML tag `{node.tag}` is not allowed in a spec", _span(self.file, node.start_mark),
+                            hint="specs are data: only plain YAML values (numbers, strings, lists, mappings)")
+        span = _span(self.file, node.start_mark,
+                     node.end_mark.column - node.start_mark.column if node.end_mark.line == node.start_mark.line else 1)
+        if isinstance(node, yaml.ScalarNode):
+            value = self.constructor.construct_object(node, deep=True)
+            return YScalar(value, span, _scalar_locator(self.file, node, self.text))
+        if isinstance(node, yaml.SequenceNode):
+            return YSeq([self.convert(n) for n in node.value], span)
+        items, keys = {}, {}
+        for knode, vnode in node.value:
+            if not isinstance(knode, yaml.ScalarNode) or knode.tag not in _SAFE_TAGS:
+                raise YamlError("mapping keys must be plain names", _span(self.file, knode.start_mark))
+            key = str(self.constructor.construct_object(knode))
+            kspan = _span(self.file, knode.start_mark, len(key))
+            if key in items:
+                first = keys[key]
+                raise YamlError(f"the key `{key}` appears twice in this mapping", kspan,
+                                hint=f"the first `{key}` is at line {first.line}; YAML would silently keep only one")
+            keys[key] = kspan
+            items[key] = self.convert(vnode)
+        return YMap(items, keys, span)
+
+
+def load_yaml(text: str, file: str):
+    """Parse YAML text into YMap/YSeq/YScalar nodes; None for an empty document."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = _span(file, mark) if mark else Span(file, 1, 1)
+        raise YamlError(f"invalid YAML: {exc.problem or exc.context}", span,
+                        hint="check the indentation and quoting near this line; expressions containing `: ` or "
+                             "`#` must be quoted") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"invalid YAML: {exc}", Span(file, 1, 1)) from None
+    if node is None:
+        return None
+    return _Converter(file, text).convert(node)

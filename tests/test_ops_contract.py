@@ -1,0 +1,315 @@
+"""Contract tests for every registered op: its shape rule, lowering, weight count and MACs agree with PyTorch."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+from torch.utils.flop_counter import FlopCounterMode
+
+from archdsl import dims
+from archdsl.errors import ShapeRuleError, Span
+from archdsl.ops import REGISTRY, bind
+from archdsl.ops._util import window_out
+
+SPAN = Span("t", 1, 1)
+SCOPE = {"torch": torch, "nn": torch.nn, "F": F}
+FAMILIES = {"conv", "pool", "linear", "norm", "activation", "dropout", "tensor", "merge"}
+
+
+def attrs(name: str, kw: dict):
+    return bind(REGISTRY.get(name), [], {k: (v, SPAN) for k, v in kw.items()}, SPAN)
+
+
+# --- strategies: each draws (kwargs, input shapes) that the op must accept ------------------------------------
+
+def shapes(min_rank=1, max_rank=4, lo=1, hi=4):
+    return st.lists(st.integers(lo, hi), min_size=min_rank, max_size=max_rank).map(tuple)
+
+
+def ints_arg(draw, values: list):
+    """Per-dim values as one int (when all equal, sometimes) or a tuple, as a user may write them."""
+    return values[0] if len(set(values)) == 1 and draw(st.booleans()) else tuple(values)
+
+
+def signed_dim(draw, d: int, rank: int) -> int:
+    """Dim index `d`, sometimes written negative."""
+    return d - rank if draw(st.booleans()) else d
+
+
+@st.composite
+def conv(draw, n):
+    g = draw(st.integers(1, 2))
+    k, d, s = ([draw(st.integers(lo, hi)) for _ in range(n)] for lo, hi in ((1, 3), (1, 2), (1, 2)))
+    padding = draw(st.sampled_from(["int", "same", "valid"]))
+    if padding == "same":
+        s = [1] * n
+    else:
+        padding = padding if padding == "valid" else ints_arg(draw, [draw(st.integers(0, 1)) for _ in range(n)])
+    size = [di * (ki - 1) + 1 + draw(st.integers(0, 3)) for ki, di in zip(k, d)]
+    kw = dict(out_channels=g * draw(st.integers(1, 3)), kernel_size=ints_arg(draw, k), stride=ints_arg(draw, s),
+              padding=padding, dilation=ints_arg(draw, d), groups=g, bias=draw(st.booleans()))
+    return kw, [(draw(st.integers(1, 2)), g * draw(st.integers(1, 2)), *size)]
+
+
+@st.composite
+def conv_transpose(draw):
+    g = draw(st.integers(1, 2))
+    k, s, d = ([draw(st.integers(lo, hi)) for _ in range(2)] for lo, hi in ((1, 3), (1, 3), (1, 2)))
+    p = [draw(st.integers(0, di * (ki - 1) // 2)) for ki, di in zip(k, d)]
+    op = [draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, d)]
+    kw = dict(out_channels=g * draw(st.integers(1, 3)), kernel_size=ints_arg(draw, k), stride=ints_arg(draw, s),
+              padding=ints_arg(draw, p), output_padding=ints_arg(draw, op), groups=g, bias=draw(st.booleans()),
+              dilation=ints_arg(draw, d))
+    return kw, [(draw(st.integers(1, 2)), g * draw(st.integers(1, 2)), *draw(shapes(2, 2, 1, 4)))]
+
+
+@st.composite
+def window_pool(draw, n, kind):
+    k = [draw(st.integers(1, 3)) for _ in range(n)]
+    p = [draw(st.integers(0, ki // 2)) for ki in k]
+    d = [draw(st.integers(1, 2)) if kind == "max" else 1 for _ in range(n)]
+    stride = draw(st.none() | st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    kw = dict(kernel_size=ints_arg(draw, k), stride=stride and ints_arg(draw, stride), padding=ints_arg(draw, p),
+              ceil_mode=draw(st.booleans()))
+    if kind == "max":
+        kw["dilation"] = ints_arg(draw, d)
+    else:
+        kw["count_include_pad"] = draw(st.booleans())
+    size = [max(1, di * (ki - 1) + 1 - 2 * pi) + draw(st.integers(0, 4)) for ki, pi, di in zip(k, p, d)]
+    return kw, [(draw(st.integers(1, 2)), draw(st.integers(1, 3)), *size)]
+
+
+@st.composite
+def adaptive(draw, n):
+    out = [draw(st.integers(1, 4)) for _ in range(n)]
+    return dict(output_size=ints_arg(draw, out)), [draw(shapes(n + 2, n + 2, 1, 6))]
+
+
+@st.composite
+def layernorm(draw):
+    x = draw(shapes(1, 4))
+    return dict(ndim=draw(st.integers(1, len(x))), eps=draw(st.sampled_from([1e-5, 1e-3])),
+                elementwise_affine=draw(st.booleans())), [x]
+
+
+@st.composite
+def batchnorm(draw, ranks):
+    rank = draw(st.sampled_from(ranks))
+    x = draw(shapes(rank, rank, 2, 4))  # >1 value per channel: eval mode without running stats uses batch stats
+    kw = dict(eps=draw(st.sampled_from([1e-5, 1e-3])), momentum=draw(st.sampled_from([0.1, 0.2])),
+              affine=draw(st.booleans()), track_running_stats=draw(st.booleans()))
+    return kw, [x]
+
+
+@st.composite
+def softmax(draw):
+    x = draw(shapes())
+    return dict(dim=signed_dim(draw, draw(st.integers(0, len(x) - 1)), len(x))), [x]
+
+
+@st.composite
+def flatten(draw):
+    x = draw(shapes())
+    start = draw(st.integers(0, len(x) - 1))
+    end = draw(st.integers(start, len(x) - 1))
+    return dict(start_dim=signed_dim(draw, start, len(x)), end_dim=signed_dim(draw, end, len(x))), [x]
+
+
+@st.composite
+def reshape(draw):
+    x = draw(shapes())
+    cuts = sorted(draw(st.sets(st.integers(1, len(x) - 1))) | {0, len(x)}) if len(x) > 1 else [0, 1]
+    target = [dims.product(x[i:j]) for i, j in zip(cuts, cuts[1:])] + [1] * draw(st.integers(0, 1))
+    entries = [0 if i < len(x) and v == x[i] and draw(st.booleans()) else v for i, v in enumerate(target)]
+    if draw(st.booleans()):
+        entries[draw(st.integers(0, len(entries) - 1))] = -1
+    return dict(shape=entries), [x]
+
+
+@st.composite
+def permute(draw):
+    x = draw(shapes())
+    return dict(dims=[signed_dim(draw, d, len(x)) for d in draw(st.permutations(range(len(x))))]), [x]
+
+
+@st.composite
+def concat(draw):
+    base = draw(shapes())
+    dim = draw(st.integers(0, len(base) - 1))
+    ins = [(*base[:dim], draw(st.integers(1, 3)), *base[dim + 1:]) for _ in range(draw(st.integers(1, 3)))]
+    return dict(dim=signed_dim(draw, dim, len(base))), ins
+
+
+@st.composite
+def broadcast(draw):
+    base = draw(shapes(1, 4, 2, 4))
+
+    def side():
+        keep = base[draw(st.integers(0, len(base) - 1)):]
+        return tuple(1 if draw(st.booleans()) else v for v in keep)
+
+    return {}, [side(), side()]
+
+
+def plain(params=st.just({}), ins=shapes()):
+    return st.tuples(params, ins.map(lambda x: [x]))
+
+
+def fixed(**params):
+    return st.fixed_dictionaries(params)
+
+
+CASES = {
+    "conv1d": conv(1), "conv2d": conv(2), "conv_transpose2d": conv_transpose(),
+    "maxpool1d": window_pool(1, "max"), "maxpool2d": window_pool(2, "max"),
+    "avgpool1d": window_pool(1, "avg"), "avgpool2d": window_pool(2, "avg"),
+    "adaptive_avgpool1d": adaptive(1), "adaptive_avgpool2d": adaptive(2),
+    "adaptive_maxpool1d": adaptive(1), "adaptive_maxpool2d": adaptive(2),
+    "global_avgpool2d": plain(ins=shapes(4, 4)), "global_maxpool2d": plain(ins=shapes(4, 4)),
+    "linear": plain(fixed(out_features=st.integers(1, 5), bias=st.booleans()), shapes(2, 4)),
+    "batchnorm1d": batchnorm((2, 3)), "batchnorm2d": batchnorm((4,)), "layernorm": layernorm(),
+    "local_response_norm": plain(fixed(size=st.integers(1, 4), alpha=st.sampled_from([1e-4, 1e-2]),
+                                       beta=st.sampled_from([0.75, 0.5]), k=st.sampled_from([1.0, 2.0])),
+                                 shapes(3, 4)),
+    "dropout": plain(fixed(p=st.sampled_from([0.0, 0.2, 0.5, 1.0]))),
+    "dropout2d": plain(fixed(p=st.sampled_from([0.0, 0.5])), shapes(4, 4)),
+    "relu": plain(), "sigmoid": plain(), "tanh": plain(), "identity": plain(),
+    "leaky_relu": plain(fixed(negative_slope=st.sampled_from([0.01, 0.2]))),
+    "elu": plain(fixed(alpha=st.sampled_from([1.0, 0.5]))),
+    "gelu": plain(fixed(approximate=st.sampled_from(["none", "tanh"]))),
+    "softmax": softmax(), "log_softmax": softmax(),
+    "flatten": flatten(), "reshape": reshape(), "permute": permute(), "concat": concat(),
+    "add": broadcast(), "sub": broadcast(), "mul": broadcast(),
+}
+
+
+def test_every_op_has_a_contract_case():
+    assert sorted(CASES) == REGISTRY.names()
+
+
+@pytest.mark.parametrize("name", REGISTRY.names())
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_op_contract(name, data):
+    op = REGISTRY.get(name)
+    assert op.doc and op.shape_doc and op.family in FAMILIES
+    assert op.init or op.call
+    kw, ins = data.draw(CASES[name], label="kwargs, inputs")
+    a = attrs(name, kw)
+    assert op.inputs is None or len(ins) == op.inputs
+    out = op.shape(a, ins)
+    xs = [torch.randn(s) for s in ins]
+    names = [f"x{i}" for i in range(len(xs))]
+    env = {**SCOPE, "self": SimpleNamespace(training=False), **dict(zip(names, xs))}
+    want = None
+    if op.init:
+        module = eval(op.init(a, ins), SCOPE).eval()
+        assert sum(p.numel() for p in module.parameters()) == op.weights(a, ins)
+        with FlopCounterMode(display=False) as flops:
+            want = module(*xs)
+        assert tuple(want.shape) == out
+        assert 2 * op.macs(a, ins, out) == flops.get_total_flops()
+    else:
+        assert op.weights(a, ins) == 0 and op.macs(a, ins, out) == 0
+    if op.call:
+        got = eval(op.call(a, ins, names), env)
+        assert tuple(got.shape) == out
+        if want is not None:
+            torch.testing.assert_close(got, want, equal_nan=True)
+        # inputs given as expressions must keep their meaning (parenthesized where needed)
+        again = eval(op.call(a, ins, [f"1 * {n} + 0" for n in names]), env)
+        torch.testing.assert_close(again, got, equal_nan=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.integers(1, 12), k=st.integers(1, 5), s=st.integers(1, 4), d=st.integers(1, 3),
+       ceil_mode=st.booleans(), data=st.data())
+def test_window_out_matches_torch_pooling(size, k, s, d, ceil_mode, data):
+    p = data.draw(st.integers(0, k // 2))
+    try:
+        want = F.max_pool1d(torch.zeros(1, 1, size), k, s, p, d, ceil_mode=ceil_mode).shape[-1]
+    except RuntimeError:
+        want = None
+    try:
+        got = window_out("maxpool1d", size, k, s, p, d, ceil_mode)
+    except ShapeRuleError:
+        got = None
+    assert got == want
+    if got is not None:
+        symbolic = window_out("maxpool1d", dims.symbol("H"), k, s, p, d, ceil_mode)
+        assert dims.substitute(symbolic, {"H": size}) == got
+
+
+N, H = dims.symbol("N"), dims.symbol("H")
+
+SYMBOLIC = [
+    ("conv2d", dict(out_channels=4, kernel_size=3, stride=2, padding=1), lambda n, h: [(n, 3, h, h + 2)]),
+    ("conv2d", dict(out_channels=4, kernel_size=(2, 3), stride=3, dilation=2), lambda n, h: [(n, 3, h, h)]),
+    ("maxpool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), lambda n, h: [(n, 3, h, h + 1)]),
+    ("maxpool2d", dict(kernel_size=2, stride=2, padding=1, ceil_mode=True), lambda n, h: [(n, 3, h, h)]),
+    ("maxpool2d", dict(kernel_size=3, stride=3, padding=1, ceil_mode=True), lambda n, h: [(n, 3, h, h)]),
+    ("avgpool2d", dict(kernel_size=3, stride=2, ceil_mode=True), lambda n, h: [(n, 3, h, h)]),
+    ("avgpool2d", dict(kernel_size=2), lambda n, h: [(n, 3, h, 2 * h)]),
+    ("conv_transpose2d", dict(out_channels=2, kernel_size=4, stride=2, padding=1, output_padding=1),
+     lambda n, h: [(n, 3, h, h)]),
+    ("linear", dict(out_features=5), lambda n, h: [(n, h, 8)]),
+    ("flatten", dict(), lambda n, h: [(n, 2, h, h)]),
+    ("reshape", dict(shape=[0, -1]), lambda n, h: [(n, 4, h, h)]),
+    ("reshape", dict(shape=[-1, 4, 0]), lambda n, h: [(n, 8, h)]),
+    ("concat", dict(dim=-1), lambda n, h: [(n, 3, h), (n, 3, 2 * h), (n, 3, 1)]),
+]
+
+
+@pytest.mark.parametrize("name, kw, make", SYMBOLIC, ids=[case[0] for case in SYMBOLIC])
+def test_symbolic_shape_matches_concrete(name, kw, make):
+    op, a = REGISTRY.get(name), attrs(name, kw)
+    symbolic = op.shape(a, make(N, H))
+    checked = 0
+    for n in (1, 3):
+        for h in range(1, 14):
+            try:
+                concrete = op.shape(a, make(n, h))
+            except ShapeRuleError:
+                continue
+            assert tuple(dims.substitute(d, {"N": n, "H": h}) for d in symbolic) == concrete
+            checked += 1
+    assert checked
+
+
+ERRORS = [
+    ("conv2d", dict(out_channels=4, kernel_size=3), [(1, 3, 8)], r"rank-4 input, got rank 3"),
+    ("conv2d", dict(out_channels=4, kernel_size=3, groups=2), [(1, 3, 8, 8)], r"groups=2 .*\(3\)"),
+    ("conv2d", dict(out_channels=4, kernel_size=5), [(1, 3, 3, 3)], r"does not fit .* size 3"),
+    ("maxpool2d", dict(kernel_size=5), [(1, 3, 3, 3)], r"does not fit .* size 3"),
+    ("maxpool2d", dict(kernel_size=3, padding=2), [(1, 3, 8, 8)], r"padding 2 .* kernel size 3"),
+    ("conv_transpose2d", dict(out_channels=2, kernel_size=3, output_padding=1), [(1, 3, 4, 4)], "output_padding"),
+    ("linear", dict(out_features=4), [(N, H)], r"static feature dim"),
+    ("concat", dict(dim=1), [(2, 3, 4), (2, 5, 4), (2, 3, 5)], r"input 2 has shape \[2, 3, 5\] .* \[2, 3, 4\]"),
+    ("concat", dict(dim=0), [(2, 3), (2, 3, 1)], r"input 1 has shape \[2, 3, 1\]"),
+    ("add", {}, [(2, 3), (2, 4)], r"\[2, 3\] with \[2, 4\]: dim -1 is 3 vs 4"),
+    ("mul", {}, [(N, 3, 5), (4, 1)], r"\[N, 3, 5\] with \[4, 1\]: dim -2 is 3 vs 4"),
+    ("softmax", dict(dim=2), [(2, 3)], r"dim=2 is out of range for the rank-2 input"),
+    ("flatten", dict(start_dim=-1, end_dim=1), [(2, 3, 4)], r"start_dim=-1 comes after end_dim=1"),
+    ("permute", dict(dims=[0, 0, 1]), [(2, 3, 4)], r"not a permutation"),
+    ("reshape", dict(shape=[0, 5]), [(2, 6)], r"cannot view \[2, 6\] \(12 elements\)"),
+    ("reshape", dict(shape=[0, 4]), [(N, 6)], r"cannot view \[N, 6\]"),
+    ("reshape", dict(shape=[5, -1]), [(2, 6)], r"cannot view"),
+    ("batchnorm2d", {}, [(2, 3, 4)], r"rank-4 input"),
+    ("dropout", dict(p=1.5), [(2, 3)], r"at most 1"),
+]
+
+
+@pytest.mark.parametrize("name, kw, ins, match", ERRORS, ids=[case[0] for case in ERRORS])
+def test_shape_errors(name, kw, ins, match):
+    with pytest.raises(ShapeRuleError, match=match):
+        REGISTRY.get(name).shape(attrs(name, kw), ins)
+
+
+def test_registry_rejects_duplicate_name():
+    relu = REGISTRY.get("relu")
+    with pytest.raises(ValueError, match="registered twice"):
+        REGISTRY.register(relu)
+    assert REGISTRY.get("relu") is relu
