@@ -191,7 +191,7 @@ def test_every_op_has_a_contract_case():
 
 
 @pytest.mark.parametrize("name", REGISTRY.names())
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_op_contract(name, data):
     op = REGISTRY.get(name)
