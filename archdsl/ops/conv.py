@@ -117,7 +117,7 @@ register(
         "stride": 1, "padding": 0, "output_padding": 0, "groups": 1, "bias": True, "dilation": 1}, first=(ins[0][1],))),
     weights=lambda a, ins: (ins[0][1] * (a.out_channels // a.groups) * product(ntuple(a.kernel_size, 2))
                             + (a.out_channels if a.bias else 0)),
-    macs=lambda a, ins, out: product(out) * (a.out_channels // a.groups) * product(ntuple(a.kernel_size, 2)),
+    macs=lambda a, ins, out: product(ins[0]) * (a.out_channels // a.groups) * product(ntuple(a.kernel_size, 2)),
     shape_doc="[N, C, H, W] -> [N, out_channels, H', W'] with H' = (H - 1)s - 2p + d(k-1) + output_padding + 1",
     macs_doc="input elements x out_channels/groups x prod(kernel) (as fvcore counts transposed convs)",
 )

@@ -39,7 +39,7 @@ def _broadcast(name: str):
             q = y[-i] if i <= len(y) else 1
             if known_eq(p, 1) is True:
                 out.append(q)
-            elif known_eq(q, 1) is True or known_eq(p, q) is not False:
+            elif known_eq(p, q) is not False:
                 out.append(p)  # equal, or undecidable: assumed equal
             else:
                 raise ShapeRuleError(f"`{name}` cannot broadcast {fmt_shape(x)} with {fmt_shape(y)}: "
