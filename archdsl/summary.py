@@ -9,6 +9,9 @@ from .dims import fmt_shape
 def human(n) -> str:
     """4089184256 -> '4.089G'; symbolic counts are printed as expressions."""
     if not isinstance(n, int):
+        coeff, rest = n.as_coeff_Mul() if hasattr(n, "as_coeff_Mul") else (None, None)
+        if coeff is not None and coeff.is_Integer and coeff != 1:
+            return f"{human(int(coeff))}*{rest}"
         return str(n)
     for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
         if abs(n) >= size:

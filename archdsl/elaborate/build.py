@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import (ArityError, GraphError, LimitError, ParamError, Span, StructureError, TypeError_,
+from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, ParamError, Span, StructureError, TypeError_,
                       did_you_mean)
 from ..ir.graph import Graph, Module, Stmt, Tensor
 from ..ops.registry import REGISTRY, Attrs
@@ -52,7 +52,7 @@ class Builder(Evaluator):
             if name in overrides:
                 value = overrides.pop(name)
                 if not _same_kind(default, value):
-                    raise ParamError(f"parameter `{name}` expects {describe(default)}-like value, got {value!r}",
+                    raise ParamError(f"parameter `{name}` must be {_kind_name(default)}, got {value!r}",
                                      span, hint=f"the default is {default!r}")
                 params[name] = value
             else:
@@ -61,13 +61,17 @@ class Builder(Evaluator):
                      for n in _names_in(d)}
         for name in overrides:
             if name not in dim_names:
-                raise ParamError(f"`{name}` is not a parameter of {self.doc.file}",
+                raise ParamError(f"`{name}` is not a parameter of {self.doc.file}", self._params_span(),
                                  hint=did_you_mean(name, list(self.doc.params) + sorted(dim_names))
                                  or f"parameters: {', '.join(self.doc.params) or '(none)'}")
             value = overrides[name]
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParamError(f"the dim `{name}` must be a positive integer, got {value!r}")
+                raise ParamError(f"the dim `{name}` must be a positive integer, got {value!r}", self._params_span())
         return params
+
+    def _params_span(self) -> Span:
+        first = next(iter(self.doc.params.values()), None)
+        return first[1] if first else Span(self.doc.file, 1, 1)
 
     def _lets(self, lets: list, scope: Scope) -> Scope:
         for name, node, _ in lets:
@@ -170,8 +174,13 @@ class Builder(Evaluator):
             {n: t for (n, _, _), t in zip(block.inputs, args)}, "inputs")
         result = None
         last = block.forward.stmts[-1]
-        for stmt in block.forward.stmts:
-            result = self._stmt(stmt, scope, "out" if stmt is last else None)
+        try:
+            for stmt in block.forward.stmts:
+                result = self._stmt(stmt, scope, "out" if stmt is last else None)
+        except ArchDSLError as exc:
+            if module.path:
+                exc.with_note(f"in `{module.path}`, an instance of `{block.name}` called at {call_span}")
+            raise
         if not is_tensorish(result) and not _is_tensor_tree(result):
             raise GraphError(f"the forward of `{module.path or block.name}` must end with its output tensor(s), "
                              f"got {describe(result)}", block.forward.stmts[-1].span)
@@ -321,6 +330,14 @@ def _defaults(op, span: Span) -> Attrs:
     from ..ops.registry import bind
 
     return bind(op, [], {}, span)
+
+
+def _kind_name(value) -> str:
+    for kind, name in ((bool, "true or false"), (int, "an integer"), (float, "a number"), (str, "a string"),
+                       (list, "a list"), (dict, "a mapping")):
+        if isinstance(value, kind):
+            return name
+    return "a value"
 
 
 def _same_kind(default, value) -> bool:

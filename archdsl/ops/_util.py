@@ -26,7 +26,8 @@ def expect_rank(op: str, shape, ranks, what: str = "input") -> None:
 
 def expect_min_rank(op: str, shape, rank: int) -> None:
     if len(shape) < rank:
-        raise ShapeRuleError(f"`{op}` expects an input of rank {rank} or more, got rank {len(shape)} {fmt_shape(shape)}")
+        raise ShapeRuleError(f"`{op}` expects an input of rank {rank} or more, "
+                             f"got rank {len(shape)} {fmt_shape(shape)}")
 
 
 def norm_dim(op: str, dim: int, shape, what: str = "dim") -> int:

@@ -55,8 +55,8 @@ def _conv_init(n: int):
 
 def _conv_weights(n: int):
     def weights(a, ins):
-        cin = ins[0][1]
-        return a.out_channels * (cin // a.groups) * product(ntuple(a.kernel_size, n)) + (a.out_channels if a.bias else 0)
+        kernel = (ins[0][1] // a.groups) * product(ntuple(a.kernel_size, n))
+        return a.out_channels * kernel + (a.out_channels if a.bias else 0)
 
     return weights
 

@@ -25,7 +25,7 @@ register(
     name="concat", family="merge", doc="Concatenate a list of tensors along `dim` (torch.cat).",
     params=(Param("dim", "int", 1),), inputs=None,
     shape=_concat_shape,
-    call=lambda a, ins, args: f"torch.cat([{', '.join(args)}], {a.dim})",
+    call=lambda a, ins, args: f"torch.cat({args[0]}, {a.dim})",  # args[0]: source of the list, `[a, b]`
     shape_doc="[*A, d_i, *B] for each input -> [*A, sum d_i, *B]",
 )
 
@@ -39,7 +39,7 @@ def _broadcast(name: str):
             q = y[-i] if i <= len(y) else 1
             if known_eq(p, 1) is True:
                 out.append(q)
-            elif known_eq(p, q) is not False:
+            elif known_eq(q, 1) is True or known_eq(p, q) is not False:
                 out.append(p)  # equal, or undecidable: assumed equal
             else:
                 raise ShapeRuleError(f"`{name}` cannot broadcast {fmt_shape(x)} with {fmt_shape(y)}: "

@@ -1,6 +1,7 @@
 """The YAML structure of a spec: sections, models and blocks, with their expressions parsed."""
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,7 @@ def read_spec(path: str, max_bytes: int = MAX_FILE_BYTES) -> SpecDoc:
         with open(path, "rb") as f:
             raw = f.read(max_bytes + 1)
     except OSError as exc:
-        raise FileError(f"cannot read the spec: {exc.strerror or exc}", hint="check the path") from None
+        raise FileError(f"cannot read the spec: {exc.strerror or exc}", Span(path, 1, 1), hint="check the path") from None
     if len(raw) > max_bytes:
         raise LimitError(f"the spec is larger than the file size limit ({max_bytes} bytes)", Span(path, 1, 1),
                          hint="raise the limit with --max-file-bytes if this is intended")
@@ -148,10 +149,22 @@ def _lets(node) -> list:
     return [(k, to_expr(v, "derived value"), m.keys[k]) for k, v in m.items.items()]
 
 
+# Attribute names an nn.Module already has: a layer with one of these names would break the module.
+_MODULE_ATTRS = {"forward", "training", "to", "cuda", "cpu", "eval", "train", "parameters", "buffers", "modules",
+                 "children", "state_dict", "load_state_dict", "apply", "float", "half", "double", "bfloat16", "type",
+                 "zero_grad", "register_buffer", "register_parameter", "add_module", "named_modules",
+                 "named_parameters", "named_children", "extra_repr", "requires_grad_", "get_submodule", "compile"}
+
+
 def _layers(node) -> list:
     if node is None:
         return []
     m = _mapping(node, "`layers`")
+    for key, span in m.keys.items():
+        if not key.isidentifier() or keyword.iskeyword(key) or key.startswith("_") or key in _MODULE_ATTRS:
+            raise StructureError(f"`{key}` cannot be a layer name", span,
+                                 hint="layer names become Python attributes: letters, digits and `_`, not starting "
+                                      "with `_` or a digit, and not a name nn.Module already uses")
     return [(k, to_expr(v, "layer definition"), m.keys[k]) for k, v in m.items.items()]
 
 
