@@ -111,14 +111,28 @@ class TorchCodegen:
                 call = node["op"].call(node["attrs"], self._in_shapes(node), args)
                 if self.probe:
                     call = f"_probe(self, {node['stmt_index']}, {call})"
-            base = st.callee if st.kind == "module" else self.graph.node(st.callee)["op"].name
-            want = st.target or ("out" if _contains(module.output, st.result) else base)
-            var = self._var(want, i, holder, live_until)
-            holder[var] = st.result
-            _bind(st.result, var, expr)
+            if isinstance(st.target, tuple) and _same_structure(st.target, st.result):
+                var = self._unpack(st.target, st.result, i, holder, live_until, expr)
+            else:
+                base = st.callee if st.kind == "module" else self.graph.node(st.callee)["op"].name
+                want = st.target if isinstance(st.target, str) else (
+                    "out" if _contains(module.output, st.result) else base)
+                var = self._var(want, i, holder, live_until)
+                holder[var] = st.result
+                _bind(st.result, var, expr)
             lines.append(f"        {var} = {call}  # {self.file}:{st.span.line}")
         lines.append(f"        return {self._src(module.output, expr)}")
         return lines
+
+    def _unpack(self, names, result, i: int, holder: dict, live_until: dict, expr: dict) -> str:
+        """`a, (b, c) = ...`: one variable per element, as the spec names them."""
+        if isinstance(names, str):
+            var = self._var(names, i, holder, live_until)
+            holder[var] = result
+            expr[result] = var
+            return var
+        return ", ".join(self._unpack(n, r, i, holder, live_until, expr) if isinstance(n, str)
+                         else f"({self._unpack(n, r, i, holder, live_until, expr)})" for n, r in zip(names, result))
 
     def _var(self, want: str, i: int, holder: dict, live_until: dict) -> str:
         base = want if want.isidentifier() and want not in RESERVED else f"{want}_"
@@ -150,6 +164,13 @@ def _bind(result, var: str, expr: dict, prefix: str | None = None) -> None:
         return
     for i, r in enumerate(result):
         _bind(r, var, expr, f"{src}[{i}]")
+
+
+def _same_structure(names, result) -> bool:
+    if isinstance(names, str):
+        return isinstance(result, Tensor)
+    return isinstance(result, tuple) and len(result) == len(names) and all(
+        _same_structure(n, r) for n, r in zip(names, result))
 
 
 def _contains(structure, value) -> bool:

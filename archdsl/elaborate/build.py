@@ -193,8 +193,7 @@ class Builder(Evaluator):
 
     def _stmt(self, stmt: A.Node, scope: Scope, default_target: str | None):
         if isinstance(stmt, A.Assign):
-            target = stmt.targets.id if isinstance(stmt.targets, A.Name) else None
-            value = self._value(stmt.value, scope, target)
+            value = self._value(stmt.value, scope, _target_names(stmt.targets))
             names: dict = {}
             self.bind_targets(stmt.targets, value, names, stmt.span)
             scope.vars.update(names)
@@ -204,10 +203,11 @@ class Builder(Evaluator):
 
     def _value(self, node: A.Node, scope: Scope, target: str | None):
         before = len(self.frame.stmts) if self.frame.stmts is not None else 0
+        link_target = target if isinstance(target, str) else None
         if isinstance(node, A.Chain):
-            value = self.eval_Chain(node, scope, target)
+            value = self.eval_Chain(node, scope, link_target)
         elif isinstance(node, A.Call):
-            value = self.eval_Call(node, scope, target)
+            value = self.eval_Call(node, scope, link_target)
         else:
             value = self.eval(node, scope)
         stmts = self.frame.stmts
@@ -330,6 +330,11 @@ def _defaults(op, span: Span) -> Attrs:
     from ..ops.registry import bind
 
     return bind(op, [], {}, span)
+
+
+def _target_names(target):
+    """`y` -> 'y'; `a, (b, c)` -> ('a', ('b', 'c'))."""
+    return target.id if isinstance(target, A.Name) else tuple(_target_names(t) for t in target)
 
 
 def _kind_name(value) -> str:

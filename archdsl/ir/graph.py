@@ -36,7 +36,7 @@ class Stmt:
     args: list           # Tensor, or a list of Tensor for list-input ops
     result: Any          # Tensor, or a tuple structure of Tensor for blocks with several outputs
     span: Span
-    target: str | None = None  # variable name from the spec's assignment, if any
+    target: Any = None  # variable name(s) from the spec's assignment: 'y' or ('a', 'b'), if any
 
 
 @dataclass(eq=False)
