@@ -81,7 +81,8 @@ class TorchCodegen:
         return name
 
     def child_line(self, name: str, child: Module) -> str:
-        return f"        self.{name} = {self.constructor(child, 2)}  # {self.file}:{child.span.line}"
+        first, nl, rest = self.constructor(child, 2).partition("\n")
+        return f"        self.{name} = {first}  # {self.file}:{child.span.line}{nl}{rest}"
 
     def constructor(self, module: Module, indent: int) -> str:
         if module.kind == "op":

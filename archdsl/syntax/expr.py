@@ -128,6 +128,8 @@ class _ToAst(Transformer):
     def comp_op(self, meta, items):
         return str(items[0])
 
+    add_op = mul_op = comp_op
+
     def or_(self, meta, items):
         return A.BoolOp(self._s(meta), "or", items[0], items[1])
 
