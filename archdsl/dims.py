@@ -5,6 +5,7 @@ sympy is imported only when a symbolic dim is created.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Union
 
 Dim = Union[int, Any]  # int or sympy.Expr
@@ -35,12 +36,21 @@ def known_eq(a: Dim, b: Dim) -> bool | None:
     """True or False when decidable, None when it depends on the symbols' values."""
     if isinstance(a, int) and isinstance(b, int):
         return a == b
+    if a == b:
+        return True
     import sympy
 
-    diff = sympy.simplify(sympy.sympify(a) - sympy.sympify(b))
+    return _symbolic_eq(sympy.sympify(a), sympy.sympify(b))
+
+
+@lru_cache(maxsize=4096)
+def _symbolic_eq(a, b) -> bool | None:
+    import sympy
+
+    diff = sympy.expand(a - b)
     if diff == 0:
         return True
-    if diff.is_number or diff.is_nonzero:
+    if diff.is_number or diff.is_zero is False:
         return False
     return None
 

@@ -211,9 +211,12 @@ class Evaluator:
         key = self.static(node.items[0], scope, "index")
         try:
             return v[key]
-        except (KeyError, IndexError):
-            size = f" (it has {len(v)} elements)" if isinstance(v, (list, tuple)) else ""
-            raise TypeError_(f"index {key!r} is out of range for {describe(v)}{size}", node.items[0].span) from None
+        except KeyError:
+            keys = ", ".join(repr(k) for k in list(v)[:12])
+            raise TypeError_(f"{key!r} is not a key of this dict (keys: {keys})", node.items[0].span) from None
+        except IndexError:
+            raise TypeError_(f"index {key!r} is out of range for {describe(v)} (it has {len(v)} elements)",
+                             node.items[0].span) from None
         except TypeError:
             raise TypeError_(f"{describe(v)} cannot be indexed by {describe(key)}", node.span) from None
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast as pyast
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -143,9 +144,7 @@ class _ToAst(Transformer):
         return A.Compare(self._s(meta), items[0], tuple(str(t) for t in items[1::2]), tuple(items[2::2]))
 
     def chain(self, meta, items):
-        left, right = items
-        prior = left.items if isinstance(left, A.Chain) else (left,)
-        return A.Chain(self._s(meta), prior + (right,))
+        return A.Chain(self._s(meta), tuple(items))
 
     def binop(self, meta, items):
         return A.BinOp(self._s(meta), str(items[1]), items[0], items[2])
@@ -224,7 +223,39 @@ def _expected(exc: UnexpectedInput) -> str:
 
 
 def parse(text: str, locate: Locate, what: str = "expression") -> A.Program:
-    """Parse a program (statements) or a single expression; raise a located SyntaxError_ on failure."""
+    """Parse a program (statements) or a single expression; raise a located SyntaxError_ on failure.
+
+    Parses are cached by text with spans relative to the text, then mapped into the file by `locate`.
+    """
+    try:
+        relative = _parse_relative(text, what)
+    except SyntaxError_ as exc:
+        exc.span = _move(exc.span, locate)
+        raise
+    return _relocate(relative, locate)
+
+
+def _move(span: Span, locate: Locate) -> Span:
+    return locate(span.line, span.col, span.length)
+
+
+def _relocate(node, locate: Locate):
+    if isinstance(node, A.Node):
+        return type(node)(**{f.name: _relocate(getattr(node, f.name), locate) for f in fields(node)})
+    if isinstance(node, tuple):
+        return tuple(_relocate(n, locate) for n in node)
+    if isinstance(node, Span):
+        return _move(node, locate)
+    return node
+
+
+def _relative(line: int, col: int, length: int) -> Span:
+    return Span("", line, col, length)
+
+
+@lru_cache(maxsize=4096)
+def _parse_relative(text: str, what: str) -> A.Program:
+    locate = _relative
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:

@@ -13,6 +13,7 @@ import yaml
 from ..errors import LimitError, Span, YamlError
 from .expr import Locate
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes, faster
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 MAX_NODES = 200_000
 
@@ -102,7 +103,7 @@ class _Converter:
 def load_yaml(text: str, file: str):
     """Parse YAML text into YMap/YSeq/YScalar nodes; None for an empty document."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = _span(file, mark) if mark else Span(file, 1, 1)
