@@ -36,7 +36,7 @@ class _BracketNewlines:
 @lru_cache(maxsize=None)
 def _parser() -> Lark:
     grammar = (Path(__file__).with_name("grammar.lark")).read_text()
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True,
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True,
                 postlex=_BracketNewlines())
 
 
@@ -239,9 +239,16 @@ def _move(span: Span, locate: Locate) -> Span:
     return locate(span.line, span.col, span.length)
 
 
+_FIELDS: dict = {}
+
+
 def _relocate(node, locate: Locate):
     if isinstance(node, A.Node):
-        return type(node)(**{f.name: _relocate(getattr(node, f.name), locate) for f in fields(node)})
+        cls = type(node)
+        names = _FIELDS.get(cls) or _FIELDS.setdefault(cls, tuple(f.name for f in fields(cls)))
+        copy = object.__new__(cls)  # frozen dataclass: fill the fields directly
+        copy.__dict__.update({n: _relocate(node.__dict__[n], locate) for n in names})
+        return copy
     if isinstance(node, tuple):
         return tuple(_relocate(n, locate) for n in node)
     if isinstance(node, Span):

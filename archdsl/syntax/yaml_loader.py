@@ -14,6 +14,7 @@ from ..errors import LimitError, Span, YamlError
 from .expr import Locate
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes, faster
+_STR = "tag:yaml.org,2002:str"
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 MAX_NODES = 200_000
 
@@ -81,7 +82,7 @@ class _Converter:
         span = _span(self.file, node.start_mark,
                      node.end_mark.column - node.start_mark.column if node.end_mark.line == node.start_mark.line else 1)
         if isinstance(node, yaml.ScalarNode):
-            value = self.constructor.construct_object(node, deep=True)
+            value = node.value if node.tag == _STR else self.constructor.construct_object(node, deep=True)
             return YScalar(value, span, _scalar_locator(self.file, node, self.text))
         if isinstance(node, yaml.SequenceNode):
             return YSeq([self.convert(n) for n in node.value], span)
