@@ -9,6 +9,7 @@ import keyword
 import os
 
 from ..ir.graph import Graph, Module, Tensor
+from .class_params import Body, parametrize, render_init, split_numbers, value_of
 
 HEADER = '''"""{title}
 
@@ -33,14 +34,17 @@ class TorchCodegen:
         self.file = os.path.relpath(spec_file) if os.path.isabs(spec_file) else spec_file
         self.spec_name, self.multi = spec_name, multi_model
         self.classes: list[str] = []           # class sources in dependency order
-        self.by_body: dict[str, str] = {}      # class body -> class name
+        self.ctor: dict = {}                   # block instance -> constructor call source
         self.taken: set[str] = {"Module"}
         self.model_classes: dict[str, str] = {}
 
     # --- entry point
     def generate(self) -> str:
+        for group in self._blocks_by_height():
+            self._emit_block_classes(group)
         for name, root in self.graph.roots.items():
-            self.model_classes[name] = self.block_class(root, preferred=class_name(name))
+            body = self._body(root)
+            self.model_classes[name] = self._emit_class(class_name(name), root, body, [], [None] * len(body.numbers))
         if self.multi:
             self.classes.append(self.container())
         title = f"PyTorch model for the archdsl spec `{self.spec_name}`."
@@ -59,17 +63,58 @@ class TorchCodegen:
         return "\n".join(lines) + "\n"
 
     # --- classes
-    def block_class(self, module: Module, preferred: str | None = None) -> str:
-        init = [self.child_line(name, child) for name, child in module.children.items() if child.calls]
-        body = ["    def __init__(self):", "        super().__init__()"] + init + [""] + self.forward(module)
-        body_text = "\n".join(body)
-        if body_text in self.by_body:
-            return self.by_body[body_text]
-        name = self._fresh(preferred or class_name(module.block.name))
-        self.by_body[body_text] = name
-        args = ", ".join(f"{k}={v!r}" for k, v in module.args.items())
-        doc = f'    """{module.block.name}({args}), from {self.file}:{module.block.span.line}."""'
-        self.classes.append(f"class {name}(nn.Module):\n{doc}\n\n{body_text}\n")
+    def _blocks_by_height(self) -> list:
+        """Block instances grouped by block name, inner blocks before the blocks that contain them."""
+        height: dict = {}
+
+        def measure(m: Module) -> int:
+            h = 1 + max((measure(c) for c in m.children.values()), default=0) if m.kind != "op" else 0
+            if m.kind == "block":
+                height[m] = h
+            return h
+
+        roots = set(self.graph.roots.values())
+        for root in roots:
+            measure(root)
+        by_name: dict = {}
+        for m in height:
+            if m not in roots and m.calls:
+                by_name.setdefault(m.block.name, []).append(m)
+        def_height = {n: max(height[m] for m in ms) for n, ms in by_name.items()}
+        return [by_name[n] for n in sorted(by_name, key=lambda n: def_height[n])]
+
+    def _body(self, module: Module) -> Body:
+        init = "\n".join(self.child_line(name, child) for name, child in module.children.items() if child.calls)
+        pieces, numbers = split_numbers(init)
+        first_input = self.graph.node(module.inputs[0].node)["shape"] if module.inputs else ()
+        in_channels = first_input[1] if len(first_input) > 1 else None
+        return Body(pieces, numbers, "\n".join(self.forward(module)), module.args, in_channels)
+
+    def _emit_block_classes(self, instances: list) -> None:
+        bodies = {m: self._body(m) for m in instances}
+        groups: dict = {}
+        for m in instances:
+            groups.setdefault(bodies[m].skeleton, []).append(m)
+        for members in groups.values():
+            params, exprs = parametrize([bodies[m] for m in members])
+            name = self._emit_class(class_name(members[0].block.name), members[0], bodies[members[0]], params, exprs)
+            for m in members:
+                b = bodies[m]
+                values = [value_of(p, b, exprs, b.numbers) for p in params]
+                args = ", ".join(f"{p}={v!r}" for p, v in zip(params, values)) if len(params) > 3 else \
+                    ", ".join(repr(v) for v in values)
+                self.ctor[m] = f"{name}({args})"
+
+    def _emit_class(self, preferred: str, module: Module, body: Body, params: list, exprs: list) -> str:
+        name = self._fresh(preferred)
+        block = module.block
+        doc = f'    """The block `{block.name}` of {self.file}:{block.span.line}."""' if params or module.path else \
+            f'    """{block.doc or block.name} ({self.file})"""'
+        signature = ", ".join(["self"] + params)
+        init = render_init(body, exprs)
+        text = (f"class {name}(nn.Module):\n{doc}\n\n    def __init__({signature}):\n        super().__init__()\n"
+                + (init + "\n" if init else "") + "\n" + body.forward + "\n")
+        self.classes.append(text)
         return name
 
     def _fresh(self, name: str) -> str:
@@ -88,7 +133,7 @@ class TorchCodegen:
         if module.kind == "op":
             return self.graph.node(module.calls[0])["init"]
         if module.kind == "block":
-            return f"{self.block_class(module)}()"
+            return self.ctor[module]
         pad = "    " * (indent + 1)
         items = [self.constructor(c, indent + 1) for c in module.children.values()]
         return "nn.Sequential(\n" + "".join(f"{pad}{i},\n" for i in items) + "    " * indent + ")"
@@ -117,7 +162,7 @@ class TorchCodegen:
             else:
                 base = st.callee if st.kind == "module" else self.graph.node(st.callee)["op"].name
                 want = st.target if isinstance(st.target, str) else (
-                    "out" if _contains(module.output, st.result) else base)
+                    "out" if module.output == st.result else base)
                 var = self._var(want, i, holder, live_until)
                 holder[var] = st.result
                 _bind(st.result, var, expr)
@@ -172,12 +217,6 @@ def _same_structure(names, result) -> bool:
         return isinstance(result, Tensor)
     return isinstance(result, tuple) and len(result) == len(names) and all(
         _same_structure(n, r) for n, r in zip(names, result))
-
-
-def _contains(structure, value) -> bool:
-    if isinstance(structure, Tensor):
-        return structure == value
-    return isinstance(structure, (list, tuple)) and any(_contains(s, value) for s in structure)
 
 
 def _tensors(value):
