@@ -20,9 +20,16 @@ def _define(text: str) -> tuple[str, object]:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError:
         parsed = value
-    if not isinstance(parsed, (int, float, bool, str)):
+    if not _plain_data(parsed):
         parsed = value
     return key.strip(), parsed
+
+
+def _plain_data(v) -> bool:
+    """Scalars and lists of scalars: what a parameter can be set to from the command line."""
+    if isinstance(v, list):
+        return all(_plain_data(x) for x in v)
+    return isinstance(v, (int, float, bool, str))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -247,3 +247,24 @@ def test_block_error_notes_the_instance_chain(write_spec):
     err = info.value
     assert err.code == "E005" and err.span.line == 6
     assert any("`o.i`" in n for n in err.notes) and any("`o`" in n for n in err.notes)
+
+
+def test_tensor_number_arithmetic_and_empty_sequence(write_spec):
+    text = """\
+    params: {hidden: []}
+    inputs: {x: [N, 4]}
+    layers:
+      body: "[linear(h) for h in hidden]"
+      fc: linear(3)
+    forward: |
+      y = x >> body >> fc
+      -y + 1.7159 * tanh(y) - 2 / (y * y + 1)
+    """
+    path = write_spec(textwrap.dedent(text))
+    for hidden in ([], [5, 6]):
+        spec = archdsl.load(path, hidden=hidden)
+        assert_static_equals_runtime(spec, N=2)
+    model = archdsl.load(path).build()
+    x = torch.randn(2, 4)
+    y = model.fc(x)
+    torch.testing.assert_close(model(x), -y + 1.7159 * torch.tanh(y) - 2 / (y * y + 1))

@@ -183,6 +183,8 @@ CASES = {
     "softmax": softmax(), "log_softmax": softmax(),
     "flatten": flatten(), "reshape": reshape(), "permute": permute(), "concat": concat(),
     "add": broadcast(), "sub": broadcast(), "mul": broadcast(),
+    "scalar_arith": plain(fixed(op=st.sampled_from(["+", "-", "*", "/"]), value=st.sampled_from([0.5, 2.0, -1.0]),
+                                reverse=st.booleans())),
 }
 
 

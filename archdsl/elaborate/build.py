@@ -151,8 +151,6 @@ class Builder(Evaluator):
                 child = self.instantiate(item, f"{path}.{index}", index, getattr(item, "span", span))
                 if child is not None:
                     module.children[index] = child
-            if not module.children:
-                return None
             return module
         raise TypeError_(f"a layer must be an op, a block or a list of them, got {describe(value)}", span)
 
@@ -293,16 +291,23 @@ class Builder(Evaluator):
             self.frame.stmts.append(stmt)
 
     def tensor_binop(self, op: str, left, right, node: A.Node):
-        name = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}.get(op)
-        if not (isinstance(left, Tensor) and isinstance(right, Tensor)):
-            other = right if isinstance(left, Tensor) else left
-            raise TypeError_(f"`{op}` between a tensor and {describe(other)} is not supported", node.span,
-                             hint="arithmetic on tensors combines two tensors, e.g. a skip connection `y + x`")
-        if name not in REGISTRY:
-            raise TypeError_(f"`{op}` is not supported between tensors", node.span)
+        if isinstance(left, Tensor) and isinstance(right, Tensor):
+            name = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}.get(op)
+            args, attrs = [left, right], None
+        else:
+            number = right if isinstance(left, Tensor) else left
+            if op not in ("+", "-", "*", "/") or isinstance(number, bool) or not isinstance(number, (int, float)):
+                raise TypeError_(f"`{op}` between a tensor and {describe(number)} is not supported", node.span,
+                                 hint="tensors combine with tensors (`y + x`) or with plain numbers (`x * 0.5`)")
+            name, args = "scalar_arith", [left if isinstance(left, Tensor) else right]
+            attrs = {"op": op, "value": float(number), "reverse": not isinstance(left, Tensor)}
         op_def = REGISTRY.get(name)
-        return self._inline_op(OpTemplate(op_def, _defaults(op_def, node.span), node.span), [left, right],
-                               node.span, None)
+        if op_def is None:
+            raise TypeError_(f"`{op}` is not supported between tensors", node.span)
+        from ..ops.registry import bind
+
+        bound = bind(op_def, [], {k: (v, node.span) for k, v in (attrs or {}).items()}, node.span)
+        return self._inline_op(OpTemplate(op_def, bound, node.span), args, node.span, None)
 
     def tensor_index(self, value: Tensor, node: A.Index, scope: Scope):
         raise TypeError_("indexing a tensor is not supported", node.span,

@@ -57,3 +57,18 @@ for _name, _sym, _verb in (("add", "+", "Sum"), ("sub", "-", "Difference"), ("mu
         call=lambda a, ins, args, s=_sym: f"{atom(args[0])} {s} {atom(args[1])}",
         shape_doc="broadcast of the two input shapes",
     )
+
+
+def _scalar_call(a, ins, args):
+    number = repr(a.value)
+    return f"{number} {a.op} {atom(args[0])}" if a.reverse else f"{atom(args[0])} {a.op} {number}"
+
+
+register(
+    name="scalar_arith", family="merge",
+    doc="A tensor combined with a number (`x * 0.5`, `1 - x`, `-x`); written with operators in `forward`.",
+    params=(Param("op", "str", choices=("+", "-", "*", "/")), Param("value", "float"),
+            Param("reverse", "bool", False, doc="the number is the left operand")),
+    inputs=1, shape=lambda a, ins: ins[0], call=_scalar_call,
+    shape_doc="shape unchanged",
+)
