@@ -86,6 +86,21 @@ class Graph:
             self.g.add_edge(t.node, node_id)
         return node_id
 
+    def module_at(self, path: str) -> Module | None:
+        """The layer instance at a dotted path (`layer1.0`), searching every model."""
+        for root in self.roots.values():
+            here = root
+            rest = path[len(root.path) + 1:] if root.path and path.startswith(root.path + ".") else path
+            if root.path and path == root.path:
+                return root
+            for part in rest.split(".") if rest else []:
+                here = here.children.get(part)
+                if here is None:
+                    break
+            else:
+                return here
+        return None
+
     def node(self, node_id: str) -> dict:
         return self.g.nodes[node_id]
 

@@ -62,8 +62,10 @@ def _located(exc: ShapeRuleError, graph: Graph, nid: str, node: dict, ins: list)
     if node["module"] and node["span"] != where:
         err.with_note(f"the layer `{node['module']}` is defined at {node['span']}")
     scope = node["scope"]
-    if scope:
-        err.with_note(f"inside the block instance `{scope}`")
+    instance = graph.module_at(scope) if scope else None
+    if instance is not None and instance.block is not None:
+        args = ", ".join(f"{k}={v!r}" for k, v in instance.args.items())
+        err.with_note(f"inside `{scope}`, the instance {instance.block.name}({args}) made at {instance.span}")
     return err
 
 
