@@ -105,9 +105,10 @@ class Spec:
     def summary(self) -> Summary:
         rows, total_params, total_macs = [], 0, 0
         for nid, node in self.graph.nodes():
-            if node["op"] is None:
+            if node["kind"] in ("input", "loop_in"):
                 continue
-            rows.append(SummaryRow(nid, node["op"].name, node["shape"], node["params"], node["macs"]))
+            op = node["op"].name if node["op"] is not None else node["kind"]
+            rows.append(SummaryRow(nid, op, node["shape"], node["params"], node["macs"]))
             total_params += node["params"]
             total_macs = total_macs + node["macs"]
         return Summary(rows, total_params, total_macs)

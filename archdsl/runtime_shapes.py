@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .dims import fmt_shape, substitute
+from .passes.loops import LOOP_KINDS
 
 _records: dict | None = None
 
@@ -64,13 +65,21 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
     out = {}
     for nid in _model_nodes(spec, model):
         node = spec.graph.node(nid)
-        if node["op"] is None:
-            out[nid] = tuple(node["shape"] and concrete_shape(node["shape"], dims))
+        kind = node["kind"]
+        if kind == "input":
+            out[nid] = [concrete_shape(node["shape"], dims)]
+        elif kind == "loop_in":
+            loop = spec.graph.node(node["loop"])
+            out[nid] = records[(node["scope"], f"{loop['stmt_index']}.p{loop['placeholders'].index(nid)}")]
+        elif kind in LOOP_KINDS:
+            out[nid] = [tuple(records[(node["scope"], f"{node['stmt_index']}.o{j}")][node["call_index"]])
+                        for j in range(node["n_outputs"])]
         elif nid in module_of:
             path, k = module_of[nid]
-            out[nid] = hooked[path][k]
+            out[nid] = hooked[path][k::len(spec.graph.module_at(path).calls)] if node["repeat"] != 1 else [hooked[path][k]]
         else:
-            out[nid] = records[(node["scope"], node["stmt_index"])][node["call_index"]]
+            calls = records[(node["scope"], node["stmt_index"])]
+            out[nid] = calls if node["repeat"] != 1 else [calls[node["call_index"]]]
     return out
 
 
@@ -83,14 +92,23 @@ def _model_nodes(spec, model: str):
 
 
 def shape_mismatches(spec, model: str | None = None, dims: dict | None = None) -> list[str]:
-    """Every node whose static shape (with `dims` substituted) differs from the runtime shape."""
+    """Every node whose static shape (with `dims` substituted) differs from a runtime shape. Nodes inside
+    loops are compared at every step; loop nodes compare each of their outputs."""
     dims = dims or {}
     model = model or spec.models[0]
     real = runtime_shapes(spec, model, dims)
     bad = []
-    for nid, shape in real.items():
+    for nid, seen in real.items():
         node = spec.graph.node(nid)
-        static = concrete_shape(node["shape"], dims)
-        if static != tuple(shape):
-            bad.append(f"{node['call_span']}: `{nid}` static {fmt_shape(static)} != runtime {fmt_shape(shape)}")
+        if node["kind"] in LOOP_KINDS:
+            pairs = list(zip(node["outputs"], seen))
+        else:
+            if not seen:
+                bad.append(f"{node['call_span']}: `{nid}` never ran")
+            pairs = [(node["shape"], s) for s in seen]
+        for static, shape in pairs:
+            static = concrete_shape(static, dims)
+            if static != tuple(shape):
+                bad.append(f"{node['call_span']}: `{nid}` static {fmt_shape(static)} != runtime {fmt_shape(shape)}")
+                break
     return bad

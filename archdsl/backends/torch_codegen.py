@@ -8,8 +8,9 @@ from __future__ import annotations
 import keyword
 import os
 
-from ..ir.graph import Graph, Module, Tensor
+from ..ir.graph import Graph, Module
 from .class_params import Body, parametrize, render_init, split_numbers, value_of
+from .torch_forward import ForwardWriter
 
 HEADER = '''"""{title}
 
@@ -140,98 +141,11 @@ class TorchCodegen:
 
     # --- forward
     def forward(self, module: Module) -> list[str]:
-        stmts = module.program
-        names = [n for n, _, _ in module.block.inputs]
-        live_until = _last_uses(stmts, module.output)
-        holder: dict[str, Tensor] = {}          # variable -> value it holds
-        expr: dict = {}                          # value -> source expression
-        for n, t in zip(names, module.inputs):
-            holder[n], expr[t] = t, n
-        lines = [f"    def forward(self, {', '.join(names)}):"]
-        for i, st in enumerate(stmts):
-            args = [self._src(a, expr) for a in st.args]
-            if st.kind == "module":
-                call = f"self.{st.callee}({', '.join(args)})"
-            else:
-                node = self.graph.node(st.callee)
-                call = node["op"].call(node["attrs"], self._in_shapes(node), args)
-                if self.probe:
-                    call = f"_probe(self, {node['stmt_index']}, {call})"
-            if isinstance(st.target, tuple) and _same_structure(st.target, st.result):
-                var = self._unpack(st.target, st.result, i, holder, live_until, expr)
-            else:
-                base = st.callee if st.kind == "module" else self.graph.node(st.callee)["op"].name
-                want = st.target if isinstance(st.target, str) else (
-                    "out" if module.output == st.result else base)
-                var = self._var(want, i, holder, live_until)
-                holder[var] = st.result
-                _bind(st.result, var, expr)
-            lines.append(f"        {var} = {call}  # {self.file}:{st.span.line}")
-        lines.append(f"        return {self._src(module.output, expr)}")
-        return lines
+        return ForwardWriter(self, module).write()
 
-    def _unpack(self, names, result, i: int, holder: dict, live_until: dict, expr: dict) -> str:
-        """`a, (b, c) = ...`: one variable per element, as the spec names them."""
-        if isinstance(names, str):
-            var = self._var(names, i, holder, live_until)
-            holder[var] = result
-            expr[result] = var
-            return var
-        return ", ".join(self._unpack(n, r, i, holder, live_until, expr) if isinstance(n, str)
-                         else f"({self._unpack(n, r, i, holder, live_until, expr)})" for n, r in zip(names, result))
-
-    def _var(self, want: str, i: int, holder: dict, live_until: dict) -> str:
-        base = want if want.isidentifier() and want not in RESERVED else f"{want}_"
-        name, k = base, 1
-        while name in holder and live_until.get(holder[name], -1) > i:
-            name = f"{base}_{k}"
-            k += 1
-        return name
-
-    def _src(self, value, expr: dict) -> str:
-        if isinstance(value, Tensor):
-            return expr[value]
-        if isinstance(value, list):
-            return "[" + ", ".join(self._src(v, expr) for v in value) + "]"
-        inner = ", ".join(self._src(v, expr) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-
-    def _in_shapes(self, node: dict) -> list:
+    def in_shapes(self, node: dict) -> list:
         from ..passes.shapes import input_shapes
 
         ins = input_shapes(self.graph, node)
         return ins[0] if node["op"].inputs is None else ins
 
-
-def _bind(result, var: str, expr: dict, prefix: str | None = None) -> None:
-    src = prefix or var
-    if isinstance(result, Tensor):
-        expr[result] = src
-        return
-    for i, r in enumerate(result):
-        _bind(r, var, expr, f"{src}[{i}]")
-
-
-def _same_structure(names, result) -> bool:
-    if isinstance(names, str):
-        return isinstance(result, Tensor)
-    return isinstance(result, tuple) and len(result) == len(names) and all(
-        _same_structure(n, r) for n, r in zip(names, result))
-
-
-def _tensors(value):
-    if isinstance(value, Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _tensors(v)
-
-
-def _last_uses(stmts, output) -> dict:
-    last: dict = {}
-    for i, st in enumerate(stmts):
-        for t in _tensors(st.args):
-            last[t] = i
-    for t in _tensors(output):
-        last[t] = len(stmts)
-    return last

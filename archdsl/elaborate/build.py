@@ -12,7 +12,8 @@ from ..syntax import ast as A
 from ..syntax.spec import REQUIRED, SpecDoc
 from .evaluate import Evaluator, is_tensorish
 from .scope import Scope, SymbolScope, builtin_scope
-from .values import BlockFn, BlockTemplate, LayerRef, OpFn, OpTemplate, describe
+from .loops import SIGNATURES, run_loop
+from .values import BlockFn, BlockTemplate, LayerRef, LoopForm, OpFn, OpTemplate, describe
 
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000
@@ -39,6 +40,7 @@ class Builder(Evaluator):
         base = builtin_scope()
         names: dict[str, Any] = {op.name: OpFn(op) for op in REGISTRY.all()}
         names.update({b.name: BlockFn(b) for b in doc.blocks.values()})
+        names.update({k: LoopForm(k) for k in SIGNATURES})
         self.ops_scope = base.child(names, "ops and blocks")
         self.params = self._bind_params(overrides)
         self.dim_values = overrides  # what is left: values for symbolic dims
@@ -90,7 +92,7 @@ class Builder(Evaluator):
             for in_name, dims, span in model.inputs:
                 shape = tuple(self._dim(d, scope) for d in dims)
                 nid = self.graph.unique_id(f"{path}.{in_name}" if path else in_name)
-                self.graph.add(nid, [], op=None, attrs=Attrs(), scope=path, module=None, span=span,
+                self.graph.add(nid, [], op=None, kind="input", attrs=Attrs(), scope=path, module=None, span=span,
                                call_span=span, shape=shape, name=in_name)
                 inputs.append(Tensor(nid))
             self.graph.inputs[name] = [t.node for t in inputs]
@@ -205,13 +207,18 @@ class Builder(Evaluator):
         if isinstance(node, A.Chain):
             value = self.eval_Chain(node, scope, link_target)
         elif isinstance(node, A.Call):
-            value = self.eval_Call(node, scope, link_target)
+            value = self.eval_Call(node, scope, target)
         else:
             value = self.eval(node, scope)
         stmts = self.frame.stmts
         if target and stmts is not None and len(stmts) > before and stmts[-1].result is value:
             stmts[-1].target = target
         return value
+
+    def loop_form(self, form: LoopForm, args: list, kwargs: dict, span: Span, target):
+        if self.frame is None:
+            raise TypeError_(f"`{form.kind}` runs tensors, so it belongs in `forward`", span)
+        return run_loop(self, form.kind, args, kwargs, span, target)
 
     def apply(self, fn, values: list, kwargs: dict, span: Span, target: str | None = None):
         if self.frame is None:
@@ -282,7 +289,7 @@ class Builder(Evaluator):
             raise LimitError(f"the graph has more than {self.limits['max_nodes']} nodes", call_span,
                              hint="raise the limit with --max-nodes if this is intended")
         inputs = [list(v) if isinstance(v, (list, tuple)) else v for v in values]
-        self.graph.add(nid, inputs, op=op, attrs=attrs, scope=self.frame.module.path, module=module_path,
+        self.graph.add(nid, inputs, op=op, kind="op", attrs=attrs, scope=self.frame.module.path, module=module_path,
                        span=span, call_span=call_span)
 
     def _record(self, stmt: Stmt) -> None:

@@ -13,7 +13,7 @@ from ..ir.graph import Tensor
 from ..ops.registry import bind
 from ..syntax import ast as A
 from .scope import MAX_REPEAT, Scope
-from .values import TEMPLATES, BlockFn, BlockTemplate, Builtin, LayerRef, OpFn, OpTemplate, describe
+from .values import TEMPLATES, BlockFn, BlockTemplate, Builtin, LayerRef, LoopForm, OpFn, OpTemplate, describe
 
 _BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
            "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
@@ -260,6 +260,8 @@ class Evaluator:
                 attrs = bind(fn.op, args[n_tensors:], kwargs, span)
                 return self.apply(OpTemplate(fn.op, attrs, span), values[:n_tensors], {}, span, target)
             return OpTemplate(fn.op, bind(fn.op, args, kwargs, span), span)
+        if isinstance(fn, LoopForm):
+            return self.loop_form(fn, args, kwargs, span, target)
         if isinstance(fn, BlockFn):
             if any(is_tensorish(v) for v in values):
                 raise TypeError_(f"the block `{fn.block.name}` must be declared under `layers:` before it is "
@@ -293,6 +295,9 @@ class Evaluator:
         return BlockTemplate(block, bound, span)
 
     # --- dataflow hooks, provided by the builder
+    def loop_form(self, form, args: list, kwargs: dict, span: Span, target):
+        raise TypeError_(f"`{form.kind}` is only available inside `forward`", span)
+
     def apply(self, fn, values: list, kwargs: dict, span: Span, target: str | None = None):
         raise TypeError_(f"{describe(fn)} cannot be called here", span)
 

@@ -47,6 +47,13 @@ class LayerRef:
 
 
 @dataclass(frozen=True)
+class LoopForm:
+    """`scan`, `loop` or `decode`: loops with carried state (see loops.py)."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
 class Builtin:
     name: str
     fn: Callable
@@ -73,6 +80,8 @@ def describe(v: Any) -> str:
         return f"the layer `{v.module.path}`"
     if isinstance(v, Builtin):
         return f"the function `{v.name}`"
+    if isinstance(v, LoopForm):
+        return f"the loop form `{v.kind}`"
     if v is None:
         return "None"
     if isinstance(v, bool):

@@ -7,7 +7,10 @@ Nodes are created in dataflow order (insertion order is a topological order). No
   scope    path of the block instance whose forward made the node ('' at the top)
   module   path of the layer when the node is a layer call (its weights), else None
   span     where the layer or inline op is written; call_span: where it is called
-Passes add: shape (output Shape), params, macs.
+  kind     'op', 'input', or for loops (elaborate/loops.py): 'loop_in' (a step's input or state),
+           'scan' | 'loop' | 'decode' (the loop itself, with several outputs)
+Passes add: shape (output Shape; `outputs` lists every output of a multi-output node), params, macs,
+and `repeat` (how many times a node inside loops runs).
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ class Stmt:
     result: Any          # Tensor, or a tuple structure of Tensor for blocks with several outputs
     span: Span
     target: Any = None  # variable name(s) from the spec's assignment: 'y' or ('a', 'b'), if any
+    options: dict = field(default_factory=dict)  # loops: dim, count, n_state, placeholders, ...
 
 
 @dataclass(eq=False)

@@ -3,13 +3,21 @@ from __future__ import annotations
 
 from ..dims import as_static
 from ..ir.graph import Graph
+from .loops import LOOP_KINDS
 from .shapes import input_shapes
 
 
 def infer_costs(graph: Graph) -> None:
+    """Write params, macs (for all the node's runs) and repeat (how often a node inside loops runs)."""
+    repeat: dict[str, object] = {}
+    for nid, node in graph.nodes():
+        if node["kind"] in LOOP_KINDS and node.get("count") is not None:
+            for inner in node["body_nodes"]:
+                repeat[inner] = repeat.get(inner, 1) * node["count"]
     seen_modules: set[str] = set()
     for nid, node in graph.nodes():
         op = node["op"]
+        node["repeat"] = as_static(repeat.get(nid, 1))
         if op is None or node.get("shape") is None:
             node["params"], node["macs"] = 0, 0
             continue
@@ -21,4 +29,4 @@ def infer_costs(graph: Graph) -> None:
             node["params"] = as_static(op.weights(node["attrs"], ins))
         else:
             node["params"] = 0
-        node["macs"] = as_static(op.macs(node["attrs"], ins, node["shape"]))
+        node["macs"] = as_static(op.macs(node["attrs"], ins, node["shape"]) * node["repeat"])

@@ -4,13 +4,15 @@ from __future__ import annotations
 from ..dims import fmt_shape
 from ..errors import ShapeError, ShapeRuleError
 from ..ir.graph import Graph, Tensor
+from .loops import LOOP_KINDS, loop_outputs, step_input_shape
 
 
 def input_shapes(graph: Graph, node: dict) -> list:
     def shape_of(t):
         if isinstance(t, list):
             return [shape_of(x) for x in t]
-        return graph.node(t.node)["shape"]
+        source = graph.node(t.node)
+        return source["outputs"][t.index] if "outputs" in source else source["shape"]
     return [shape_of(t) for t in node["inputs"]]
 
 
@@ -20,7 +22,8 @@ def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]
     failed: set[str] = set()
     inits: dict[str, str] = {}
     for nid, node in graph.nodes():
-        if node["op"] is None:
+        kind = node["kind"]
+        if kind == "input":
             continue
         if any(t.node in failed for t in _flat(node["inputs"])):
             failed.add(nid)
@@ -28,9 +31,15 @@ def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]
             continue
         op = node["op"]
         ins = input_shapes(graph, node)
-        flat_ins = ins[0] if op.inputs is None else ins
+        flat_ins = ins[0] if op is not None and op.inputs is None else ins
         try:
-            node["shape"] = tuple(op.shape(node["attrs"], flat_ins))
+            if kind == "loop_in":
+                node["shape"] = step_input_shape(node, ins[0])
+            elif kind in LOOP_KINDS:
+                node["outputs"], node["count"] = loop_outputs(node, ins)
+                node["shape"] = node["outputs"][0] if node["outputs"] else ()
+            else:
+                node["shape"] = tuple(op.shape(node["attrs"], flat_ins))
             if node["module"]:
                 _check_layer_sizes(graph, nid, node, flat_ins, inits)
         except ShapeRuleError as exc:
@@ -58,7 +67,8 @@ def _located(exc: ShapeRuleError, graph: Graph, nid: str, node: dict, ins: list)
     where = node["call_span"]
     err = ShapeError(exc.message, where, hint=exc.hint)
     shown = ", ".join(fmt_shape(s) for s in ins)
-    err.with_note(f"at node `{nid}`, input shape{'s' if len(ins) > 1 else ''} {shown}")
+    if node["op"] is not None:
+        err.with_note(f"at node `{nid}`, input shape{'s' if len(ins) > 1 else ''} {shown}")
     if node["module"] and node["span"] != where:
         err.with_note(f"the layer `{node['module']}` is defined at {node['span']}")
     scope = node["scope"]

@@ -57,7 +57,7 @@ def read_spec(path: str, max_bytes: int = MAX_FILE_BYTES) -> SpecDoc:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", "replace")) + 1
         raise FileError("the spec is not valid UTF-8 text", Span(path, line, col),
                         hint="save the file as UTF-8") from None
     return parse_spec(text, path)
@@ -65,7 +65,7 @@ def read_spec(path: str, max_bytes: int = MAX_FILE_BYTES) -> SpecDoc:
 
 def parse_spec(text: str, file: str) -> SpecDoc:
     root = load_yaml(text, file)
-    if root is None:
+    if root is None or (isinstance(root, YScalar) and root.value is None):
         raise StructureError("the spec is empty", Span(file, 1, 1),
                              hint="a spec needs at least `inputs:`, `layers:` and `forward:`")
     top = _mapping(root, "the spec")

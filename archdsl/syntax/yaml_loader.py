@@ -49,7 +49,9 @@ def _span(file: str, mark, length: int = 1) -> Span:
 def _scalar_locator(file: str, node: yaml.ScalarNode, text: str) -> Locate:
     """Map positions in a scalar's value back to the file (exact for plain, quoted and `|` scalars)."""
     start = node.start_mark
-    if node.style in ("|", ">"):
+    if node.style == ">" or (node.style != "|" and node.end_mark.line > start.line):
+        return _folded_locator(file, node, text)
+    if node.style == "|":
         lines = text.splitlines()
         body = lines[start.line + 1:] if start.line + 1 < len(lines) else []
         indent = next((len(l) - len(l.lstrip(" ")) for l in body if l.strip()), 0)
@@ -66,9 +68,49 @@ def _scalar_locator(file: str, node: yaml.ScalarNode, text: str) -> Locate:
     return locate
 
 
+def _folded_locator(file: str, node: yaml.ScalarNode, text: str) -> Locate:
+    """Positions in a scalar whose lines YAML folds (a multi-line plain or quoted scalar, or `>`).
+
+    The value is aligned with its source text once, on first use: equal characters map to each other, a
+    folded line break maps to the break it replaced, and quotes, escapes and indentation are skipped.
+    """
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    first = starts[min(node.start_mark.line, len(starts) - 1)] + node.start_mark.column
+    last = starts[min(node.end_mark.line, len(starts) - 1)] + node.end_mark.column
+    value = node.value
+    where: list[int] = []  # text offset of each character of the value
+
+    def align() -> None:
+        j = first
+        for ch in value:
+            while j < last and text[j] != ch and not (ch in " \n" and text[j] in "\r\n"):
+                j += 1
+            where.append(min(j, max(first, last - 1)))
+            if j < last and text[j] in "\r\n" and ch in " \n":
+                while j < last and text[j] in " \t\r\n":
+                    j += 1
+            else:
+                j += 1
+
+    def locate(line: int, col: int, length: int) -> Span:
+        if not where:
+            align()
+        lines = value.split("\n")
+        offset = sum(len(l) + 1 for l in lines[:line - 1]) + col - 1
+        at = where[min(max(0, offset), len(where) - 1)] if where else first
+        row = max(0, next(i for i in range(len(starts)) if i + 1 == len(starts) or starts[i + 1] > at))
+        rest = len(text[starts[row]:starts[row + 1] if row + 1 < len(starts) else None].rstrip("\r\n"))
+        c = at - starts[row] + 1
+        return Span(file, row + 1, c, max(1, min(length, rest - c + 1)))
+    return locate
+
+
 class _Converter:
     def __init__(self, file: str, text: str):
         self.file, self.text, self.count = file, text, 0
+        self.lines = len(text.splitlines())
         self.constructor = yaml.SafeLoader("")
 
     def convert(self, node):
@@ -81,6 +123,8 @@ class _Converter:
                             hint="specs are data: only plain YAML values (numbers, strings, lists, mappings)")
         span = _span(self.file, node.start_mark,
                      node.end_mark.column - node.start_mark.column if node.end_mark.line == node.start_mark.line else 1)
+        if span.line > self.lines:  # an empty value at the very end of the file
+            span = _inside(span, self.text)
         if isinstance(node, yaml.ScalarNode):
             value = node.value if node.tag == _STR else self.constructor.construct_object(node, deep=True)
             return YScalar(value, span, _scalar_locator(self.file, node, self.text))
@@ -101,13 +145,21 @@ class _Converter:
         return YMap(items, keys, span)
 
 
+def _inside(span: Span, text: str) -> Span:
+    """A mark at the very end of the text (after the last newline) moves to the end of the last line."""
+    lines = text.splitlines() or [""]
+    if span.line <= len(lines):
+        return span
+    return Span(span.file, len(lines), len(lines[-1]) + 1, 1)
+
+
 def load_yaml(text: str, file: str):
     """Parse YAML text into YMap/YSeq/YScalar nodes; None for an empty document."""
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        span = _span(file, mark) if mark else Span(file, 1, 1)
+        span = _inside(_span(file, mark), text) if mark else Span(file, 1, 1)
         raise YamlError(f"invalid YAML: {exc.problem or exc.context}", span,
                         hint="check the indentation and quoting near this line; expressions containing `: ` or "
                              "`#` must be quoted") from None

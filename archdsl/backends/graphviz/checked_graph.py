@@ -1,0 +1,46 @@
+"""The graph to draw: the checked one, or, when shape errors are allowed, one with every shape error collected."""
+from __future__ import annotations
+
+from ...errors import ShapeError
+
+
+def graph_for_drawing(spec, allow_errors: bool = False):
+    """(graph, errors, failures): `failures` maps each node whose shape rule failed to its error message.
+
+    Without `allow_errors` the first shape error is raised, as `Spec.check()` does. Other errors
+    (names, arguments, structure) are always raised: without a graph there is nothing to draw.
+    """
+    try:
+        return spec.graph, [], {}
+    except ShapeError:
+        if not allow_errors:
+            raise
+    from ... import ops  # noqa: F401  (registers the ops)
+    from ...elaborate.build import Builder
+    from ...passes.cost import infer_costs
+    from ...passes.shapes import infer_shapes
+
+    graph = Builder(spec.doc, spec.overrides, spec.limits).build()
+    errors = infer_shapes(graph, collect_errors=True)
+    infer_costs(graph)
+    return graph, errors, _failures(graph, errors)
+
+
+def _failures(graph, errors: list) -> dict:
+    """The nodes whose own rule failed (their inputs have shapes), matched to the errors in dataflow order."""
+    failed = []
+    for nid, node in graph.nodes():
+        if node.get("op") is None or node.get("shape") is not None:
+            continue
+        ins = [graph.node(t.node).get("shape") for t in _flat(node.get("inputs") or [])]
+        if all(s is not None for s in ins):
+            failed.append(nid)
+    return {nid: err.message for nid, err in zip(failed, errors)}
+
+
+def _flat(items):
+    for t in items:
+        if isinstance(t, (list, tuple)):
+            yield from _flat(t)
+        else:
+            yield t

@@ -1,0 +1,121 @@
+"""Words on the diagram: op captions (`conv2d 3x3/2, 64`), shapes (`N x 64 x 56 x 56`), counts (`11.7M`)."""
+from __future__ import annotations
+
+from ...dims import fmt_dim
+
+
+def shape_text(shape) -> str:
+    """(N, 64, 56, 56) -> 'N x 64 x 56 x 56'; symbols stay symbolic; '?' when unknown."""
+    if shape is None:
+        return "?"
+    if not shape:
+        return "scalar"
+    return " x ".join(fmt_dim(d) for d in shape)
+
+
+def count_text(n) -> str:
+    """25557032 -> '25.6M', 9408 -> '9.41K', 120 -> '120'; a symbolic count as its expression."""
+    if not isinstance(n, int):
+        coeff, rest = n.as_coeff_Mul() if hasattr(n, "as_coeff_Mul") else (None, None)
+        if coeff is not None and coeff.is_Integer and coeff != 1:
+            return f"{count_text(int(coeff))}*{fmt_dim(rest)}"
+        return fmt_dim(n)
+    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
+
+
+def _window(v, n: int) -> str:
+    """A kernel or output size: 3 -> '3x3' (n=2), (1, 7) -> '1x7', 5 -> '5' (n=1)."""
+    items = tuple(v) if isinstance(v, (list, tuple)) else (v,) * n
+    return "x".join(str(x) for x in items)
+
+
+def _uniform(v):
+    """A per-dim value written once when it is the same along every dim: (2, 2) -> 2."""
+    if isinstance(v, (list, tuple)) and len(set(v)) == 1:
+        return v[0]
+    return v
+
+
+def _spatial(name: str) -> int:
+    return 1 if name.endswith("1d") else 2
+
+
+def _conv(name, a) -> str:
+    n = _spatial(name)
+    text = _window(a["kernel_size"], n)
+    if _uniform(a["stride"]) != 1:
+        text += f"/{_window(_uniform(a['stride']), 1)}"
+    text += f", {a['out_channels']}"
+    if _uniform(a.get("dilation", 1)) != 1:
+        text += f", dilation {_window(_uniform(a['dilation']), 1)}"
+    if a.get("groups", 1) != 1:
+        text += f", groups {a['groups']}"
+    return text
+
+
+def _pool(name, a) -> str:
+    n = _spatial(name)
+    stride = a["kernel_size"] if a["stride"] is None else a["stride"]
+    return f"{_window(a['kernel_size'], n)}/{_window(_uniform(stride), 1)}"
+
+
+def _scalar(name, a) -> str:
+    sym = {"*": "x", "/": "/", "+": "+", "-": "-"}[a["op"]]
+    value = f"{a['value']:g}"
+    return f"{value} {sym} t" if a.get("reverse") else f"{sym} {value}"
+
+
+_CAPTIONS = {
+    "conv1d": _conv, "conv2d": _conv, "conv_transpose2d": _conv,
+    "maxpool1d": _pool, "maxpool2d": _pool, "avgpool1d": _pool, "avgpool2d": _pool,
+    "adaptive_avgpool1d": lambda n, a: f"to {_window(a['output_size'], 1)}",
+    "adaptive_maxpool1d": lambda n, a: f"to {_window(a['output_size'], 1)}",
+    "adaptive_avgpool2d": lambda n, a: f"to {_window(a['output_size'], 2)}",
+    "adaptive_maxpool2d": lambda n, a: f"to {_window(a['output_size'], 2)}",
+    "linear": lambda n, a: str(a["out_features"]),
+    "dropout": lambda n, a: f"{a['p']:g}",
+    "dropout2d": lambda n, a: f"{a['p']:g}",
+    "local_response_norm": lambda n, a: f"size {a['size']}",
+    "concat": lambda n, a: "" if a["dim"] == 1 else f"dim {a['dim']}",
+    "flatten": lambda n, a: "" if (a["start_dim"], a["end_dim"]) == (1, -1) else f"{a['start_dim']}..{a['end_dim']}",
+    "reshape": lambda n, a: "to " + "x".join(str(d) for d in a["shape"]),
+    "permute": lambda n, a: "(" + ", ".join(str(d) for d in a["dims"]) + ")",
+    "leaky_relu": lambda n, a: f"{a['negative_slope']:g}",
+    "elu": lambda n, a: f"{a['alpha']:g}",
+    "softmax": lambda n, a: "" if a["dim"] == -1 else f"dim {a['dim']}",
+    "log_softmax": lambda n, a: "" if a["dim"] == -1 else f"dim {a['dim']}",
+}
+
+# Elementwise arithmetic is drawn as a small circle with its sign.
+SYMBOLS = {"add": "+", "sub": "-", "mul": "x"}
+
+
+def op_caption(op, attrs) -> tuple[str, str]:
+    """(name, details): ('conv2d', '3x3/2, 64'). Ops without a caption rule show their non-default arguments."""
+    if op.name == "scalar_arith":
+        return "", _scalar(op.name, attrs)
+    rule = _CAPTIONS.get(op.name)
+    if rule is not None:
+        return op.name, rule(op.name, attrs)
+    shown = [f"{p.name}={attrs[p.name]!r}" for p in op.params if p.name in attrs and attrs[p.name] != p.default]
+    return op.name, ", ".join(shown)
+
+
+def caption_text(op, attrs) -> str:
+    """One line: 'conv2d 3x3/2, 64'."""
+    name, details = op_caption(op, attrs)
+    return f"{name} {details}".strip()
+
+
+def path_range(first: str, last: str) -> str:
+    """'layer1.1', 'layer1.2' -> 'layer1.1-2'; different parents -> 'a.1 - b.0'."""
+    if first == last:
+        return first
+    head, _, a = first.rpartition(".")
+    head2, _, b = last.rpartition(".")
+    if head == head2:
+        return f"{first}-{b}"
+    return f"{first} - {last}"

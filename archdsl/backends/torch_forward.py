@@ -1,0 +1,218 @@
+"""The `forward` of a generated class: straight-line statements, plus `for` loops for scan/loop/decode."""
+from __future__ import annotations
+
+from ..ir.graph import Module, Tensor
+
+INDENT = "        "
+
+
+class ForwardWriter:
+    def __init__(self, gen, module: Module):
+        self.gen, self.module = gen, module
+        self.stmts = module.program
+        self.live_until = _last_uses(self.stmts, module.output)
+        self.holder: dict = {}   # variable -> the value it holds now
+        self.expr: dict = {}     # value -> source expression
+        self.lines: list[str] = []
+        self.i = 0
+
+    def write(self) -> list[str]:
+        names = [n for n, _, _ in self.module.block.inputs]
+        for n, t in zip(names, self.module.inputs):
+            self.holder[n], self.expr[t] = t, n
+        self.lines.append(f"    def forward(self, {', '.join(names)}):")
+        for self.i, st in enumerate(self.stmts):
+            where = f"  # {self.gen.file}:{st.span.line}"
+            if st.kind in ("scan", "loop", "decode"):
+                first = len(self.lines)
+                getattr(self, f"_{st.kind}")(st)
+                self.lines[first] += where
+            else:
+                self._call(st, where)
+        self.lines.append(f"{INDENT}return {self.src(self.module.output)}")
+        return self.lines
+
+    # --- values and names
+    def src(self, value) -> str:
+        if isinstance(value, Tensor):
+            return self.expr[value]
+        if isinstance(value, list):
+            return "[" + ", ".join(self.src(v) for v in value) + "]"
+        inner = ", ".join(self.src(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+
+    def var(self, want: str, value=None) -> str:
+        """A variable for `value` named `want`, unless that name holds a value still needed later."""
+        from .torch_codegen import RESERVED
+
+        base = want if want.isidentifier() and want not in RESERVED else f"{want}_"
+        name, k = base, 1
+        while name in self.holder and self.live_until.get(self.holder[name], -1) > self.i:
+            name = f"{base}_{k}"
+            k += 1
+        self.holder[name] = value
+        if value is not None:
+            _bind(value, name, self.expr)
+        return name
+
+    # --- statements
+    def _call(self, st, where: str) -> None:
+        args = [self.src(a) for a in st.args]
+        if st.kind == "module":
+            call, base = f"self.{st.callee}({', '.join(args)})", st.callee
+        else:
+            node = self.gen.graph.node(st.callee)
+            call, base = node["op"].call(node["attrs"], self.gen.in_shapes(node), args), node["op"].name
+            if self.gen.probe:
+                call = f"_probe(self, {node['stmt_index']}, {call})"
+        if isinstance(st.target, tuple) and _same_structure(st.target, st.result):
+            var = self._unpack(st.target, st.result)
+        else:
+            want = st.target if isinstance(st.target, str) else ("out" if self.module.output == st.result else base)
+            var = self.var(want, st.result)
+        self.lines.append(f"{INDENT}{var} = {call}{where}")
+
+    def _unpack(self, names, result) -> str:
+        if isinstance(names, str):
+            return self.var(names, result)
+        return ", ".join(self._unpack(n, r) if isinstance(n, str) else f"({self._unpack(n, r)})"
+                         for n, r in zip(names, result))
+
+    def _names(self, st, defaults: list[str]) -> list[str]:
+        """Names of a loop's results: the spec's assignment targets, else the defaults."""
+        if isinstance(st.target, tuple) and len(st.target) == len(defaults) and all(isinstance(t, str) for t in st.target):
+            return list(st.target)
+        if isinstance(st.target, str) and len(defaults) == 1:
+            return [st.target]
+        return defaults
+
+    def _probe(self, st, key: str, source: str) -> str:
+        if not self.gen.probe:
+            return source
+        return f"_probe(self, '{self.gen.graph.node(_loop_id(st))['stmt_index']}.{key}', {source})"
+
+    def _state(self, st, first: int, outputs: list, names: list[str]) -> list[str]:
+        """Bind the carried state variables to their initial values; returns their names."""
+        n = st.options["n_state"]
+        sources = [self.src(v) for v in st.args[first:first + n]]
+        state = [self.var(nm, out) for nm, out in zip(names, outputs)]
+        if state:
+            self.lines.append(f"{INDENT}{', '.join(state)} = {', '.join(sources)}")
+        return state
+
+    def _body_args(self, st, first_arg: str | None, state: list[str], first: int) -> str:
+        consts = [self.src(v) for v in st.args[first + st.options["n_state"]:]]
+        args = ([first_arg] if first_arg is not None else []) + state + consts
+        return ", ".join(self._probe(st, f"p{k}", a) for k, a in enumerate(args))
+
+    def _outputs_probe(self, st, names: list[str]) -> None:
+        for j, name in enumerate(names):
+            if self.gen.probe:
+                self.lines.append(f"{INDENT}{self._probe(st, f'o{j}', name)}")
+
+    def _scan(self, st) -> None:
+        outs = _as_list(st.result)
+        body_inputs = self._body_input_names(st)
+        names = self._names(st, ["ys"] + body_inputs[1:1 + st.options["n_state"]])
+        xs, dim = self.src(st.args[0]), st.options["dim"]
+        state = self._state(st, 1, outs[1:], names[1:])
+        ys = self.var(names[0], outs[0])
+        step, y_t = self.var("t"), self.var(f"{ys}_t")
+        steps = self.var(f"{ys}_steps")
+        lhs = ", ".join([y_t] + state)
+        self.lines += [f"{INDENT}{steps} = []",
+                       f"{INDENT}for {step} in range({xs}.shape[{dim}]):",
+                       f"{INDENT}    {lhs} = self.{st.callee}({self._body_args(st, _select(xs, dim, step), state, 1)})",
+                       f"{INDENT}    {steps}.append({y_t})",
+                       f"{INDENT}{ys} = torch.stack({steps}, {dim})"]
+        self._outputs_probe(st, [ys] + state)
+
+    def _loop(self, st) -> None:
+        outs = _as_list(st.result)
+        names = self._names(st, self._body_input_names(st)[:st.options["n_state"]])
+        state = self._state(st, 0, outs, names)
+        self.lines += [f"{INDENT}for _ in range({st.options['count']}):",
+                       f"{INDENT}    {', '.join(state)} = self.{st.callee}({self._body_args(st, None, state, 0)})"]
+        self._outputs_probe(st, state)
+
+    def _decode(self, st) -> None:
+        outs = _as_list(st.result)
+        body_inputs = self._body_input_names(st)
+        names = self._names(st, ["tokens", "logits"] + body_inputs[1:1 + st.options["n_state"]])
+        start_shape = self.gen.graph.node(st.args[0].node)["shape"]
+        token = self.var("token")
+        self.lines.append(f"{INDENT}{token} = {self.src(st.args[0])}")
+        state = self._state(st, 1, outs[2:], names[2:])
+        tokens, logits = self.var(names[0], outs[0]), self.var(names[1], outs[1])
+        step, logits_t = self.var("t"), self.var(f"{logits}_t")
+        token_steps, logit_steps = self.var(f"{tokens}_steps"), self.var(f"{logits}_steps")
+        eos = st.options["eos"]
+        done = self.var("done") if eos is not None else None
+        self.lines.append(f"{INDENT}{token_steps}, {logit_steps} = [], []")
+        if done:
+            self.lines.append(f"{INDENT}{done} = torch.zeros_like({token}, dtype=torch.bool)")
+        lhs = ", ".join([logits_t] + state)
+        self.lines += [f"{INDENT}for {step} in range({st.options['max_len']}):",
+                       f"{INDENT}    {lhs} = self.{st.callee}({self._body_args(st, token, state, 1)})",
+                       f"{INDENT}    {token} = {logits_t}.argmax(-1)"]
+        if done:  # after end-of-sentence a sequence only repeats it
+            self.lines += [f"{INDENT}    {token} = torch.where({done}, torch.full_like({token}, {eos}), {token})",
+                           f"{INDENT}    {done} = {done} | ({token} == {eos})"]
+        self.lines += [f"{INDENT}    {token_steps}.append({token})",
+                       f"{INDENT}    {logit_steps}.append({logits_t})",
+                       f"{INDENT}{tokens} = torch.stack({token_steps}, {len(start_shape)})",
+                       f"{INDENT}{logits} = torch.stack({logit_steps}, {len(start_shape)})"]
+        self._outputs_probe(st, [tokens, logits] + state)
+
+    def _body_input_names(self, st) -> list[str]:
+        return [n for n, _, _ in self.module.children[st.callee].block.inputs]
+
+
+def _loop_id(st) -> str:
+    return (st.result[0] if isinstance(st.result, tuple) else st.result).node
+
+
+def _select(xs: str, dim: int, step: str) -> str:
+    if dim == 0:
+        return f"{xs}[{step}]"
+    if dim == 1:
+        return f"{xs}[:, {step}]"
+    return f"{xs}.select({dim}, {step})"
+
+
+def _as_list(result) -> list:
+    return list(result) if isinstance(result, tuple) else [result]
+
+
+def _bind(result, var: str, expr: dict, prefix: str | None = None) -> None:
+    src = prefix or var
+    if isinstance(result, Tensor):
+        expr[result] = src
+        return
+    for i, r in enumerate(result):
+        _bind(r, var, expr, f"{src}[{i}]")
+
+
+def _same_structure(names, result) -> bool:
+    if isinstance(names, str):
+        return isinstance(result, Tensor)
+    return isinstance(result, tuple) and len(result) == len(names) and all(
+        _same_structure(n, r) for n, r in zip(names, result))
+
+
+def _tensors(value):
+    if isinstance(value, Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _tensors(v)
+
+
+def _last_uses(stmts, output) -> dict:
+    last: dict = {}
+    for i, st in enumerate(stmts):
+        for t in _tensors(st.args):
+            last[t] = i
+    for t in _tensors(output):
+        last[t] = len(stmts)
+    return last
