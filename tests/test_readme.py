@@ -28,3 +28,12 @@ def test_readme_error_example_is_what_archdsl_prints(tmp_path, monkeypatch):
     with pytest.raises(archdsl.ArchDSLError) as info:
         archdsl.load("specs/small_resnet.yaml").check()
     assert info.value.render() in README
+
+
+def test_language_reference_first_example_checks(tmp_path):
+    text = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    path = tmp_path / "tiny_cnn.yaml"
+    path.write_text(example)
+    spec = archdsl.load(str(path))
+    assert_static_equals_runtime(spec, N=2)
