@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from .cli_commands import add_parsers, limit_flags, limits_of, run_standalone, run_test
 from .errors import ArchDSLError, ParamError, Span
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
@@ -41,13 +42,31 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("spec", help="path of the spec (YAML)")
         c.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME=VALUE",
                        help="override a parameter or fix a symbolic dim (repeatable)")
+        limit_flags(c)
         return c
 
     command("check", "check every shape statically and report the model's size")
     c = command("compile", "generate PyTorch source")
     c.add_argument("-o", "--output", help="write the source to this file (default: standard output)")
+    c.add_argument("--onnx", metavar="FILE", help="also export ONNX (dynamic symbolic dims), checked with "
+                   "onnx.checker and, when installed, onnxruntime; needs the `onnx` extra")
+    c.add_argument("--emit", action="append", default=[], choices=("torchscript", "exported"),
+                   help="also write TorchScript (.torchscript.pt) or a torch.export program (.pt2) beside "
+                   "the source (repeatable)")
+    c.add_argument("--weights", metavar="FILE", help="load this state_dict (torch.save) before exporting")
     c = command("summary", "per-layer table of shapes, parameters and multiply-adds")
-    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument("--format", choices=("text", "markdown", "csv", "json"), default="text")
+    c.add_argument("--depth", type=int, metavar="K", help="one row per block nested deeper than K (0: top level)")
+    c = command("draw", "draw the architecture with Graphviz: .svg, .png, .pdf or .dot, by the file's suffix")
+    c.add_argument("-o", "--output", required=True, help="the diagram file (.svg, .png, .pdf or .dot)")
+    c.add_argument("--depth", type=int, metavar="K", help="fold each block nested deeper than K into one box")
+    c.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top to bottom (TB) or left to right")
+    c.add_argument("--model", help="draw only this model of a multi-model spec (default: each in its own frame)")
+    c.add_argument("--allow-errors", action="store_true",
+                   help="draw a spec with shape errors, each failing input in red (the exit code is still 1)")
+    c.add_argument("--no-fuse", dest="fuse", action="store_false",
+                   help="draw every activation as its own box (default: `conv2d 3x3, 64 + relu` in one box)")
+    add_parsers(sub, command)
     return p
 
 
@@ -63,16 +82,29 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SPEC
     except KeyboardInterrupt:
         return EXIT_SPEC
+    except Exception as exc:  # a bug in archdsl, never the user's: no traceback unless ARCHDSL_DEBUG is set
+        if os.environ.get("ARCHDSL_DEBUG"):
+            raise
+        print(f"error: internal error in archdsl ({type(exc).__name__}: {exc}); please report it with the spec "
+              "(ARCHDSL_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_SPEC
 
 
 def _run(args) -> int:
     from .api import load
 
+    done = run_standalone(args)
+    if done is not None:
+        return done
     params = dict(_define(d) for d in args.defines)
-    spec = load(args.spec, **params)
+    spec = load(args.spec, limits=limits_of(args), **params)
+    if args.command == "draw":
+        return _draw(spec, args)
     spec.check()
     for code, span, message in spec.warnings:
         print(f"{span}: warning[{code}]: {message}", file=sys.stderr)
+    if args.command == "test":
+        return run_test(spec, args)
     if args.command == "check":
         s = spec.summary()
         from .dims import fmt_shape
@@ -80,24 +112,69 @@ def _run(args) -> int:
 
         for model in spec.models:
             outs = spec.graph.outputs[model]
-            shapes = ", ".join(fmt_shape(spec.graph.node(t.node)["shape"]) for t in _flat(outs))
+            shapes = ", ".join(fmt_shape(_shape_of(spec.graph.node(t.node), t.index)) for t in _flat(outs))
             print(f"{args.spec}: model `{model}` ok: output {shapes}")
         print(f"{len(s.rows)} ops, {s.params:,} parameters, {human(s.macs)} MACs")
     elif args.command == "compile":
         source = spec.source
         if args.output:
-            os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(source)
+            from .files import write_atomic
+
+            write_atomic(args.output, source)
             print(f"wrote {args.output}", file=sys.stderr)
         else:
             sys.stdout.write(source)
+        if args.onnx or args.emit:
+            _export_artifacts(spec, args)
     elif args.command == "summary":
-        from .summary import summary_json, summary_text
+        from .summary import FORMATS
 
-        s = spec.summary()
-        print(summary_json(s) if args.format == "json" else summary_text(s, f"{spec.name} ({args.spec})"))
+        print(FORMATS[args.format](spec.summary(depth=args.depth), f"{spec.name} ({args.spec})"))
     return EXIT_OK
+
+
+def _draw(spec, args) -> int:
+    from .backends.graphviz import format_of
+
+    format_of(args.output)  # a bad suffix is reported before any work
+    errors = spec.draw(args.output, depth=args.depth, direction=args.direction, model=args.model,
+                       allow_errors=args.allow_errors, fuse=args.fuse)
+    for code, span, message in spec.warnings if not errors else ():
+        print(f"{span}: warning[{code}]: {message}", file=sys.stderr)
+    for err in errors:
+        print(err.render(), file=sys.stderr)
+    note = f" with {len(errors)} shape error{'s' if len(errors) > 1 else ''} drawn in red" if errors else ""
+    print(f"wrote {args.output}{note}", file=sys.stderr)
+    return EXIT_SPEC if errors else EXIT_OK
+
+
+def _export_artifacts(spec, args) -> None:
+    """`compile --onnx FILE` and `--emit torchscript|exported`: deployment files beside the source."""
+    from . import export
+
+    jobs = [("onnx", export.artifact_paths(spec, "onnx", args.onnx, exact=True))] if args.onnx else []
+    base = args.output or spec.name
+    jobs += [(fmt, export.artifact_paths(spec, fmt, base)) for fmt in dict.fromkeys(args.emit)]
+    for fmt, paths in jobs:
+        export.check_limits(spec, fmt)
+    for fmt, paths in jobs:
+        for model, path in paths.items():
+            net = spec.build(model if spec.doc.multi_model else None)
+            if args.weights:
+                export.load_weights(net, args.weights)
+            info = export.emit(spec, fmt, path, model, net=net)
+            dyn = ", ".join(info["dynamic"]) or "none"
+            extra = ""
+            if fmt == "onnx":
+                diff = info.get("max_abs_diff")
+                extra = ", onnx.checker ok, " + (f"max |onnxruntime - torch| = {diff:.1e}" if diff is not None
+                                                 else "onnxruntime not installed: outputs not compared")
+            print(f"wrote {path} ({fmt}, dynamic dims: {dyn}{extra})", file=sys.stderr)
+
+
+def _shape_of(node: dict, index: int):
+    """The shape of output `index` of a node (multi-output ops and loops list theirs in `outputs`)."""
+    return node["outputs"][index] if node.get("outputs") is not None else node["shape"]
 
 
 def _flat(v):

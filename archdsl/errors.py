@@ -52,9 +52,10 @@ class ArchDSLError(Exception):
             src = _line_of(text, self.span.line)
             if src is not None:
                 gutter = f"{self.span.line:>4} | "
-                lines.append(gutter + src.rstrip("\n"))
-                width = max(1, min(self.span.length, max(1, len(src) - self.span.col + 1)))
-                lines.append(" " * (len(gutter) - 2) + "| " + " " * (self.span.col - 1) + "^" * width)
+                src, col = _window(src.rstrip("\n"), self.span.col)
+                lines.append(gutter + src)
+                width = max(1, min(self.span.length, max(1, len(src) - col + 1), _WIDE))
+                lines.append(" " * (len(gutter) - 2) + "| " + " " * (col - 1) + "^" * width)
         lines += [f"  = note: {n}" for n in self.notes]
         if self.hint:
             lines.append(f"  = hint: {self.hint}")
@@ -71,6 +72,19 @@ def _read_quietly(path: str) -> str | None:
             return f.read()
     except OSError:
         return None
+
+
+_WIDE = 120  # longer source lines are shown as a window around the caret
+
+
+def _window(src: str, col: int) -> tuple[str, int]:
+    """`src` cut to about _WIDE characters around column `col`, and the caret's column in the cut."""
+    if len(src) <= _WIDE:
+        return src, col
+    start = max(0, min(col - 1 - _WIDE // 2, len(src) - _WIDE))
+    cut = src[start:start + _WIDE]
+    head, tail = ("..." if start else ""), ("..." if start + _WIDE < len(src) else "")
+    return head + cut + tail, col - start + len(head)
 
 
 def _line_of(text: str | None, line: int) -> str | None:

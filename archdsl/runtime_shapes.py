@@ -15,8 +15,50 @@ _records: dict | None = None
 
 def probe_function(module, index: int, value):
     if _records is not None:
-        _records[(module._archdsl_path, index)].append(tuple(value.shape))
+        _records[(module._archdsl_path, index)].append(_shapes(value))
     return value
+
+
+def _shapes(value):
+    """A tensor's shape; for several outputs (a tuple structure), the list of their shapes in order."""
+    if isinstance(value, (tuple, list)):
+        return [s for v in value for s in (_shapes(v) if isinstance(v, (tuple, list)) else [_shapes(v)])]
+    return tuple(value.shape)
+
+
+INT_DTYPES = ("int64", "int32")
+
+
+def example_inputs(spec, model: str | None = None, dims: dict | None = None, seed: int = 0) -> list:
+    """Random inputs for `model` with the declared shapes (symbols from `dims`) and dtypes: floats from a normal
+    distribution, integers (token ids) uniform in [low, high), booleans with both values."""
+    import torch
+
+    model = model or spec.models[0]
+    dims = dims or {}
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for n in spec.graph.inputs[model]:
+        node = spec.graph.node(n)
+        shape, dtype = concrete_shape(node["shape"], dims), node.get("dtype") or "float32"
+        if dtype in INT_DTYPES:
+            low = substitute(node.get("low") or 0, dims)
+            high = substitute(node.get("high") if node.get("high") is not None else low + 2, dims)
+            out.append(torch.randint(int(low), int(high), shape, generator=gen, dtype=getattr(torch, dtype)))
+        elif dtype == "bool":
+            out.append(torch.rand(shape, generator=gen) < 0.5)
+        else:
+            out.append(torch.randn(shape, generator=gen, dtype=getattr(torch, dtype)))
+    return out
+
+
+def meta_inputs(spec, model: str | None = None, dims: dict | None = None) -> list:
+    """Inputs with the declared shapes and dtypes on the meta device (no data)."""
+    import torch
+
+    nodes = [spec.graph.node(n) for n in spec.graph.inputs[model or spec.models[0]]]
+    return [torch.empty(concrete_shape(node["shape"], dims or {}), device="meta",
+                        dtype=getattr(torch, node.get("dtype") or "float32")) for node in nodes]
 
 
 def concrete_shape(shape, dims: dict) -> tuple:
@@ -27,35 +69,49 @@ def concrete_shape(shape, dims: dict) -> tuple:
     return out
 
 
-def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, seed: int = 0) -> dict:
-    """Run `model` on random inputs of the spec's shapes (symbols from `dims`); node id -> runtime shape."""
+def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, seed: int = 0,
+                   device: str = "cpu") -> dict:
+    """Run `model` on random inputs of the spec's shapes (symbols from `dims`); node id -> runtime shape.
+
+    device="meta" builds and runs the model on PyTorch's meta device: shapes only, nothing allocated.
+    """
     import torch
 
     global _records
     model = model or spec.models[0]
     dims = dims or {}
-    net = spec.build(model, probe=True).eval()
-    prefix = model if spec.doc.multi_model else ""
+    if model in spec.doc.objectives:
+        from .objectives import runtime_shapes as objective_shapes
+
+        return objective_shapes(spec, model, dims, seed)
+    place = torch.device(device)
+    net = spec.build(model, probe=True, device=None if place.type == "cpu" else place.type).eval()
+    graph, mine = spec.graph, list(_model_nodes(spec, model))
+    layers = {m.path: m for r in _roots_used(graph, model) for m in r.walk() if m.kind == "op"}
     module_of: dict[str, tuple[str, int]] = {}
-    for m in spec.graph.roots[model].walk():
-        if m.kind == "op":
-            for k, nid in enumerate(m.calls):
-                module_of[nid] = (m.path, k)
+    n_calls: dict[str, int] = defaultdict(int)  # calls of each layer made by this model (not by others using it)
+    first_call: dict[str, int] = {}  # per block scope: the index of its first call made by this model
+    for nid in mine:
+        node = graph.node(nid)
+        m = layers.get(node.get("module"))
+        if m is not None and not m.op.probed_call:  # probed layers report through `_probe`, like inline ops
+            module_of[nid] = (m.path, n_calls[m.path])
+            n_calls[m.path] += 1
+        if "call_index" in node:
+            first_call[node["scope"]] = min(first_call.get(node["scope"], node["call_index"]), node["call_index"])
     leaf_paths = {path for path, _ in module_of.values()}
     hooked: dict[str, list] = defaultdict(list)
     handles = []
     for name, sub in net.named_modules():
-        path = f"{prefix}.{name}" if prefix and name else (name or prefix)
+        path = _graph_path(graph, model, name)
         sub._archdsl_path = path
         if path in leaf_paths:
             handles.append(sub.register_forward_hook(
                 lambda mod, inp, out, path=path: hooked[path].append(tuple(out.shape))))
-    gen = torch.Generator().manual_seed(seed)
-    inputs = [torch.randn(concrete_shape(spec.graph.node(n)["shape"], dims), generator=gen)
-              for n in spec.graph.inputs[model]]
+    inputs = example_inputs(spec, model, dims, seed) if place.type == "cpu" else meta_inputs(spec, model, dims)
     _records = defaultdict(list)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), place:
             net(*inputs)
         records = _records
     finally:
@@ -63,9 +119,11 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
         for h in handles:
             h.remove()
     out = {}
-    for nid in _model_nodes(spec, model):
+    for nid in mine:
         node = spec.graph.node(nid)
         kind = node["kind"]
+        if "call_index" in node:  # which of this model's calls of the block made the node
+            node = {**node, "call_index": node["call_index"] - first_call[node["scope"]]}
         if kind == "input":
             out[nid] = [concrete_shape(node["shape"], dims)]
         elif kind == "loop_in":
@@ -76,7 +134,7 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
                         for j in range(node["n_outputs"])]
         elif nid in module_of:
             path, k = module_of[nid]
-            out[nid] = hooked[path][k::len(spec.graph.module_at(path).calls)] if node["repeat"] != 1 else [hooked[path][k]]
+            out[nid] = hooked[path][k::n_calls[path]] if node["repeat"] != 1 else [hooked[path][k]]
         else:
             calls = records[(node["scope"], node["stmt_index"])]
             out[nid] = calls if node["repeat"] != 1 else [calls[node["call_index"]]]
@@ -84,24 +142,43 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
 
 
 def _model_nodes(spec, model: str):
-    prefix = spec.graph.roots[model].path
+    """The nodes made by `model`'s forward, including those it makes in the layers of the models it uses."""
     for nid, node in spec.graph.nodes():
-        scope = node["scope"]
-        if not prefix or scope == prefix or scope.startswith(prefix + "."):
+        if node.get("model") == model:
             yield nid
 
 
-def shape_mismatches(spec, model: str | None = None, dims: dict | None = None) -> list[str]:
+def _roots_used(graph, model: str):
+    """The root of `model` and of every model it uses, directly or through others."""
+    yield graph.roots[model]
+    for used in graph.uses.get(model, []):
+        yield from _roots_used(graph, used)
+
+
+def _graph_path(graph, model: str, name: str) -> str:
+    """The graph path of the submodule `name` of the built `model`: a used model's layers keep its own paths."""
+    head, _, rest = name.partition(".")
+    if head in graph.uses.get(model, ()):
+        return _graph_path(graph, head, rest)
+    prefix = graph.roots[model].path
+    return f"{prefix}.{name}" if prefix and name else (name or prefix)
+
+
+def shape_mismatches(spec, model: str | None = None, dims: dict | None = None, device: str = "cpu") -> list[str]:
     """Every node whose static shape (with `dims` substituted) differs from a runtime shape. Nodes inside
     loops are compared at every step; loop nodes compare each of their outputs."""
     dims = dims or {}
     model = model or spec.models[0]
-    real = runtime_shapes(spec, model, dims)
+    real = runtime_shapes(spec, model, dims, device=device)
     bad = []
     for nid, seen in real.items():
         node = spec.graph.node(nid)
         if node["kind"] in LOOP_KINDS:
             pairs = list(zip(node["outputs"], seen))
+        elif node.get("outputs") is not None:  # a multi-output op: every output at every call
+            if not seen or any(len(shapes) != len(node["outputs"]) for shapes in seen):
+                bad.append(f"{node['call_span']}: `{nid}` never ran or returned another number of outputs")
+            pairs = [(s, r) for shapes in seen for s, r in zip(node["outputs"], shapes)]
         else:
             if not seen:
                 bad.append(f"{node['call_span']}: `{nid}` never ran")

@@ -20,6 +20,23 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 '''
+# The container of a spec whose models use other models: the used model is one submodule with two names.
+SHARED = """        # a model used by another is shared, not copied; state_dict holds its weights once, under its name
+        self._shared = {shared!r}
+        self.register_state_dict_post_hook(self._without_shared)
+        self.register_load_state_dict_pre_hook(self._with_shared)
+
+    @staticmethod
+    def _without_shared(module, state, prefix, local_metadata):
+        drop = tuple(prefix + alias for alias, _ in module._shared)
+        for key in [k for k in state if k.startswith(drop)]:
+            del state[key]
+
+    @staticmethod
+    def _with_shared(module, state, prefix, *rest):
+        for alias, owner in module._shared:
+            for key in [k for k in state if k.startswith(prefix + owner)]:
+                state.setdefault(prefix + alias + key[len(prefix + owner):], state[key])"""
 RESERVED = {"self", "torch", "nn", "F", "_probe"} | set(keyword.kwlist)
 
 
@@ -38,29 +55,58 @@ class TorchCodegen:
         self.ctor: dict = {}                   # block instance -> constructor call source
         self.taken: set[str] = {"Module"}
         self.model_classes: dict[str, str] = {}
+        self.container_class: str | None = None  # multi-model specs: the class holding every model
+        self.support_names: set[str] = set()   # helpers of Op.support: no variable may shadow them
 
     # --- entry point
     def generate(self) -> str:
+        from ..objectives import objective_sources
+
+        support = self._support()
+        self.taken |= set(self.graph.objectives)  # objectives are functions named as in the spec
         for group in self._blocks_by_height():
             self._emit_block_classes(group)
-        for name, root in self.graph.roots.items():
+        for name, root in self.graph.roots.items():  # a model after the models it uses
             body = self._body(root)
-            self.model_classes[name] = self._emit_class(class_name(name), root, body, [], [None] * len(body.numbers))
+            used = [f"{u}=None" for u in self.graph.uses.get(name, [])]
+            self.model_classes[name] = self._emit_class(class_name(name), root, body, used, [None] * len(body.numbers))
         if self.multi:
             self.classes.append(self.container())
         title = f"PyTorch model for the archdsl spec `{self.spec_name}`."
-        return HEADER.format(title=title, file=self.file) + "\n\n" + "\n\n".join(self.classes)
+        return HEADER.format(title=title, file=self.file) + "\n\n" + "\n\n".join(
+            support + self.classes + objective_sources(self))
+
+    def _support(self) -> list[str]:
+        """The helper sources (Op.support) of the ops in use, once each; their names are taken."""
+        import ast
+
+        out: list[str] = []
+        for _, node in self.graph.nodes():
+            src = node["op"].support.strip() + "\n" if node["op"] is not None and node["op"].support else None
+            if src and src not in out:
+                out.append(src)
+        for src in out:
+            for stmt in ast.parse(src).body:
+                if isinstance(stmt, (ast.ClassDef, ast.FunctionDef)):
+                    self.taken.add(stmt.name)
+                    self.support_names.add(stmt.name)
+        return out
 
     def top_class(self, model: str | None) -> str:
         if model is None:
-            return class_name(self.spec_name) if self.multi else next(iter(self.model_classes.values()))
+            return self.container_class if self.multi else next(iter(self.model_classes.values()))
         return self.model_classes[model]
 
     def container(self) -> str:
-        name = self._fresh(class_name(self.spec_name))
+        preferred = class_name(self.spec_name)  # `VaeModels` when a model is named like the spec
+        name = self.container_class = self._fresh(preferred + "Models" if preferred in self.taken else preferred)
         lines = [f"class {name}(nn.Module):", f'    """The models of {self.spec_name}, each as a submodule."""', "",
                  "    def __init__(self):", "        super().__init__()"]
-        lines += [f"        self.{m} = {c}()" for m, c in self.model_classes.items()]
+        lines += [f"        self.{m} = {c}({', '.join(f'{u}=self.{u}' for u in self.graph.uses.get(m, []))})"
+                  for m, c in self.model_classes.items()]
+        shared = [(f"{m}.{u}.", f"{u}.") for m in self.model_classes for u in self.graph.uses.get(m, [])]
+        if shared:
+            lines[-1:] = lines[-1:] + SHARED.format(shared=shared).split("\n")
         return "\n".join(lines) + "\n"
 
     # --- classes
@@ -85,11 +131,19 @@ class TorchCodegen:
         return [by_name[n] for n in sorted(by_name, key=lambda n: def_height[n])]
 
     def _body(self, module: Module) -> Body:
-        init = "\n".join(self.child_line(name, child) for name, child in module.children.items() if child.calls)
+        init = "\n".join(self._used_lines(module) + [self.child_line(name, child)
+                                                     for name, child in module.children.items() if child.calls])
         pieces, numbers = split_numbers(init)
         first_input = self.graph.node(module.inputs[0].node)["shape"] if module.inputs else ()
         in_channels = first_input[1] if len(first_input) > 1 else None
         return Body(pieces, numbers, "\n".join(self.forward(module)), module.args, in_channels)
+
+    def _used_lines(self, module: Module) -> list[str]:
+        """A model using others makes its own, or shares the ones passed in (the container passes them)."""
+        if self.graph.roots.get(module.name) is not module:
+            return []
+        return [f"        self.{u} = {self.model_classes[u]}() if {u} is None else {u}  # {self.file}:{span.line}"
+                for u, span in module.block.uses]
 
     def _emit_block_classes(self, instances: list) -> None:
         bodies = {m: self._body(m) for m in instances}

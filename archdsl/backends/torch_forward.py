@@ -15,6 +15,7 @@ class ForwardWriter:
         self.expr: dict = {}     # value -> source expression
         self.lines: list[str] = []
         self.i = 0
+        self.busy: set | None = None  # inside a loop statement: the names it uses, which no new variable may take
 
     def write(self) -> list[str]:
         names = [n for n, _, _ in self.module.block.inputs]
@@ -25,7 +26,11 @@ class ForwardWriter:
             where = f"  # {self.gen.file}:{st.span.line}"
             if st.kind in ("scan", "loop", "decode"):
                 first = len(self.lines)
+                first_state = 0 if st.kind == "loop" else 1  # the state's initial values may give up their names
+                kept = st.args[:first_state] + st.args[first_state + st.options["n_state"]:]
+                self.busy = {self.src(a).split("[")[0] for a in _tensors(kept)}
                 getattr(self, f"_{st.kind}")(st)
+                self.busy = None
                 self.lines[first] += where
             else:
                 self._call(st, where)
@@ -45,11 +50,15 @@ class ForwardWriter:
         """A variable for `value` named `want`, unless that name holds a value still needed later."""
         from .torch_codegen import RESERVED
 
-        base = want if want.isidentifier() and want not in RESERVED else f"{want}_"
+        base = want if want.isidentifier() and want not in RESERVED and want not in self.gen.support_names \
+            else f"{want}_"
         name, k = base, 1
-        while name in self.holder and self.live_until.get(self.holder[name], -1) > self.i:
+        while (name in self.holder and self.live_until.get(self.holder[name], -1) > self.i) or \
+                (self.busy is not None and name in self.busy):
             name = f"{base}_{k}"
             k += 1
+        if self.busy is not None:
+            self.busy.add(name)
         self.holder[name] = value
         if value is not None:
             _bind(value, name, self.expr)
@@ -60,6 +69,13 @@ class ForwardWriter:
         args = [self.src(a) for a in st.args]
         if st.kind == "module":
             call, base = f"self.{st.callee}({', '.join(args)})", st.callee
+            child = self.module.children.get(st.callee)  # None: a model this model uses (`uses:`)
+            if child is not None and child.kind == "op" and child.op.probed_call:  # several outputs or a custom call: probed inline
+                node = self.gen.graph.node(next(_tensors(st.result)).node)
+                if child.op.layer_call is not None:
+                    call = child.op.layer_call(node["attrs"], self.gen.in_shapes(node), f"self.{st.callee}", args)
+                if self.gen.probe:
+                    call = f"_probe(self, {node['stmt_index']}, {call})"
         else:
             node = self.gen.graph.node(st.callee)
             call, base = node["op"].call(node["attrs"], self.gen.in_shapes(node), args), node["op"].name
@@ -79,9 +95,11 @@ class ForwardWriter:
                          for n, r in zip(names, result))
 
     def _names(self, st, defaults: list[str]) -> list[str]:
-        """Names of a loop's results: the spec's assignment targets, else the defaults."""
-        if isinstance(st.target, tuple) and len(st.target) == len(defaults) and all(isinstance(t, str) for t in st.target):
-            return list(st.target)
+        """Names of a loop's results, flat: the spec's assignment targets, else the defaults."""
+        if isinstance(st.target, tuple) and _same_structure(st.target, st.result):
+            flat = list(_flat_names(st.target))
+            if len(flat) == len(defaults):
+                return flat
         if isinstance(st.target, str) and len(defaults) == 1:
             return [st.target]
         return defaults
@@ -96,8 +114,9 @@ class ForwardWriter:
         n = st.options["n_state"]
         sources = [self.src(v) for v in st.args[first:first + n]]
         state = [self.var(nm, out) for nm, out in zip(names, outputs)]
-        if state:
-            self.lines.append(f"{INDENT}{', '.join(state)} = {', '.join(sources)}")
+        moved = [(v, src) for v, src in zip(state, sources) if v != src]  # `h = h` is left out
+        if moved:
+            self.lines.append(f"{INDENT}{', '.join(v for v, _ in moved)} = {', '.join(src for _, src in moved)}")
         return state
 
     def _body_args(self, st, first_arg: str | None, state: list[str], first: int) -> str:
@@ -111,21 +130,30 @@ class ForwardWriter:
                 self.lines.append(f"{INDENT}{self._probe(st, f'o{j}', name)}")
 
     def _scan(self, st) -> None:
-        outs = _as_list(st.result)
+        outs, m = list(_tensors(st.result)), st.options.get("step_outputs", 1)
         body_inputs = self._body_input_names(st)
-        names = self._names(st, ["ys"] + body_inputs[1:1 + st.options["n_state"]])
+        names = self._names(st, (["ys"] if m == 1 else [f"ys{i}" for i in range(m)])
+                            + body_inputs[1:1 + st.options["n_state"]])
         xs, dim = self.src(st.args[0]), st.options["dim"]
-        state = self._state(st, 1, outs[1:], names[1:])
-        ys = self.var(names[0], outs[0])
-        step, y_t = self.var("t"), self.var(f"{ys}_t")
-        steps = self.var(f"{ys}_steps")
-        lhs = ", ".join([y_t] + state)
-        self.lines += [f"{INDENT}{steps} = []",
+        state = self._state(st, 1, outs[m:], names[m:])
+        ys = [self.var(nm, out) for nm, out in zip(names[:m], outs[:m])]
+        step = self.var("t")
+        ys_t = [self.var(f"{y}_t") for y in ys]
+        steps = [self.var(f"{y}_steps") for y in ys]
+        self.lines += [f"{INDENT}{', '.join(steps)} = {', '.join('[]' for _ in steps)}",
                        f"{INDENT}for {step} in range({xs}.shape[{dim}]):",
-                       f"{INDENT}    {lhs} = self.{st.callee}({self._body_args(st, _select(xs, dim, step), state, 1)})",
-                       f"{INDENT}    {steps}.append({y_t})",
-                       f"{INDENT}{ys} = torch.stack({steps}, {dim})"]
-        self._outputs_probe(st, [ys] + state)
+                       f"{INDENT}    {self._step_lhs(st, ys_t, state)} = "
+                       f"self.{st.callee}({self._body_args(st, _select(xs, dim, step), state, 1)})"]
+        self.lines += [f"{INDENT}    {s}.append({y})" for s, y in zip(steps, ys_t)]
+        self.lines += [f"{INDENT}{y} = torch.stack({s}, {dim})" for y, s in zip(ys, steps)]
+        self._outputs_probe(st, ys + state)
+
+    def _step_lhs(self, st, ys_t: list[str], state: list[str]) -> str:
+        """`y_t, h` or, for grouped per-step outputs, `(y_t, a_t), h`."""
+        ys = ", ".join(ys_t)
+        if st.options.get("grouped"):
+            ys = f"({ys},)" if len(ys_t) == 1 else f"({ys})"
+        return ", ".join([ys] + state)
 
     def _loop(self, st) -> None:
         outs = _as_list(st.result)
@@ -136,40 +164,53 @@ class ForwardWriter:
         self._outputs_probe(st, state)
 
     def _decode(self, st) -> None:
-        outs = _as_list(st.result)
+        outs, m = list(_tensors(st.result)), st.options.get("step_outputs", 1)
         body_inputs = self._body_input_names(st)
-        names = self._names(st, ["tokens", "logits"] + body_inputs[1:1 + st.options["n_state"]])
+        names = self._names(st, ["tokens", "logits"] + [f"outs{i}" for i in range(1, m)]
+                            + body_inputs[1:1 + st.options["n_state"]])
         start_shape = self.gen.graph.node(st.args[0].node)["shape"]
         token = self.var("token")
         self.lines.append(f"{INDENT}{token} = {self.src(st.args[0])}")
-        state = self._state(st, 1, outs[2:], names[2:])
-        tokens, logits = self.var(names[0], outs[0]), self.var(names[1], outs[1])
-        step, logits_t = self.var("t"), self.var(f"{logits}_t")
-        token_steps, logit_steps = self.var(f"{tokens}_steps"), self.var(f"{logits}_steps")
+        state = self._state(st, 1, outs[1 + m:], names[1 + m:])
+        tokens = self.var(names[0], outs[0])
+        ys = [self.var(nm, out) for nm, out in zip(names[1:1 + m], outs[1:1 + m])]
+        step = self.var("t")
+        ys_t = [self.var(f"{y}_t") for y in ys]
+        token_steps = self.var(f"{tokens}_steps")
+        steps = [self.var(f"{y}_steps") for y in ys]
         eos = st.options["eos"]
         done = self.var("done") if eos is not None else None
-        self.lines.append(f"{INDENT}{token_steps}, {logit_steps} = [], []")
+        self.lines.append(f"{INDENT}{', '.join([token_steps] + steps)} = {', '.join('[]' for _ in range(1 + m))}")
         if done:
             self.lines.append(f"{INDENT}{done} = torch.zeros_like({token}, dtype=torch.bool)")
-        lhs = ", ".join([logits_t] + state)
         self.lines += [f"{INDENT}for {step} in range({st.options['max_len']}):",
-                       f"{INDENT}    {lhs} = self.{st.callee}({self._body_args(st, token, state, 1)})",
-                       f"{INDENT}    {token} = {logits_t}.argmax(-1)"]
+                       f"{INDENT}    {self._step_lhs(st, ys_t, state)} = "
+                       f"self.{st.callee}({self._body_args(st, token, state, 1)})",
+                       f"{INDENT}    {token} = {ys_t[0]}.argmax(-1)"]
         if done:  # after end-of-sentence a sequence only repeats it
             self.lines += [f"{INDENT}    {token} = torch.where({done}, torch.full_like({token}, {eos}), {token})",
                            f"{INDENT}    {done} = {done} | ({token} == {eos})"]
-        self.lines += [f"{INDENT}    {token_steps}.append({token})",
-                       f"{INDENT}    {logit_steps}.append({logits_t})",
-                       f"{INDENT}{tokens} = torch.stack({token_steps}, {len(start_shape)})",
-                       f"{INDENT}{logits} = torch.stack({logit_steps}, {len(start_shape)})"]
-        self._outputs_probe(st, [tokens, logits] + state)
+        self.lines.append(f"{INDENT}    {token_steps}.append({token})")
+        self.lines += [f"{INDENT}    {s}.append({y})" for s, y in zip(steps, ys_t)]
+        at = len(start_shape)
+        self.lines.append(f"{INDENT}{tokens} = torch.stack({token_steps}, {at})")
+        self.lines += [f"{INDENT}{y} = torch.stack({s}, {at})" for y, s in zip(ys, steps)]
+        self._outputs_probe(st, [tokens] + ys + state)
 
     def _body_input_names(self, st) -> list[str]:
         return [n for n, _, _ in self.module.children[st.callee].block.inputs]
 
 
 def _loop_id(st) -> str:
-    return (st.result[0] if isinstance(st.result, tuple) else st.result).node
+    return next(_tensors(st.result)).node
+
+
+def _flat_names(names):
+    if isinstance(names, str):
+        yield names
+    else:
+        for n in names:
+            yield from _flat_names(n)
 
 
 def _select(xs: str, dim: int, step: str) -> str:

@@ -7,7 +7,9 @@ from typing import Any
 from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, ParamError, Span, StructureError, TypeError_,
                       did_you_mean)
 from ..ir.graph import Graph, Module, Stmt, Tensor
+from ..limits import DEFAULTS, exceeded
 from ..ops.registry import REGISTRY, Attrs
+from ..dims import as_static
 from ..syntax import ast as A
 from ..syntax.spec import REQUIRED, SpecDoc
 from .evaluate import Evaluator, is_tensorish
@@ -15,8 +17,8 @@ from .scope import Scope, SymbolScope, builtin_scope
 from .loops import SIGNATURES, run_loop
 from .values import BlockFn, BlockTemplate, LayerRef, LoopForm, OpFn, OpTemplate, describe
 
-MAX_DEPTH = 64
-MAX_NODES = 2_000_000
+MAX_DEPTH = DEFAULTS["max_depth"]
+MAX_NODES = DEFAULTS["max_nodes"]
 
 
 @dataclass
@@ -34,7 +36,8 @@ class Builder(Evaluator):
         self.graph = Graph()
         self.frame: Frame | None = None
         self.depth = 0
-        self.limits = {"max_depth": MAX_DEPTH, "max_nodes": MAX_NODES, **(limits or {})}
+        self.limits = {**DEFAULTS, **(limits or {})}
+        self.modules = 0  # layer instances made so far, bounded by the limit `max_nodes`
         self.warnings: list[tuple[str, Span, str]] = []
         overrides = dict(overrides or {})
         base = builtin_scope()
@@ -59,8 +62,8 @@ class Builder(Evaluator):
                 params[name] = value
             else:
                 params[name] = default
-        dim_names = {n.id for m in self.doc.models.values() for _, dims, _ in m.inputs for d in dims
-                     for n in _names_in(d)}
+        dim_names = {n.id for m in [*self.doc.models.values(), *self.doc.objectives.values()]
+                     for _, dims, _ in m.inputs for d in (dims if isinstance(dims, list) else []) for n in _names_in(d)}
         for name in overrides:
             if name not in dim_names:
                 raise ParamError(f"`{name}` is not a parameter of {self.doc.file}", self._params_span(),
@@ -82,10 +85,16 @@ class Builder(Evaluator):
 
     # --- models
     def build(self) -> Graph:
-        for name, model in self.doc.models.items():
+        from ..objectives import elaborate_objectives
+        from .compose import model_order, tag_nodes, use_models
+
+        for name in model_order(self.doc):  # each model after the models it uses (`uses:`)
+            model = self.doc.models[name]
+            first = len(self.graph)
             path = name if self.doc.multi_model else ""
             root = Module(path, name, "block", model.span, block=model, args={})
             self._fill_block(root, self.globals)
+            use_models(self, name, root)
             self.graph.roots[name] = root
             scope = SymbolScope(self.globals, self.dim_values)
             inputs = []
@@ -93,17 +102,36 @@ class Builder(Evaluator):
                 shape = tuple(self._dim(d, scope) for d in dims)
                 nid = self.graph.unique_id(f"{path}.{in_name}" if path else in_name)
                 self.graph.add(nid, [], op=None, kind="input", attrs=Attrs(), scope=path, module=None, span=span,
-                               call_span=span, shape=shape, name=in_name)
+                               call_span=span, shape=shape, name=in_name, **self._input_type(model, in_name, scope))
                 inputs.append(Tensor(nid))
             self.graph.inputs[name] = [t.node for t in inputs]
             self.graph.outputs[name] = self.run_block(root, inputs, model.span)
+            tag_nodes(self.graph, first, name)
+        elaborate_objectives(self)
         self._lint()
         return self.graph
+
+    def _input_type(self, model, name: str, scope: Scope) -> dict:
+        """dtype (float32 unless declared) and, for integer inputs, the value range [low, high) as dims."""
+        t = model.input_types.get(name)
+        if t is None:
+            return {"dtype": "float32"}
+        bounds = {k: None if n is None else self.static(n, scope, "value bound") for k, n in (("low", t.low),
+                                                                                              ("high", t.high))}
+        for k, v in bounds.items():
+            if v is not None and (isinstance(v, bool) or not (isinstance(v, int) or hasattr(v, "free_symbols"))):
+                raise TypeError_(f"`{k}` of the input `{name}` must be an integer, got {describe(v)}",
+                                 getattr(t, k).span)
+        return {"dtype": t.dtype, **bounds}
 
     def _dim(self, node: A.Node, scope: Scope):
         v = self.static(node, scope, "dim")
         if isinstance(v, bool) or not (isinstance(v, int) or hasattr(v, "free_symbols")):
             raise TypeError_(f"a dim must be a positive integer or a symbol, got {describe(v)}", node.span)
+        if not isinstance(v, int) and not v.free_symbols:  # a symbolic computation without symbols: 1/0, ...
+            v = as_static(v)
+            if not isinstance(v, int):
+                raise TypeError_(f"a dim must be a positive integer or a symbol, got `{v}`", node.span)
         if isinstance(v, int) and v < 1:
             raise TypeError_(f"a dim must be positive, got {v}", node.span)
         return v
@@ -111,8 +139,9 @@ class Builder(Evaluator):
     # --- layers -> module tree
     def _fill_block(self, module: Module, outer: Scope) -> None:
         if self.depth >= self.limits["max_depth"]:
-            raise LimitError(f"blocks are nested more than {self.limits['max_depth']} deep at `{module.path}`",
-                             module.span, hint="a block that uses itself never ends; otherwise raise --max-depth")
+            raise LimitError(f"blocks are nested more than {self.limits['max_depth']} deep at `{module.path}` "
+                             "(the limit `max_depth`)", module.span,
+                             hint="a block that uses itself never ends; otherwise " + exceeded("max_depth"))
         self.depth += 1
         block = module.block
         names = {}
@@ -134,6 +163,10 @@ class Builder(Evaluator):
     def instantiate(self, value, path: str, name: str, span: Span) -> Module | None:
         if value is None:
             return None
+        self.modules += 1
+        if self.modules > self.limits["max_nodes"]:
+            raise LimitError(f"the model has more than {self.limits['max_nodes']:,} layer instances "
+                             "(the limit `max_nodes`)", getattr(value, "span", span), hint=exceeded("max_nodes"))
         if isinstance(value, OpFn):
             value = OpTemplate(value.op, _defaults(value.op, span), span)
         if isinstance(value, BlockFn):
@@ -147,12 +180,22 @@ class Builder(Evaluator):
             self._fill_block(module, self.globals)
             return module
         if isinstance(value, (list, tuple)):
+            if self.depth >= self.limits["max_depth"]:
+                raise LimitError(f"lists of layers are nested more than {self.limits['max_depth']} deep at `{path}` "
+                                 "(the limit `max_depth`)", span, hint=exceeded("max_depth"))
             module = Module(path, name, "seq", span)
+            self.depth += 1
             for item in value:
                 index = str(len(module.children))
                 child = self.instantiate(item, f"{path}.{index}", index, getattr(item, "span", span))
+                if child is not None and child.kind == "op" and child.op.probed_call:
+                    raise TypeError_(f"`{child.op.name}` cannot be an element of a layer list: "
+                                     + ("it returns several tensors" if child.op.outputs is not None else
+                                        "its call is not a plain chain step"), child.span,
+                                     hint=f"declare it as a layer of its own and call it in `forward`")
                 if child is not None:
                     module.children[index] = child
+            self.depth -= 1
             return module
         raise TypeError_(f"a layer must be an op, a block or a list of them, got {describe(value)}", span)
 
@@ -163,7 +206,8 @@ class Builder(Evaluator):
             raise ArityError(f"`{module.path or block.name}` takes {len(block.inputs)} input(s) "
                              f"({', '.join(n for n, _, _ in block.inputs)}), got {len(args)}", call_span)
         if self.depth >= self.limits["max_depth"]:
-            raise LimitError(f"calls are nested more than {self.limits['max_depth']} deep", call_span)
+            raise LimitError(f"calls are nested more than {self.limits['max_depth']} deep (the limit `max_depth`)",
+                             call_span, hint=exceeded("max_depth"))
         first = not module.calls
         frame = Frame(module, [] if first else None)
         outer, self.frame = self.frame, frame
@@ -261,8 +305,9 @@ class Builder(Evaluator):
         self._check_arity(module.op, values, span)
         nid = module.path if not module.calls else self.graph.unique_id(f"{module.path}@{len(module.calls)}")
         self._add_node(nid, module.op, module.attrs, values, module.span, span, module.path)
+        self.graph.node(nid).update(stmt_index=self.frame.count, call_index=len(self.frame.module.calls))
         module.calls.append(nid)
-        return Tensor(nid)
+        return op_result(module.op, nid)
 
     def _inline_op(self, tmpl: OpTemplate, values: list, span: Span, target: str | None):
         self._check_arity(tmpl.op, values, span)
@@ -270,7 +315,7 @@ class Builder(Evaluator):
         nid = self.graph.unique_id(f"{scope}.{tmpl.op.name}" if scope else tmpl.op.name)
         self._add_node(nid, tmpl.op, tmpl.attrs, values, tmpl.span, span, None)
         self.graph.node(nid).update(stmt_index=self.frame.count, call_index=len(self.frame.module.calls))
-        result = Tensor(nid)
+        result = op_result(tmpl.op, nid)
         self._record(Stmt("op", nid, list(values), result, span, target))
         return result
 
@@ -281,13 +326,14 @@ class Builder(Evaluator):
             return
         if any(isinstance(v, (list, tuple)) for v in values):
             raise ArityError(f"`{op.name}` takes tensors, not a list", span)
-        if len(values) != op.inputs:
-            raise ArityError(f"`{op.name}` takes {op.inputs} input tensor(s), got {len(values)}", span)
+        if len(values) not in op.arities:
+            counts = " or ".join(map(str, op.arities))
+            raise ArityError(f"`{op.name}` takes {counts} input tensor(s), got {len(values)}", span)
 
     def _add_node(self, nid, op, attrs, values, span, call_span, module_path):
         if len(self.graph) >= self.limits["max_nodes"]:
-            raise LimitError(f"the graph has more than {self.limits['max_nodes']} nodes", call_span,
-                             hint="raise the limit with --max-nodes if this is intended")
+            raise LimitError(f"the graph has more than {self.limits['max_nodes']:,} nodes (the limit `max_nodes`)",
+                             call_span, hint=exceeded("max_nodes"))
         inputs = [list(v) if isinstance(v, (list, tuple)) else v for v in values]
         self.graph.add(nid, inputs, op=op, kind="op", attrs=attrs, scope=self.frame.module.path, module=module_path,
                        span=span, call_span=call_span)
@@ -336,6 +382,17 @@ class Builder(Evaluator):
 class _Disabled:
     def __init__(self, name: str, span: Span):
         self.name, self.span = name, span
+
+
+def op_result(op, nid: str):
+    """The value of an op node: a Tensor, or for multi-output ops their structure of Tensors."""
+    if op.outputs is None:
+        return Tensor(nid)
+
+    def build(s):
+        return Tensor(nid, s) if isinstance(s, int) else tuple(build(x) for x in s)
+
+    return build(op.outputs)
 
 
 def _defaults(op, span: Span) -> Attrs:

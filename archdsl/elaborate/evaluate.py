@@ -12,7 +12,8 @@ from ..errors import ArgumentError, LimitError, Span, TypeError_
 from ..ir.graph import Tensor
 from ..ops.registry import bind
 from ..syntax import ast as A
-from .scope import MAX_REPEAT, Scope
+from ..limits import current as current_limit, exceeded
+from .scope import Scope
 from .values import TEMPLATES, BlockFn, BlockTemplate, Builtin, LayerRef, LoopForm, OpFn, OpTemplate, describe
 
 _BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
@@ -78,18 +79,21 @@ class Evaluator:
 
     def eval_ListComp(self, node: A.ListComp, scope: Scope):
         out: list = []
+        limit, steps = current_limit("max_repeat"), [0]
 
         def loop(level: int, inner: Scope):
             if level == len(node.fors):
                 out.append(self.eval(node.elt, inner))
-                if len(out) > MAX_REPEAT:
-                    raise LimitError(f"the list has more than {MAX_REPEAT} elements", node.span)
                 return
             comp = node.fors[level]
             iterable = self.static(comp.iter, inner, "loop range")
             if not isinstance(iterable, (list, tuple, dict, str)):
                 raise TypeError_(f"cannot loop over {describe(iterable)}", comp.iter.span)
             for item in iterable:
+                steps[0] += 1  # iterations, kept or filtered out: nested loops multiply
+                if steps[0] > limit:
+                    raise LimitError(f"the comprehension runs more than {limit:,} iterations (the limit "
+                                     "`max_repeat`)", node.span, hint=exceeded("max_repeat"))
                 names: dict = {}
                 self.bind_targets(comp.targets if len(comp.targets) > 1 else comp.targets[0], item, names,
                                   comp.span)
@@ -168,17 +172,28 @@ class Evaluator:
                    (_is_number(left) and _is_number(right) and node.op in _BINOPS)
         if not ok_types:
             raise TypeError_(f"cannot compute {describe(left)} {node.op} {describe(right)}", node.span)
-        if node.op == "**" and _is_number(right) and abs(right) > 64:
+        if node.op == "**" and not isinstance(right, (int, float)):
+            raise TypeError_(f"the exponent must be a number, got {describe(right)}", node.right.span)
+        if node.op == "**" and abs(right) > 64:
             raise LimitError(f"exponent {right} is too large", node.right.span)
+        if node.op in ("/", "//", "%") and _is_number(right) and right == 0:
+            raise TypeError_("division by zero", node.span)
         try:
-            return _BINOPS[node.op](left, right)
+            return _bounded(_BINOPS[node.op](left, right), node)
         except ZeroDivisionError:
             raise TypeError_("division by zero", node.span) from None
+        except OverflowError:
+            raise LimitError(f"{describe(left)} {node.op} {describe(right)} is too large to compute", node.span) \
+                from None
 
     def repeat(self, item, count: int, node: A.Node):
-        if count < 0 or count > MAX_REPEAT:
-            raise LimitError(f"repeat count {count} is outside 0..{MAX_REPEAT}", node.span,
-                             hint="a repeat count is the number of copies of a layer")
+        limit = current_limit("max_repeat")
+        if count < 0 or count > limit:
+            raise LimitError(f"repeat count {count} is outside 0..{limit:,} (the limit `max_repeat`)", node.span,
+                             hint="a repeat count is the number of copies of a layer; " + exceeded("max_repeat"))
+        if isinstance(item, list) and len(item) * count > limit:
+            raise LimitError(f"repeating {len(item)} items {count} times makes more than {limit:,} "
+                             "(the limit `max_repeat`)", node.span, hint=exceeded("max_repeat"))
         return list(item) * count if isinstance(item, list) else [item] * count
 
     def eval_Chain(self, node: A.Chain, scope: Scope, target: str | None = None):
@@ -322,3 +337,17 @@ def _leading_tensors(op, values: list) -> int:
     while n < len(values) and isinstance(values[n], Tensor):
         n += 1
     return n
+
+
+MAX_INT_BITS = 4096  # far beyond any size or count a spec needs; keeps arithmetic on parameters cheap
+
+
+def _bounded(value, node: A.Node):
+    """The result of `+ - * / // % **` on parameters: bounded integers, strings and lists."""
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise LimitError(f"the result has more than {MAX_INT_BITS} bits", node.span,
+                         hint="numbers in a spec are sizes, counts and rates")
+    if isinstance(value, (str, list, tuple)) and len(value) > current_limit("max_repeat"):
+        raise LimitError(f"the result has {len(value):,} elements, more than the limit `max_repeat`", node.span,
+                         hint=exceeded("max_repeat"))
+    return value

@@ -4,6 +4,9 @@
     b, v = loop(routing, 3, state=[b0, v0], consts=[u_hat])            # routing(b, v, u_hat) -> (b, v)
     tokens, logits, h = decode(step, start, state=[h0], max_len=20, eos=2)  # step(token, h) -> (logits, h)
 
+A body may return several per-step outputs, grouped first: `(y_t, a_t), h` -> `(ys, as_), h = scan(...)`;
+`(logits, a_t), h` -> `tokens, (logits, as_), h = decode(...)` (decode feeds back the argmax of the first).
+
 The body is a block declared under `layers:` (its weights are shared by all steps). It is elaborated
 once, on placeholder inputs with the per-step shapes; the loop node carries the rest: how many steps,
 which outputs feed back, and what it returns.
@@ -95,18 +98,29 @@ def run_loop(builder, kind: str, args: list, kwargs: dict, span: Span, target):
     result = builder.run_block(module, placeholders, span)
     outs = list(result) if isinstance(result, tuple) else [result]
     expected = len(state) + (0 if kind == "loop" else 1)
-    if len(outs) != expected or not all(isinstance(o, Tensor) for o in outs):
+    grouped = kind != "loop" and len(outs) == expected and isinstance(outs[0], tuple)
+    if grouped:  # several per-step outputs: ((y_t, a_t), *state); each is stacked
+        outs = list(outs[0]) + outs[1:]
+    n_ys = 0 if kind == "loop" else len(outs) - len(state)
+    if n_ys < (kind != "loop") or len(outs) - n_ys != len(state) or not all(isinstance(o, Tensor) for o in outs):
         want = {"loop": "the new state", "scan": "(y_t, *new state)", "decode": "(logits, *new state)"}[kind]
         raise ArityError(f"the body `{module.path}` of `{kind}` must return {want}: {expected} tensor(s), "
-                         f"got {describe(result)}", span)
+                         f"got {describe(result)}", span,
+                         hint=None if kind == "loop" else "several per-step outputs are grouped first: "
+                         "`(y_t, a_t), h`")
+    if kind != "loop":
+        attrs.update(step_outputs=n_ys, grouped=grouped)
     body_nodes = [nid for nid in list(graph.g.nodes)[first_node:]]
-    n_out = {"loop": len(state), "scan": 1 + len(state), "decode": 2 + len(state)}[kind]
+    n_out = {"loop": len(state), "scan": n_ys + len(state), "decode": 1 + n_ys + len(state)}[kind]
     ins = sources_inputs = [s for s, _ in sources]
     graph.add(loop_id, list(ins) + outs, op=None, kind=kind, attrs=attrs, scope=frame.module.path, module=None,
               span=span, call_span=span, body=module.path, placeholders=[p.node for p in placeholders],
               body_nodes=body_nodes, body_outputs=outs, n_inputs=len(sources_inputs), n_outputs=n_out,
               stmt_index=frame.count, call_index=len(frame.module.calls))
     value = tuple(Tensor(loop_id, i) for i in range(n_out))
+    if kind != "loop" and grouped:  # the stacked per-step outputs keep the body's grouping
+        at = 0 if kind == "scan" else 1
+        value = value[:at] + (value[at:at + n_ys],) + value[at + n_ys:]
     if n_out == 1:
         value = value[0]
     builder._record(Stmt(kind, module.name, [s for s, _ in sources], value, span, target,

@@ -5,9 +5,10 @@ import math
 from typing import Any
 
 from ..errors import LimitError, NameError_, Span, did_you_mean
+from ..limits import DEFAULTS, current as current_limit, exceeded
 from .values import Builtin
 
-MAX_REPEAT = 100_000
+MAX_REPEAT = DEFAULTS["max_repeat"]
 
 
 class Scope:
@@ -59,14 +60,26 @@ class SymbolScope(Scope):
 
 def _range(*args):
     r = range(*args)
-    if len(r) > MAX_REPEAT:
-        raise LimitError(f"range of {len(r)} elements exceeds the repeat limit ({MAX_REPEAT})")
+    if len(r) > current_limit("max_repeat"):
+        raise LimitError(f"range of {len(r):,} elements exceeds the limit `max_repeat`", hint=exceeded("max_repeat"))
     return list(r)
+
+
+def _sum(items, start=0):
+    """sum() of numbers, or of lists with a list start (`sum(lists, [])`), within the limit `max_repeat`."""
+    if isinstance(start, (list, tuple)):
+        total = len(start) + sum(len(x) if isinstance(x, (list, tuple)) else 0 for x in items)
+        if total > current_limit("max_repeat"):
+            raise LimitError(f"the sum has {total:,} elements, more than the limit `max_repeat`",
+                             hint=exceeded("max_repeat"))
+    elif isinstance(start, str) or any(isinstance(x, (str, list, tuple)) for x in items):
+        raise TypeError("sum() adds numbers, or lists when given a list start: sum(lists, [])")
+    return sum(items, start)
 
 
 BUILTINS = {
     "range": _range, "len": len, "min": min, "max": max, "abs": abs, "int": int, "float": float,
-    "str": str, "bool": bool, "sum": sum, "list": list, "tuple": tuple, "round": round,
+    "str": str, "bool": bool, "sum": _sum, "list": list, "tuple": tuple, "round": round,
     "enumerate": lambda xs, start=0: list(enumerate(xs, start)), "zip": lambda *xs: list(zip(*xs)),
     "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt,
 }

@@ -9,6 +9,8 @@ Nodes are created in dataflow order (insertion order is a topological order). No
   span     where the layer or inline op is written; call_span: where it is called
   kind     'op', 'input', or for loops (elaborate/loops.py): 'loop_in' (a step's input or state),
            'scan' | 'loop' | 'decode' (the loop itself, with several outputs)
+  model    the model or objective whose elaboration made the node (a model calling another makes nodes
+           in the other's layers: their `model` differs from the model owning the layer)
 Passes add: shape (output Shape; `outputs` lists every output of a multi-output node), params, macs,
 and `repeat` (how many times a node inside loops runs).
 """
@@ -75,13 +77,17 @@ class Graph:
         self.outputs: dict[str, Any] = {}     # model name -> output structure
         self.roots: dict[str, Module] = {}    # model name -> root module
         self.inputs: dict[str, list[str]] = {}  # model name -> input node ids
+        self.uses: dict[str, list[str]] = {}  # model name -> the models its forward calls (elaborate/compose.py)
+        self.objectives: dict[str, Module] = {}  # objective name -> root (archdsl/objectives.py)
+        self._suffix: dict[str, int] = {}  # base id -> the suffix to try first (keeps unique_id linear)
 
     def unique_id(self, base: str) -> str:
         if base not in self.g:
             return base
-        k = 1
+        k = self._suffix.get(base, 1)
         while f"{base}_{k}" in self.g:
             k += 1
+        self._suffix[base] = k
         return f"{base}_{k}"
 
     def add(self, node_id: str, inputs: list, **attrs) -> str:

@@ -6,6 +6,7 @@ An entry's callables take `a` (the bound attributes, attribute access) and `ins`
   call(a, ins, args) -> "torch.relu(x)"       functional source for inline use in `forward`
   weights(a, ins) -> int                      learnable parameter count of the module built by init
   macs(a, ins, out) -> Dim                    multiply-adds (conv, linear, matmul; 0 for the rest)
+  support                                     source of helper classes the lowerings use (see Op.support)
 """
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ class Op:
     doc: str
     shape: Callable[[Attrs, list], Shape]
     params: tuple[Param, ...] = ()
-    inputs: int | None = 1  # number of tensor inputs; None: one list of tensors (concat)
+    inputs: int | tuple | None = 1  # number of tensor inputs, a tuple of accepted counts (optional state
+    #                                 inputs: (1, 3)), or None: one list of tensors (concat)
     init: Callable[[Attrs, list], str] | None = None
     call: Callable[[Attrs, list, list], str] | None = None
     weights: Callable[[Attrs, list], int] = _zero
@@ -60,11 +62,43 @@ class Op:
     shape_doc: str = ""
     macs_doc: str = ""
     extra: dict = field(default_factory=dict)
+    # Python source (torch, nn and F only) of helper classes/functions that `init` or `call` refer to; the
+    # generated file holds it once, before the model classes. Its top-level names are reserved there.
+    support: str = ""
+    # Several outputs: their structure as nested tuples of output indices, e.g. (0, (1, 2)) for nn.LSTM's
+    # `output, (h_n, c_n)`; the shape rule then returns one shape per index, in index order. None: one output.
+    outputs: Any = None
+    # How a layer built by `init` is called: layer_call(a, ins, module_src, arg_srcs) -> source. None: module(*args).
+    layer_call: Callable[[Attrs, list, str, list], str] | None = None
 
     @property
     def layer_only(self) -> bool:
         """Ops with weights (no functional form) must be declared under `layers:`."""
         return self.call is None
+
+    @property
+    def arities(self) -> tuple:
+        """The accepted numbers of tensor inputs (empty for list-input ops)."""
+        return () if self.inputs is None else self.inputs if isinstance(self.inputs, tuple) else (self.inputs,)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(list(flat_indices(self.outputs))) if self.outputs is not None else 1
+
+    @property
+    def probed_call(self) -> bool:
+        """A layer whose value is not simply the module's output (several outputs, or a custom call): runtime
+        shape checks probe its call expression instead of hooking the module."""
+        return self.outputs is not None or self.layer_call is not None
+
+
+def flat_indices(structure):
+    """The output indices of an output structure, in order: (0, (1, 2)) -> 0, 1, 2."""
+    if isinstance(structure, int):
+        yield structure
+    else:
+        for s in structure:
+            yield from flat_indices(s)
 
 
 def _is_int(v) -> bool:

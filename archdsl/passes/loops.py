@@ -28,7 +28,8 @@ def loop_outputs(node: dict, ins: list) -> tuple[list, object]:
     sources, body = ins[:node["n_inputs"]], ins[node["n_inputs"]:]
     k = a["n_state"]
     first = 0 if kind == "loop" else 1
-    state_in, state_out = sources[first:first + k], body[first:]
+    m = 0 if kind == "loop" else a.get("step_outputs", 1)  # per-step outputs come first in the body's outputs
+    state_in, state_out = sources[first:first + k], body[m:]
     for i, (before, after) in enumerate(zip(state_in, state_out)):
         if len(before) != len(after) or any(known_eq(p, q) is False for p, q in zip(before, after)):
             raise ShapeRuleError(f"the carried state {i} of `{kind}` changes shape in one step: "
@@ -37,16 +38,17 @@ def loop_outputs(node: dict, ins: list) -> tuple[list, object]:
     if kind == "loop":
         return list(state_in), a["count"]
     if kind == "scan":
-        xs, y = sources[0], body[0]
+        xs = sources[0]
         axis = _axis(a["dim"], len(xs), "the scan dim")
         count = xs[axis]
-        at = min(axis, len(y))
-        return [tuple(y[:at]) + (count,) + tuple(y[at:])] + list(state_in), count
+        stacked = [tuple(y[:min(axis, len(y))]) + (count,) + tuple(y[min(axis, len(y)):]) for y in body[:m]]
+        return stacked + list(state_in), count
     start, logits = sources[0], body[0]
     if len(logits) != len(start) + 1:
         raise ShapeRuleError(f"`decode` needs logits with one more dim than the token, got token "
                              f"{fmt_shape(start)} and logits {fmt_shape(logits)}")
     n = a["max_len"]
     tokens = tuple(start) + (n,)
-    stacked = tuple(logits[:len(start)]) + (n,) + tuple(logits[len(start):])
-    return [tokens, stacked] + list(state_in), n
+    at = len(start)  # the step dim follows the token's dims (the batch)
+    stacked = [tuple(y[:at]) + (n,) + tuple(y[at:]) for y in body[:m]]
+    return [tokens] + stacked + list(state_in), n

@@ -38,6 +38,9 @@ def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]
             elif kind in LOOP_KINDS:
                 node["outputs"], node["count"] = loop_outputs(node, ins)
                 node["shape"] = node["outputs"][0] if node["outputs"] else ()
+            elif op.outputs is not None:  # several outputs: one shape per output index
+                node["outputs"] = [tuple(s) for s in op.shape(node["attrs"], flat_ins)]
+                node["shape"] = node["outputs"][0]
             else:
                 node["shape"] = tuple(op.shape(node["attrs"], flat_ins))
             if node["module"]:

@@ -7,10 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..errors import Span, SyntaxError_
+from ..errors import LimitError, Span, SyntaxError_
+from ..limits import current as current_limit, exceeded
 from . import ast as A
 
 Locate = Callable[[int, int, int], Span]  # (line, col, length) within the text -> Span in the file
@@ -228,8 +229,8 @@ def parse(text: str, locate: Locate, what: str = "expression") -> A.Program:
     Parses are cached by text with spans relative to the text, then mapped into the file by `locate`.
     """
     try:
-        relative = _parse_relative(text, what)
-    except SyntaxError_ as exc:
+        relative = _parse_relative(text, what, current_limit("max_expr_depth"))
+    except (SyntaxError_, LimitError) as exc:
         exc.span = _move(exc.span, locate)
         raise
     return _relocate(relative, locate)
@@ -261,7 +262,7 @@ def _relative(line: int, col: int, length: int) -> Span:
 
 
 @lru_cache(maxsize=4096)
-def _parse_relative(text: str, what: str) -> A.Program:
+def _parse_relative(text: str, what: str, max_depth: int) -> A.Program:
     locate = _relative
     try:
         tree = _parser().parse(text)
@@ -277,9 +278,23 @@ def _parse_relative(text: str, what: str) -> A.Program:
             msg = f"unexpected {exc.token!s:.40} in the {what}" if isinstance(exc, UnexpectedToken) else f"invalid {what}"
         raise SyntaxError_(msg, locate(line, col, 1), hint=_expected(exc) or None) from None
     try:
+        _check_depth(tree, max_depth, what)
         return _ToAst(locate).transform(tree)
     except VisitError as exc:
         raise exc.orig_exc from None
+
+
+def _check_depth(tree: Tree, limit: int, what: str) -> None:
+    """Reject nesting deeper than `limit` (brackets, operators) before the recursive AST transform."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            meta = node.meta
+            line, col = (meta.line, meta.column) if not meta.empty else (1, 1)
+            raise LimitError(f"the {what} nests more than {limit} deep (the limit `max_expr_depth`)",
+                             _relative(line, col, 1), hint=exceeded("max_expr_depth"))
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
 
 
 def parse_expr(text: str, locate: Locate, what: str = "expression") -> A.Node:

@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FileError, LimitError, Span, StructureError, did_you_mean
+from ..limits import DEFAULTS, current as current_limit, exceeded
 from . import ast as A
 from .expr import parse, parse_expr
 from .yaml_loader import YMap, YScalar, YSeq, load_yaml
 
-MAX_FILE_BYTES = 1_000_000
-TOP_KEYS = ("name", "doc", "params", "let", "inputs", "blocks", "layers", "forward", "models")
-MODEL_KEYS = ("doc", "inputs", "let", "layers", "forward")
+MAX_FILE_BYTES = DEFAULTS["max_file_bytes"]
+TOP_KEYS = ("name", "doc", "params", "let", "inputs", "blocks", "layers", "forward", "models", "objectives")
+MODEL_KEYS = ("doc", "inputs", "let", "layers", "forward", "uses")
+OBJECTIVE_KEYS = ("doc", "inputs", "let", "forward")
 BLOCK_KEYS = ("doc", "inputs", "let", "layers", "forward")
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
 
@@ -29,6 +31,23 @@ class BlockDef:
     layers: list = field(default_factory=list)   # (name, Node, span)
     forward: A.Program | None = None
     doc: str = ""
+    input_types: dict = field(default_factory=dict)  # model input name -> InputType, for typed inputs
+    uses: list = field(default_factory=list)     # models: the other models its forward calls, (name, span)
+
+
+INPUT_DTYPES = ("float32", "float64", "int64", "int32", "bool")
+INPUT_KEYS = ("shape", "dtype", "low", "high")
+
+
+@dataclass
+class InputType:
+    """A model input written as a mapping: `tokens: {shape: [N, T], dtype: int64, high: vocab}`. Integer inputs
+    (token ids, lengths) are drawn in [low, high) where random inputs are made; low and high are expressions."""
+
+    dtype: str
+    low: Any      # Node or None
+    high: Any     # Node or None
+    span: Span
 
 
 @dataclass
@@ -42,22 +61,25 @@ class SpecDoc:
     blocks: dict          # name -> BlockDef
     models: dict          # name -> BlockDef
     multi_model: bool
+    objectives: dict = field(default_factory=dict)  # name -> BlockDef (inputs: dims, or a model output Node)
 
 
-def read_spec(path: str, max_bytes: int = MAX_FILE_BYTES) -> SpecDoc:
+def read_spec(path: str, max_bytes: int | None = None) -> SpecDoc:
+    """Read and parse a spec file; `max_bytes` defaults to the limit `max_file_bytes` in force."""
+    max_bytes = max_bytes or current_limit("max_file_bytes")
     try:
         with open(path, "rb") as f:
             raw = f.read(max_bytes + 1)
     except OSError as exc:
         raise FileError(f"cannot read the spec: {exc.strerror or exc}", Span(path, 1, 1), hint="check the path") from None
     if len(raw) > max_bytes:
-        raise LimitError(f"the spec is larger than the file size limit ({max_bytes} bytes)", Span(path, 1, 1),
-                         hint="raise the limit with --max-file-bytes if this is intended")
+        raise LimitError(f"the spec is larger than {max_bytes:,} bytes (the limit `max_file_bytes`)",
+                         Span(path, 1, 1), hint=exceeded("max_file_bytes"))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", "replace")) + 1
+        before = (raw[:exc.start].decode("utf-8") + "^").splitlines()  # lines as error messages count them
+        line, col = len(before), len(before[-1])
         raise FileError("the spec is not valid UTF-8 text", Span(path, line, col),
                         hint="save the file as UTF-8") from None
     return parse_spec(text, path)
@@ -95,11 +117,13 @@ def parse_spec(text: str, file: str) -> SpecDoc:
         models = {k: _model(k, mmap.keys[k], v) for k, v in mmap.items.items()}
         if not models:
             raise StructureError("`models:` is empty", top.keys["models"])
+        for k, v in mmap.items.items():
+            models[k].uses = _uses(v.get("uses"))
         multi = True
     else:
         models = {name: _model(name, root.span, top, nested=False)}
         multi = False
-    return SpecDoc(file, text, name, doc, params, lets, blocks, models, multi)
+    return SpecDoc(file, text, name, doc, params, lets, blocks, models, multi, _objectives(top, models))
 
 
 def _mapping(node, what: str) -> YMap:
@@ -187,9 +211,11 @@ def _model(name: str, span: Span, node, nested: bool = True) -> BlockDef:
     if "inputs" not in m.items:
         raise StructureError(f"the model `{name}` declares no `inputs:`", span,
                              hint="for example `inputs: {x: [N, 3, 224, 224]}`")
-    inputs = []
+    inputs, types = [], {}
     for key, dims in _mapping(m.items["inputs"], "`inputs`").items.items():
         kspan = m.items["inputs"].keys[key]
+        if isinstance(dims, YMap):
+            dims, types[key] = _input_type(key, dims)
         if not isinstance(dims, YSeq) or not dims.items:
             raise StructureError(f"the shape of input `{key}` must be a list of dims like [N, 3, 224, 224]",
                                  dims.span)
@@ -199,7 +225,24 @@ def _model(name: str, span: Span, node, nested: bool = True) -> BlockDef:
                              hint="add `forward: |` with the dataflow, e.g. `x >> conv1 >> relu`")
     return BlockDef(name, span, [], inputs, _lets(m.get("let")), _layers(m.get("layers")),
                     _forward(m.items["forward"], f"the model `{name}`"),
-                    m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "")
+                    m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "", types)
+
+
+def _input_type(name: str, m: YMap):
+    """`{shape: [...], dtype: int64, low: 0, high: vocab}` -> (the shape node, InputType)."""
+    _check_keys(m, INPUT_KEYS, f"the input `{name}`")
+    if "shape" not in m.items:
+        raise StructureError(f"the input `{name}` needs a `shape:`", m.span,
+                             hint="for example `{shape: [N, T], dtype: int64, high: vocab}`")
+    dtype = _string(m.items["dtype"], "dtype") if "dtype" in m.items else "float32"
+    if dtype not in INPUT_DTYPES:
+        raise StructureError(f"the dtype of input `{name}` must be one of {', '.join(INPUT_DTYPES)}, got {dtype!r}",
+                             m.items["dtype"].span, hint=did_you_mean(dtype, INPUT_DTYPES))
+    for key in ("low", "high"):
+        if key in m.items and not dtype.startswith("int"):
+            raise StructureError(f"`{key}` bounds the values of integer inputs; `{name}` is {dtype}", m.keys[key])
+    bound = {k: to_expr(m.items[k], "value bound") if k in m.items else None for k in ("low", "high")}
+    return m.items["shape"], InputType(dtype, bound["low"], bound["high"], m.span)
 
 
 def _block(header: str, span: Span, node) -> BlockDef:
@@ -230,3 +273,60 @@ def _block(header: str, span: Span, node) -> BlockDef:
     return BlockDef(name, span, params, inputs, _lets(m.get("let")), _layers(m.get("layers")),
                     _forward(m.items["forward"], f"the block `{name}`"),
                     m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "")
+
+
+def _uses(node) -> list:
+    """A model's `uses: [encoder, decoder]`: the models it calls by name in its forward."""
+    if node is None:
+        return []
+    if not isinstance(node, YSeq) or not all(isinstance(i, YScalar) and isinstance(i.value, str)
+                                             and i.value.isidentifier() for i in node.items):
+        raise StructureError("`uses` is a list of model names, like [encoder, decoder]", node.span)
+    return [(i.value, i.span) for i in node.items]
+
+
+_RESERVED_FUNCTIONS = {"torch", "nn", "F", "self"}
+
+
+def _objectives(top: YMap, models: dict) -> dict:
+    """`objectives:` name -> BlockDef. An input is a shape (`x: [N, 784]`, or typed like a model input) or
+    one output of a model (`x_hat: vae[0]`, `d_fake: discriminator`)."""
+    if "objectives" not in top.items:
+        return {}
+    omap = _mapping(top.items["objectives"], "`objectives`")
+    out = {}
+    for name, node in omap.items.items():
+        span = omap.keys[name]
+        if not name.isidentifier() or keyword.iskeyword(name) or name in _RESERVED_FUNCTIONS:
+            raise StructureError(f"`{name}` cannot be an objective name", span,
+                                 hint="objectives become Python functions: letters, digits and `_`")
+        if name in models:
+            raise StructureError(f"`{name}` is both a model and an objective", span, hint="rename the objective")
+        m = _mapping(node, f"the objective `{name}`")
+        _check_keys(m, OBJECTIVE_KEYS, f"the objective `{name}`")
+        if "inputs" not in m.items:
+            raise StructureError(f"the objective `{name}` declares no `inputs:`", span,
+                                 hint="for example `inputs: {x: [N, 784], x_hat: vae[0]}`")
+        imap = _mapping(m.items["inputs"], "`inputs`")
+        inputs, types = [], {}
+        for key, value in imap.items.items():
+            kspan = imap.keys[key]
+            if not key.isidentifier() or keyword.iskeyword(key) or key in _RESERVED_FUNCTIONS:
+                raise StructureError(f"`{key}` cannot be an input name", kspan,
+                                     hint="inputs become function parameters: letters, digits and `_`")
+            if isinstance(value, YMap):
+                value, types[key] = _input_type(key, value)
+            if isinstance(value, YSeq) and value.items:
+                inputs.append((key, [to_expr(d, "dim") for d in value.items], kspan))
+            elif isinstance(value, YScalar) and isinstance(value.value, str) and not types.get(key):
+                inputs.append((key, to_expr(value, "model output"), kspan))
+            else:
+                raise StructureError(f"the input `{key}` of an objective is a shape like [N, 784] or one output of "
+                                     "a model like `vae[0]`", value.span)
+        if "forward" not in m.items:
+            raise StructureError(f"the objective `{name}` has no `forward:`", span,
+                                 hint="add `forward: |` computing the loss from the inputs, e.g. `mse(x_hat, x)`")
+        doc = m.items["doc"].value if isinstance(m.get("doc"), YScalar) else ""
+        out[name] = BlockDef(name, span, [], inputs, _lets(m.get("let")), [],
+                             _forward(m.items["forward"], f"the objective `{name}`"), doc, types)
+    return out

@@ -11,12 +11,13 @@ from typing import Any
 import yaml
 
 from ..errors import LimitError, Span, YamlError
+from ..limits import DEFAULTS, current as current_limit, exceeded
 from .expr import Locate
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes, faster
 _STR = "tag:yaml.org,2002:str"
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
-MAX_NODES = 200_000
+MAX_NODES = DEFAULTS["max_yaml_nodes"]
 
 
 @dataclass
@@ -111,13 +112,15 @@ class _Converter:
     def __init__(self, file: str, text: str):
         self.file, self.text, self.count = file, text, 0
         self.lines = len(text.splitlines())
+        self.max_nodes = current_limit("max_yaml_nodes")
         self.constructor = yaml.SafeLoader("")
 
     def convert(self, node):
         self.count += 1
-        if self.count > MAX_NODES:
-            raise LimitError(f"the spec has more than {MAX_NODES} YAML nodes", _span(self.file, node.start_mark),
-                             hint="aliases that expand recursively are not supported")
+        if self.count > self.max_nodes:
+            raise LimitError(f"the spec has more than {self.max_nodes:,} YAML values (the limit `max_yaml_nodes`)",
+                             _inside(_span(self.file, node.start_mark), self.text),
+                             hint="each copy an alias expands to counts; " + exceeded("max_yaml_nodes"))
         if node.tag not in _SAFE_TAGS:
             raise YamlError(f"the YAML tag `{node.tag}` is not allowed in a spec", _span(self.file, node.start_mark),
                             hint="specs are data: only plain YAML values (numbers, strings, lists, mappings)")

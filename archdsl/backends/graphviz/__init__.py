@@ -22,21 +22,24 @@ __all__ = ["FORMATS", "DIRECTIONS", "spec_dot", "draw_spec", "format_of", "rende
 
 
 def spec_dot(spec, depth: int | None = None, direction: str = "TB", model: str | None = None,
-             allow_errors: bool = False, title: bool = True) -> tuple[str, list]:
-    """The spec's diagram as DOT text, and the shape errors drawn in it (only with `allow_errors`)."""
+             allow_errors: bool = False, title: bool = True, fuse: bool = True) -> tuple[str, list]:
+    """The spec's diagram as DOT text, and the shape errors drawn in it (only with `allow_errors`).
+
+    fuse: draw an activation that is the only reader of an op in that op's box (`conv2d 3x3, 64 + relu`).
+    """
     if direction not in DIRECTIONS:
         raise UsageError(f"the direction must be TB (top to bottom) or LR (left to right), got {direction!r}")
     graph, errors, failures = graph_for_drawing(spec, allow_errors)
-    view = build_view(graph, depth, model, failures)
+    view = build_view(graph, depth, model, failures, fuse)
     heading = _title(spec, view) if title else ""
     return write_dot(view, heading, direction), errors
 
 
 def draw_spec(spec, path: str, depth: int | None = None, direction: str = "TB", model: str | None = None,
-              allow_errors: bool = False, title: bool = True) -> list:
+              allow_errors: bool = False, title: bool = True, fuse: bool = True) -> list:
     """Write the diagram to `path` (.svg, .png, .pdf or .dot); return the shape errors drawn in it."""
     fmt = format_of(path)
-    text, errors = spec_dot(spec, depth, direction, model, allow_errors, title)
+    text, errors = spec_dot(spec, depth, direction, model, allow_errors, title, fuse)
     write(path, render(text, fmt))
     return errors
 

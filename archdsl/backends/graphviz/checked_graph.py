@@ -30,7 +30,7 @@ def _failures(graph, errors: list) -> dict:
     """The nodes whose own rule failed (their inputs have shapes), matched to the errors in dataflow order."""
     failed = []
     for nid, node in graph.nodes():
-        if node.get("op") is None or node.get("shape") is not None:
+        if node.get("kind") == "input" or node.get("shape") is not None:
             continue
         ins = [graph.node(t.node).get("shape") for t in _flat(node.get("inputs") or [])]
         if all(s is not None for s in ins):

@@ -44,11 +44,14 @@ class Container:
 
 
 class ContainerIndex:
+    """The containers of every model and objective (`roots`, by name), by path."""
+
     def __init__(self, graph: Graph):
         self.graph = graph
         self.by_path: dict[str, Container] = {}
         self.roots: dict[str, Container] = {}
-        for model, root in graph.roots.items():
+        self.objectives = list(getattr(graph, "objectives", {}))
+        for model, root in [*graph.roots.items(), *getattr(graph, "objectives", {}).items()]:
             self.roots[model] = self._add(root, None, 0, model)
 
     def _add(self, module: Module, parent: Container | None, level: int, model: str) -> Container:
@@ -65,7 +68,16 @@ class ContainerIndex:
             owner = self.by_path.get(module.rpartition(".")[0])
             if owner is not None:
                 return owner
-        return self.by_path.get(node.get("scope") or "", next(iter(self.roots.values())))
+        found = self.by_path.get(node.get("scope") or "")
+        if found is None:
+            found = self.roots.get(node.get("model"), next(iter(self.roots.values())))
+        return found
+
+    def owner(self, node: dict) -> str:
+        """The model (or objective) whose forward made the node; a model calling another (`uses:`) makes
+        nodes inside the other's layers."""
+        made_by = node.get("model")
+        return made_by if made_by in self.roots else self.container_of(node).model
 
     def collapsed_at(self, container: Container, depth: int | None) -> Container | None:
         """The outermost container folded into one unit at `depth` that holds `container`, if any."""
@@ -83,16 +95,26 @@ class Unit:
 
     container: Container
     index: int                 # the how-manieth run of this container
+    host: Container            # the open container the unit sits in
     nodes: list = field(default_factory=list)
 
 
 def group_nodes(index: ContainerIndex, depth: int | None, node_ids) -> list:
-    """For each graph node (in order): (node_id, Unit or None). None: the node is drawn/listed on its own."""
+    """For each graph node (in order): (node_id, Unit or None). None: the node is drawn/listed on its own.
+
+    A model's call of another model (`uses:`) is always one unit: the used model, in the caller.
+    """
     out, runs = [], {}
     current: Unit | None = None
     for nid in node_ids:
         node = index.graph.node(nid)
-        folded = index.collapsed_at(index.container_of(node), depth)
+        container = index.container_of(node)
+        owner = index.owner(node)
+        if owner != container.model:
+            folded, host = index.roots[container.model], index.roots[owner]
+        else:
+            folded = index.collapsed_at(container, depth)
+            host = folded.parent if folded is not None else None
         if folded is None:
             current = None
             out.append((nid, None))
@@ -100,7 +122,53 @@ def group_nodes(index: ContainerIndex, depth: int | None, node_ids) -> list:
         if current is None or current.container is not folded:
             k = runs.get(folded.path, 0)
             runs[folded.path] = k + 1
-            current = Unit(folded, k)
+            current = Unit(folded, k, host)
         current.nodes.append(nid)
         out.append((nid, current))
     return out
+
+
+def aggregate_rows(graph: Graph, rows: list, depth: int, make_row) -> list:
+    """Summary rows folded per unit at `depth`: name = the container's path, op = its block name or 'Sequential'.
+
+    A row's shape is the output of the unit (the last of its tensors read outside it), its params
+    and MACs the sums over its ops. A container called twice gives two rows, the second `path@1`.
+    """
+    if depth < 0:
+        from ...errors import UsageError
+
+        raise UsageError(f"--depth must be 0 or more, got {depth}")
+    by_name = {r.name: r for r in rows}
+    index = ContainerIndex(graph)
+    out, folded = [], {}
+    for nid, unit in group_nodes(index, depth, list(by_name)):
+        row = by_name[nid]
+        if unit is None:
+            out.append(row)
+            continue
+        if id(unit) not in folded:
+            name = unit.container.path + (f"@{unit.index}" if unit.index else "")
+            folded[id(unit)] = (unit, make_row(name, unit.container.title, row.shape, 0, 0))
+            out.append(folded[id(unit)][1])
+        agg = folded[id(unit)][1]
+        agg.params += row.params
+        agg.macs = agg.macs + row.macs
+    for unit, agg in folded.values():
+        agg.shape = by_name[unit_output(graph, unit.nodes)].shape
+    return out
+
+
+def unit_output(graph: Graph, nodes: list) -> str:
+    """The node whose tensor leaves the unit (the last such one), else its last node."""
+    inside = set(nodes)
+    outputs = {t for name in graph.outputs for t in _output_nodes(graph.outputs[name])}
+    leaving = [n for n in nodes if n in outputs or any(s not in inside for s in graph.g.successors(n))]
+    return leaving[-1] if leaving else nodes[-1]
+
+
+def _output_nodes(v):
+    if isinstance(v, (list, tuple)):
+        for x in v:
+            yield from _output_nodes(x)
+    elif v is not None:
+        yield v.node

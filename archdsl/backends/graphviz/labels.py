@@ -15,6 +15,14 @@ def shape_text(shape) -> str:
 
 def count_text(n) -> str:
     """25557032 -> '25.6M', 9408 -> '9.41K', 120 -> '120'; a symbolic count as its expression."""
+    if getattr(n, "is_Integer", False):
+        n = int(n)
+    if getattr(n, "free_symbols", None):
+        import sympy
+
+        n = sympy.expand(n)
+    if getattr(n, "is_Add", False):
+        return " + ".join(count_text(term) for term in n.as_ordered_terms())
     if not isinstance(n, int):
         coeff, rest = n.as_coeff_Mul() if hasattr(n, "as_coeff_Mul") else (None, None)
         if coeff is not None and coeff.is_Integer and coeff != 1:
@@ -22,7 +30,9 @@ def count_text(n) -> str:
         return fmt_dim(n)
     for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
         if abs(n) >= size:
-            return f"{n / size:.3g}{unit}"
+            x = n / size
+            digits = 2 if abs(x) < 9.995 else 1 if abs(x) < 99.95 else 0
+            return f"{x:.{digits}f}{unit}"
     return str(n)
 
 
@@ -62,6 +72,15 @@ def _pool(name, a) -> str:
     return f"{_window(a['kernel_size'], n)}/{_window(_uniform(stride), 1)}"
 
 
+def _recurrent(a) -> str:
+    text = str(a["hidden_size"])
+    if a.get("num_layers", 1) != 1:
+        text += f", {a['num_layers']} layers"
+    if a.get("bidirectional"):
+        text += ", bidirectional"
+    return text
+
+
 def _scalar(name, a) -> str:
     sym = {"*": "x", "/": "/", "+": "+", "-": "-"}[a["op"]]
     value = f"{a['value']:g}"
@@ -81,9 +100,15 @@ _CAPTIONS = {
     "local_response_norm": lambda n, a: f"size {a['size']}",
     "concat": lambda n, a: "" if a["dim"] == 1 else f"dim {a['dim']}",
     "flatten": lambda n, a: "" if (a["start_dim"], a["end_dim"]) == (1, -1) else f"{a['start_dim']}..{a['end_dim']}",
-    "reshape": lambda n, a: "to " + "x".join(str(d) for d in a["shape"]),
+    "reshape": lambda n, a: "to [" + ", ".join(str(d) for d in a["shape"]) + "]",
     "permute": lambda n, a: "(" + ", ".join(str(d) for d in a["dims"]) + ")",
     "leaky_relu": lambda n, a: f"{a['negative_slope']:g}",
+    "lstm": lambda n, a: _recurrent(a), "gru": lambda n, a: _recurrent(a), "rnn": lambda n, a: _recurrent(a),
+    "lstm_cell": lambda n, a: str(a["hidden_size"]), "gru_cell": lambda n, a: str(a["hidden_size"]),
+    "rnn_cell": lambda n, a: str(a["hidden_size"]),
+    "embedding": lambda n, a: f"{a['num_embeddings']}, {a['embedding_dim']}",
+    "einsum": lambda n, a: str(a["equation"]),
+    "caps_transform": lambda n, a: f"{a['out_caps']} x {a['out_dim']}",
     "elu": lambda n, a: f"{a['alpha']:g}",
     "softmax": lambda n, a: "" if a["dim"] == -1 else f"dim {a['dim']}",
     "log_softmax": lambda n, a: "" if a["dim"] == -1 else f"dim {a['dim']}",
@@ -95,11 +120,14 @@ SYMBOLS = {"add": "+", "sub": "-", "mul": "x"}
 
 def op_caption(op, attrs) -> tuple[str, str]:
     """(name, details): ('conv2d', '3x3/2, 64'). Ops without a caption rule show their non-default arguments."""
-    if op.name == "scalar_arith":
-        return "", _scalar(op.name, attrs)
-    rule = _CAPTIONS.get(op.name)
-    if rule is not None:
-        return op.name, rule(op.name, attrs)
+    try:
+        if op.name == "scalar_arith":
+            return "", _scalar(op.name, attrs)
+        rule = _CAPTIONS.get(op.name)
+        if rule is not None:
+            return op.name, rule(op.name, attrs)
+    except (KeyError, TypeError, ValueError):   # an op whose arguments changed: fall back to the generic caption
+        pass
     shown = [f"{p.name}={attrs[p.name]!r}" for p in op.params if p.name in attrs and attrs[p.name] != p.default]
     return op.name, ", ".join(shown)
 
@@ -119,3 +147,29 @@ def path_range(first: str, last: str) -> str:
     if head == head2:
         return f"{first}-{b}"
     return f"{first} - {last}"
+
+
+def local_name(container) -> str:
+    """How a block instance or sequence is named inside its parent: `branch2`, `layer1.0`; top level: its path."""
+    name = container.module.name
+    parent = container.parent
+    if container.level == 1 and not name.isdigit():
+        return name
+    if container.level <= 1 or parent is None:
+        return container.path or name
+    return f"{local_name(parent)}.{name}" if name.isdigit() else name
+
+
+def contents(module, limit: int = 3) -> str:
+    """What a sequence holds, in order: 'maxpool2d, BasicConv2d', 'BasicBlock, 2 more'."""
+    names = []
+    for child in module.children.values():
+        if child.kind == "op":
+            names.append(child.op.name)
+        elif child.kind == "block":
+            names.append(child.block.name)
+        else:
+            names.append("Sequential")
+    if len(names) > limit:
+        return ", ".join(names[:limit - 1]) + f", {len(names) - limit + 1} more"
+    return ", ".join(names) or "empty"

@@ -9,6 +9,7 @@ MUTED = "#6b7280"    # secondary text and shapes on the arrows
 EDGE = "#94a3b8"
 ERROR = "#dc2626"
 ERROR_FILL = "#fee2e2"
+LOOP = "#0d9488"     # loop frames, step inputs and the back edges of carried state
 
 # (fill, border) per op family (Op.family in the registry); fixed, so diagrams diff cleanly.
 FAMILY_COLOURS = {
@@ -22,6 +23,8 @@ FAMILY_COLOURS = {
     "tensor": ("#e0f2fe", "#0284c7"),
     "recurrent": ("#ccfbf1", "#0d9488"),
     "attention": ("#fae8ff", "#c026d3"),
+    "stochastic": ("#ecfccb", "#65a30d"),
+    "loss": ("#f5f5f4", "#57534e"),
     "other": ("#f8fafc", "#64748b"),
 }
 IO_COLOURS = ("#334155", "#334155")           # inputs and outputs: dark, white text
@@ -44,13 +47,13 @@ def cluster_colours(block_rank: int) -> tuple[str, str]:
 
 GRAPH_ATTRS = {
     "fontname": FONT, "fontsize": str(FONT_SIZE + 2), "fontcolor": TEXT,
-    "nodesep": "0.25", "ranksep": "0.3", "newrank": "true", "labeljust": "l",
-    "bgcolor": "white", "pad": "0.2",
+    "nodesep": "0.25", "ranksep": "0.3", "newrank": "true", "pad": "0.2",
 }
 NODE_ATTRS = {
     "shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": str(FONT_SIZE),
     "fontcolor": TEXT, "penwidth": "1.2", "margin": "0.14,0.06", "height": "0.32",
 }
+JUNCTION_ATTRS = {"shape": "point", "width": "0.07", "height": "0.07", "color": EDGE, "fillcolor": EDGE}
 EDGE_ATTRS = {
     "fontname": FONT, "fontsize": str(SMALL), "fontcolor": MUTED, "color": EDGE,
     "arrowsize": "0.6", "penwidth": "1.1",

@@ -38,6 +38,28 @@ class Edge:
     error: bool = False             # the head fails its shape rule on this input
 
 
+@dataclass(eq=False)
+class BackEdge:
+    """A loop's carried value going back to the start of the next step."""
+
+    tail: Item
+    head: Item
+    label: str
+
+
+@dataclass(eq=False)
+class LoopFrame:
+    """A loop drawn rolled: its step inputs, its body (a cluster or a folded box) and the loop box, in one frame."""
+
+    item: Item                      # the loop box (kind 'loop')
+    kind: str                       # 'scan' | 'loop' | 'decode'
+    steps: str                      # 'T steps over dim 1', '3 iterations', 'up to 6 steps'
+    inputs: list                    # the step-input boxes (kind 'loop_in')
+    body: Container | None          # the body's cluster, when it is open
+    body_item: Item | None          # the body's box, when it is folded
+    back_edges: list = field(default_factory=list)
+
+
 @dataclass
 class View:
     items: list
@@ -46,6 +68,7 @@ class View:
     index: ContainerIndex
     models: list                    # the models drawn
     model_clusters: bool            # draw each model's root as a cluster
+    loops: list = field(default_factory=list)
 
 
 def tensor_shape(graph: Graph, t: Tensor):
@@ -57,19 +80,23 @@ def tensor_shape(graph: Graph, t: Tensor):
 
 
 def build_view(graph: Graph, depth: int | None = None, model: str | None = None,
-               failures: dict | None = None) -> View:
-    """`failures`: graph node -> shape error message, for nodes whose shape rule failed."""
+               failures: dict | None = None, fuse: bool = True) -> View:
+    """`failures`: graph node -> shape error message, for nodes whose shape rule failed.
+
+    `fuse`: an activation that is the only reader of an op's output is drawn in that op's box.
+    """
     failures = failures or {}
     if depth is not None and depth < 0:
         raise UsageError(f"--depth must be 0 or more, got {depth}")
-    models = list(graph.roots)
-    if model is not None:
-        if model not in graph.roots:
-            raise UsageError(f"there is no model `{model}`; models: {', '.join(models)}")
-        models = [model]
     index = ContainerIndex(graph)
+    models = list(index.roots)            # the models, then the objectives
+    if model is not None:
+        if model not in index.roots:
+            raise UsageError(f"there is no model `{model}`; models: {', '.join(graph.roots)}"
+                             + (f"; objectives: {', '.join(index.objectives)}" if index.objectives else ""))
+        models = [model]
     wanted = set(models)
-    node_ids = [nid for nid, node in graph.nodes() if index.container_of(node).model in wanted]
+    node_ids = [nid for nid, node in graph.nodes() if index.owner(node) in wanted]
 
     items: list[Item] = []
     item_of: dict[str, Item] = {}
@@ -83,7 +110,7 @@ def build_view(graph: Graph, depth: int | None = None, model: str | None = None,
             item = unit_items.get(id(unit))
             if item is None:
                 uid = "unit:" + unit.container.path + (f"#{unit.index}" if unit.index else "")
-                item = Item(uid, "unit", unit.container.parent, [], [unit])
+                item = Item(uid, "unit", unit.host, [], [unit])
                 unit_items[id(unit)] = item
                 items.append(item)
             item.nodes.append(nid)
@@ -91,24 +118,108 @@ def build_view(graph: Graph, depth: int | None = None, model: str | None = None,
                 item.error = failures[nid]
         item_of[nid] = item
 
+    if fuse:
+        items = _fuse_activations(graph, items, item_of)
     items = _merge_repeats(graph, items, item_of)
     for name in models:
-        for k, t in enumerate(_flat(graph.outputs.get(name))):
+        result = graph.outputs[name] if name in graph.outputs else index.roots[name].module.output
+        for k, t in enumerate(_flat(result)):
             if t.node in item_of:
                 oid = f"output:{name}" + (f"#{k}" if k else "")
                 out = Item(oid, "output", index.roots[name], output_of=t)
                 items.append(out)
     edges = _edges(graph, items, item_of, failures)
     clusters = _clusters(items)
-    return View(items, edges, clusters, index, models, model_clusters=len(graph.roots) > 1 and model is None)
+    loops = [_loop_frame(graph, index, item, item_of) for item in items if item.kind == "loop"]
+    return View(items, edges, clusters, index, models, model_clusters=len(index.roots) > 1 and model is None,
+                loops=loops)
+
+
+LOOP_KINDS = ("scan", "loop", "decode")
 
 
 def _kind(node: dict) -> str:
     if node.get("op") is not None:
         return "op"
-    if node.get("kind", "input") == "input" and not node.get("inputs"):
+    kind = node.get("kind", "input")
+    if kind == "input" and not node.get("inputs"):
         return "input"
-    return "other"
+    if kind == "loop_in":
+        return "loop_in"
+    return "loop" if kind in LOOP_KINDS else "other"
+
+
+def step_count_text(node: dict) -> str:
+    from ...dims import fmt_dim
+
+    kind, attrs = node.get("kind"), node.get("attrs") or {}
+    count = node.get("count")
+    if kind == "scan":
+        steps = fmt_dim(count) if count is not None else "?"
+        return f"{steps} steps over dim {attrs.get('dim')}"
+    if kind == "loop":
+        n = attrs.get("count")
+        return f"{n} iteration{'' if n == 1 else 's'}"
+    return f"up to {attrs.get('max_len')} steps" + (f", until token {attrs['eos']}" if attrs.get("eos") is not None
+                                                    else "")
+
+
+def _loop_frame(graph: Graph, index: ContainerIndex, item: Item, item_of: dict) -> LoopFrame:
+    """The loop's step inputs and body, and its back edges: each new state to its step input (decode: the
+    step's logits to its token, by argmax)."""
+    node = graph.node(item.nodes[0])
+    kind, attrs = node["kind"], node.get("attrs") or {}
+    placeholders = [item_of[p] for p in node.get("placeholders", []) if p in item_of]
+    body_outs = list(_flat(node.get("inputs") or []))[node.get("n_inputs", 0):]
+    body = index.by_path.get(node.get("body", ""))
+    folded = item_of.get(body_outs[0].node) if body_outs else None
+    body_item = folded if folded is not None and folded.kind == "unit" else None
+    frame = LoopFrame(item, kind, step_count_text(node), placeholders, None if body_item else body, body_item)
+    first = 0 if kind == "loop" else 1
+    per_step = 0 if kind == "loop" else attrs.get("step_outputs", 1)
+    for i in range(attrs.get("n_state", 0)):
+        if per_step + i < len(body_outs) and first + i < len(placeholders):
+            tail = item_of.get(body_outs[per_step + i].node)
+            if tail is not None:
+                frame.back_edges.append(BackEdge(tail, placeholders[first + i], frame.steps))
+    if kind == "decode" and body_outs and placeholders and body_outs[0].node in item_of:
+        frame.back_edges.append(BackEdge(item_of[body_outs[0].node], placeholders[0], "argmax"))
+    return frame
+
+
+def _fuse_activations(graph: Graph, items: list, item_of: dict) -> list:
+    """`conv2d 3x3, 64` followed by `relu` (its only reader, same block) becomes one box `conv2d 3x3, 64 + relu`."""
+    outputs = {t.node for name in graph.outputs for t in _flat(graph.outputs[name])}
+    kept = []
+    for item in items:
+        host = _fusion_host(graph, item, item_of, outputs)
+        if host is None:
+            kept.append(item)
+            continue
+        host.nodes.extend(item.nodes)
+        item_of[item.nodes[0]] = host
+    return kept
+
+
+def _fusion_host(graph: Graph, item: Item, item_of: dict, outputs: set):
+    if item.kind != "op" or item.error:
+        return None
+    node = graph.node(item.nodes[0])
+    ins = list(_flat(node.get("inputs") or []))
+    if node["op"].family != "activation" or node.get("params") or len(ins) != 1:
+        return None
+    source = ins[0].node
+    host = item_of.get(source)
+    if (host is None or host.kind != "op" or len(host.nodes) != 1 or host.error or host.container is not item.container
+            or source in outputs or graph.node(source)["op"].name in FUSE_NEVER):
+        return None
+    if list(graph.g.successors(source)) != [item.nodes[0]]:
+        return None
+    return host
+
+
+# Drawn as small symbols (circles) that hold no second op.
+FUSE_NEVER = ("add", "sub", "mul", "scalar_arith")
 
 
 def _signature(graph: Graph, unit: Unit) -> tuple:
@@ -152,21 +263,28 @@ def _feeds_only(graph: Graph, first: list, second: list, outputs: set) -> bool:
 
 
 def _edges(graph: Graph, items: list, item_of: dict, failures: dict) -> list:
-    edges, seen = [], set()
+    edges, seen = [], {}
 
     def add(tail: Item, head: Item, t: Tensor, error: bool) -> None:
         key = (tail.id, head.id, t)
-        if tail is head or key in seen:
+        if tail is head:
             return
-        seen.add(key)
-        edges.append(Edge(tail, head, t, tensor_shape(graph, t), error))
+        if key in seen:
+            seen[key].error = seen[key].error or error   # one reader inside a folded box rejects it
+            return
+        seen[key] = Edge(tail, head, t, tensor_shape(graph, t), error)
+        edges.append(seen[key])
 
     for item in items:
         if item.kind == "output":
             add(item_of[item.output_of.node], item, item.output_of, False)
             continue
         for nid in item.nodes:
-            for t in _flat(graph.node(nid).get("inputs") or []):
+            node = graph.node(nid)
+            ins = list(_flat(node.get("inputs") or []))
+            if _kind(node) == "loop":           # its sources reach it through its step inputs
+                ins = ins[node.get("n_inputs", 0):]
+            for t in ins:
                 if t.node in item_of:
                     add(item_of[t.node], item, t, nid in failures)
     return edges

@@ -1,0 +1,257 @@
+"""Attention: alignment scores, masked softmax, the context vector, the attentional hidden state; matmul and bmm.
+
+Scores compare a query (the decoder state h_t, [N, Dq], or all steps at once, [N, Tq, Dq]) with the
+source states h_s ([N, S, Dk]) and give [N, S] (or [N, Tq, S]):
+
+    dot_score         h_t . h_s                         (Luong et al. 2015, "dot")
+    general_score     h_t^T W_a h_s                     (Luong, "general")
+    concat_score      v_a^T tanh(W_a [h_t; h_s])        (Luong, "concat")
+    additive_score    v_a^T tanh(W_a h_t + U_a h_s + b) (Bahdanau et al. 2015; Xu et al. 2015's f_att)
+
+then   a = masked_softmax(scores, mask),  c_t = attend(a, h_s),  h~_t = attentional_state(c_t, h_t) = tanh(W_c[c_t; h_t]).
+The layers are plain torch modules (nn.Linear, nn.Sequential, nn.ModuleDict); their call is generated inline.
+"""
+from __future__ import annotations
+
+from ..dims import fmt_shape, known_eq, product
+from ..errors import ShapeRuleError
+from ._util import atom, expect_min_rank, expect_rank, static_dim
+from .registry import REGISTRY, Param, register
+
+
+def _score_dims(op: str, q, k, same_size: bool = False):
+    """Output shape of a score op and (Dq, Dk); q is [N, Dq] or [N, Tq, Dq], k is [N, S, Dk]."""
+    expect_rank(op, q, (2, 3), "query")
+    expect_rank(op, k, (3,), "source states (keys)")
+    if known_eq(q[0], k[0]) is False:
+        raise ShapeRuleError(f"`{op}` query {fmt_shape(q)} and source states {fmt_shape(k)} have different "
+                             f"batch sizes")
+    dq = static_dim(op, q[-1], "query size (last dim)")
+    dk = static_dim(op, k[-1], "source state size (last dim)")
+    if same_size and dq != dk:
+        raise ShapeRuleError(f"`{op}` needs query and source states of one size, got {dq} and {dk}",
+                             hint="use general_score (h_t^T W_a h_s) for different sizes")
+    return (*q[:-1], k[1]), dq, dk
+
+
+def _queries(q) -> object:
+    """Number of query vectors: N or N * Tq."""
+    return product(q[:-1])
+
+
+def _dot_call(q: str, k: str, rank: int) -> str:
+    if rank == 2:
+        return f"torch.bmm({k}, {q}.unsqueeze(2)).squeeze(2)"
+    return f"torch.bmm({q}, {atom(k)}.transpose(1, 2))"
+
+
+register(
+    name="dot_score", family="attention",
+    doc="Luong dot alignment score h_t . h_s of a query against every source state.",
+    inputs=2, shape=lambda a, ins: _score_dims("dot_score", *ins, same_size=True)[0],
+    call=lambda a, ins, args: _dot_call(atom(args[0]), atom(args[1]), len(ins[0])),
+    macs=lambda a, ins, out: product(out) * ins[0][-1],
+    shape_doc="query [N, D] or [N, Tq, D], sources [N, S, D] -> [N, S] or [N, Tq, S]",
+    macs_doc="out elements x D",
+)
+
+register(
+    name="general_score", family="attention",
+    doc="Luong general alignment score h_t^T W_a h_s; W_a is applied to the query (nn.Linear(Dq, Dk, bias=False)).",
+    inputs=2, shape=lambda a, ins: _score_dims("general_score", *ins)[0],
+    init=lambda a, ins: f"nn.Linear({ins[0][-1]}, {ins[1][-1]}, bias=False)",
+    layer_call=lambda a, ins, m, args: _dot_call(f"{m}({args[0]})", atom(args[1]), len(ins[0])),
+    weights=lambda a, ins: ins[0][-1] * ins[1][-1],
+    macs=lambda a, ins, out: _queries(ins[0]) * ins[0][-1] * ins[1][-1] + product(out) * ins[1][-1],
+    shape_doc="query [N, Dq] or [N, Tq, Dq], sources [N, S, Dk] -> [N, S] or [N, Tq, S]",
+    macs_doc="queries x Dq x Dk + out elements x Dk",
+)
+
+
+def _pairs(q: str, k: str, rank: int) -> str:
+    """[h_t; h_s] for every (query, source) pair: [N, S, Dq + Dk] or [N, Tq, S, Dq + Dk]."""
+    if rank == 2:
+        return f"torch.cat([{q}.unsqueeze(1).expand(-1, {k}.shape[1], -1), {k}], -1)"
+    return (f"torch.cat([{q}.unsqueeze(2).expand(-1, -1, {k}.shape[1], -1), "
+            f"{k}.unsqueeze(1).expand(-1, {q}.shape[1], -1, -1)], -1)")
+
+
+register(
+    name="concat_score", family="attention",
+    doc="Luong concat alignment score v_a^T tanh(W_a [h_t; h_s]) (an nn.Sequential of Linear, Tanh, Linear).",
+    params=(Param("units", "int", min=1, doc="rows of W_a"),),
+    inputs=2, shape=lambda a, ins: _score_dims("concat_score", *ins)[0],
+    init=lambda a, ins: (f"nn.Sequential(nn.Linear({ins[0][-1] + ins[1][-1]}, {a.units}, bias=False), nn.Tanh(), "
+                         f"nn.Linear({a.units}, 1, bias=False))"),
+    layer_call=lambda a, ins, m, args: f"{m}({_pairs(atom(args[0]), atom(args[1]), len(ins[0]))}).squeeze(-1)",
+    weights=lambda a, ins: (ins[0][-1] + ins[1][-1]) * a.units + a.units,
+    macs=lambda a, ins, out: product(out) * ((ins[0][-1] + ins[1][-1]) * a.units + a.units),
+    shape_doc="query [N, Dq] or [N, Tq, Dq], sources [N, S, Dk] -> [N, S] or [N, Tq, S]",
+    macs_doc="out elements x ((Dq + Dk) x units + units)",
+)
+
+
+def _additive_call(a, ins, m, args) -> str:
+    q, k = atom(args[0]), atom(args[1])
+    if len(ins[0]) == 2:
+        inner = f"{m}.query({q}).unsqueeze(1) + {m}.key({k})"
+    else:
+        inner = f"{m}.query({q}).unsqueeze(2) + {m}.key({k}).unsqueeze(1)"
+    return f"{m}.v(torch.tanh({inner})).squeeze(-1)"
+
+
+register(
+    name="additive_score", family="attention",
+    doc="Bahdanau additive alignment score v_a^T tanh(W_a h_t + U_a h_s + b); an nn.ModuleDict with the "
+        "projections `query` (W_a), `key` (U_a, with the bias) and `v`.",
+    params=(Param("units", "int", min=1, doc="size of the hidden layer of the alignment model"),),
+    inputs=2, shape=lambda a, ins: _score_dims("additive_score", *ins)[0],
+    init=lambda a, ins: (f"nn.ModuleDict({{'query': nn.Linear({ins[0][-1]}, {a.units}, bias=False), "
+                         f"'key': nn.Linear({ins[1][-1]}, {a.units}), 'v': nn.Linear({a.units}, 1, bias=False)}})"),
+    layer_call=_additive_call,
+    weights=lambda a, ins: ins[0][-1] * a.units + ins[1][-1] * a.units + a.units + a.units,
+    macs=lambda a, ins, out: (_queries(ins[0]) * ins[0][-1] + ins[1][0] * ins[1][1] * ins[1][-1] + product(out))
+    * a.units,
+    shape_doc="query [N, Dq] or [N, Tq, Dq], sources [N, S, Dk] -> [N, S] or [N, Tq, S]",
+    macs_doc="(queries x Dq + N x S x Dk + out elements) x units",
+)
+
+
+def _masked_softmax_shape(a, ins):
+    s, m = ins
+    expect_min_rank("masked_softmax", s, 2)
+    full = len(m) == len(s)
+    want = s if full else (s[0], s[-1])
+    if len(m) not in (2, len(s)) or any(known_eq(p, q) is False for p, q in zip(m, want)):
+        raise ShapeRuleError(f"`masked_softmax` mask {fmt_shape(m)} fits neither the scores {fmt_shape(s)} nor "
+                             f"[N, S] = {fmt_shape((s[0], s[-1]))}")
+    return s
+
+
+def _masked_softmax_call(a, ins, args) -> str:
+    s, m = atom(args[0]), atom(args[1])
+    if len(ins[1]) != len(ins[0]):
+        m = f"{m}[:, {', '.join(['None'] * (len(ins[0]) - 2))}]"
+    return f"torch.softmax({s}.masked_fill({m} == 0, float('-inf')), dim=-1)"
+
+
+register(
+    name="masked_softmax", family="attention",
+    doc="Softmax over the last dim (the source positions) that gives weight 0 where the mask is false (padding); "
+        "a row whose mask is all false has no valid position and gives NaN.",
+    inputs=2, shape=_masked_softmax_shape, call=_masked_softmax_call,
+    shape_doc="scores [N, ..., S], mask [N, S] or the scores' shape -> scores' shape",
+)
+
+
+def _attend_shape(a, ins):
+    w, v = ins
+    expect_rank("attend", w, (2, 3), "weights")
+    expect_rank("attend", v, (3,), "values")
+    if known_eq(w[0], v[0]) is False or known_eq(w[-1], v[1]) is False:
+        raise ShapeRuleError(f"`attend` weights {fmt_shape(w)} do not fit values {fmt_shape(v)}",
+                             hint="weights [N, S] or [N, Tq, S] need values [N, S, D]")
+    return (*w[:-1], v[-1])
+
+
+register(
+    name="attend", family="attention",
+    doc="The context vector c_t = sum_s a_t(s) h_s: the attention weights applied to the source states.",
+    inputs=2, shape=_attend_shape,
+    call=lambda a, ins, args: (f"torch.bmm({atom(args[0])}.unsqueeze(1), {args[1]}).squeeze(1)" if len(ins[0]) == 2
+                               else f"torch.bmm({args[0]}, {args[1]})"),
+    macs=lambda a, ins, out: product(ins[0]) * ins[1][-1],
+    shape_doc="weights [N, S] or [N, Tq, S], values [N, S, D] -> [N, D] or [N, Tq, D]",
+    macs_doc="weight elements x D",
+)
+
+
+def _attentional_shape(a, ins):
+    c, h = ins
+    if len(c) != len(h) or any(known_eq(p, q) is False for p, q in zip(c[:-1], h[:-1])):
+        raise ShapeRuleError(f"`attentional_state` context {fmt_shape(c)} and hidden state {fmt_shape(h)} "
+                             f"must agree except in the last dim")
+    static_dim("attentional_state", c[-1], "context size")
+    static_dim("attentional_state", h[-1], "hidden size")
+    return (*h[:-1], a.units)
+
+
+register(
+    name="attentional_state", family="attention",
+    doc="Luong's attentional hidden state h~_t = tanh(W_c [c_t; h_t]) (nn.Linear on the concatenation).",
+    params=(Param("units", "int", min=1), Param("bias", "bool", False)),
+    inputs=2, shape=_attentional_shape,
+    init=lambda a, ins: f"nn.Linear({ins[0][-1] + ins[1][-1]}, {a.units}{'' if a.bias else ', bias=False'})",
+    layer_call=lambda a, ins, m, args: f"torch.tanh({m}(torch.cat([{args[0]}, {args[1]}], -1)))",
+    weights=lambda a, ins: (ins[0][-1] + ins[1][-1]) * a.units + (a.units if a.bias else 0),
+    macs=lambda a, ins, out: product(out[:-1]) * (ins[0][-1] + ins[1][-1]) * a.units,
+    shape_doc="c_t [*, Dc], h_t [*, Dh] -> [*, units]",
+    macs_doc="rows x (Dc + Dh) x units",
+)
+
+
+# --- matmul, bmm (registered here unless another op file already provides them) ---------------------------------
+
+def _broadcast_batch(p, q):
+    out = []
+    for i in range(1, max(len(p), len(q)) + 1):
+        x = p[-i] if i <= len(p) else 1
+        y = q[-i] if i <= len(q) else 1
+        if known_eq(x, 1) is True:
+            out.append(y)
+        elif known_eq(y, 1) is True or known_eq(x, y) is not False:
+            out.append(x)
+        else:
+            raise ShapeRuleError(f"`matmul` batch dims {fmt_shape(p)} and {fmt_shape(q)} do not broadcast")
+    return tuple(reversed(out))
+
+
+def _matmul_parts(ins):
+    a, b = ins
+    if not a or not b:
+        raise ShapeRuleError("`matmul` needs inputs of rank 1 or more")
+    a2 = (1, *a) if len(a) == 1 else tuple(a)
+    b2 = (*b, 1) if len(b) == 1 else tuple(b)
+    if known_eq(a2[-1], b2[-2]) is False:
+        raise ShapeRuleError(f"`matmul` cannot multiply {fmt_shape(a)} by {fmt_shape(b)}: "
+                             f"{a2[-1]} columns vs {b2[-2]} rows")
+    return a2, b2, _broadcast_batch(a2[:-2], b2[:-2])
+
+
+def _matmul_shape(a, ins):
+    a2, b2, batch = _matmul_parts(ins)
+    return batch + ((a2[-2],) if len(ins[0]) > 1 else ()) + ((b2[-1],) if len(ins[1]) > 1 else ())
+
+
+def _matmul_macs(a, ins, out):
+    a2, b2, batch = _matmul_parts(ins)
+    return product(batch) * a2[-2] * a2[-1] * b2[-1]
+
+
+def _bmm_shape(a, ins):
+    x, y = ins
+    expect_rank("bmm", x, (3,))
+    expect_rank("bmm", y, (3,))
+    if known_eq(x[0], y[0]) is False or known_eq(x[2], y[1]) is False:
+        raise ShapeRuleError(f"`bmm` cannot multiply {fmt_shape(x)} by {fmt_shape(y)}",
+                             hint="[B, n, k] @ [B, k, m]")
+    return (x[0], x[1], y[2])
+
+
+if "matmul" not in REGISTRY:
+    register(
+        name="matmul", family="linear", doc="Matrix product with broadcasting (torch.matmul); also written `a @ b`.",
+        inputs=2, shape=_matmul_shape, macs=_matmul_macs,
+        call=lambda a, ins, args: f"torch.matmul({args[0]}, {args[1]})",
+        shape_doc="[*B, n, k] @ [*B, k, m] -> [*B, n, m] (1-D operands as in torch.matmul)",
+        macs_doc="batch x n x k x m",
+    )
+
+if "bmm" not in REGISTRY:
+    register(
+        name="bmm", family="linear", doc="Batched matrix product of two rank-3 tensors (torch.bmm).",
+        inputs=2, shape=_bmm_shape, macs=lambda a, ins, out: product(out) * ins[0][2],
+        call=lambda a, ins, args: f"torch.bmm({args[0]}, {args[1]})",
+        shape_doc="[B, n, k], [B, k, m] -> [B, n, m]",
+        macs_doc="B x n x k x m",
+    )

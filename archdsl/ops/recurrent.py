@@ -1,0 +1,278 @@
+"""Recurrent ops: embedding, the multi-layer rnn/lstm/gru (nn.RNN, nn.LSTM, nn.GRU), their single-step cells,
+and the small helpers that recurrent specs need (masks, initial states, the final hidden state).
+
+The sequence layers return what PyTorch returns, so a spec reads like PyTorch code:
+
+    ys, h = gru1(x)                # nn.GRU:  output [N, T, D*H], h_n [D*L, N, H]
+    ys, (h, c) = lstm1(x, h0, c0)  # nn.LSTM: output, (h_n, c_n); the initial state is optional
+    h, c = cell(x_t, h, c)         # nn.LSTMCell
+
+Unlike PyTorch, batch_first defaults to true: sequences are [N, T, F] in specs.
+"""
+from __future__ import annotations
+
+from ..dims import fmt_shape, known_eq, product
+from ..errors import ShapeRuleError
+from ._util import atom, expect_min_rank, expect_rank, src_args, static_dim
+from .registry import Param, register
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+_TORCH = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
+
+
+# --- embedding -------------------------------------------------------------------------------------------------
+
+def _embedding_shape(a, ins):
+    if a.padding_idx is not None and not -a.num_embeddings <= a.padding_idx < a.num_embeddings:
+        raise ShapeRuleError(f"`embedding` padding_idx={a.padding_idx} is not a token id of the "
+                             f"{a.num_embeddings}-entry table")
+    return (*ins[0], a.embedding_dim)
+
+
+register(
+    name="embedding", family="recurrent",
+    doc="A lookup table of learned vectors for integer token ids (nn.Embedding).",
+    params=(Param("num_embeddings", "int", min=1, doc="vocabulary size: token ids are 0..num_embeddings-1"),
+            Param("embedding_dim", "int", min=1),
+            Param("padding_idx", "int", None, doc="the id whose vector stays zero and gets no gradient")),
+    shape=_embedding_shape, extra={"ids_below": "num_embeddings"},
+    init=lambda a, ins: f"nn.Embedding({src_args(a, ('num_embeddings', 'embedding_dim'), {'padding_idx': None})})",
+    weights=lambda a, ins: a.num_embeddings * a.embedding_dim,
+    shape_doc="[*S] integer ids -> [*S, embedding_dim]",
+)
+
+
+# --- multi-layer rnn / lstm / gru ------------------------------------------------------------------------------
+
+def _seq_params(kind: str) -> tuple:
+    extra = ()
+    if kind == "rnn":
+        extra = (Param("nonlinearity", "str", "tanh", choices=("tanh", "relu")),)
+    if kind == "lstm":
+        extra = (Param("proj_size", "int", 0, min=0, doc="project h to this size (LSTM with projections)"),)
+    return (Param("hidden_size", "int", min=1), Param("num_layers", "int", 1, min=1),
+            Param("bias", "bool", True),
+            Param("batch_first", "bool", True, doc="[N, T, F] sequences (PyTorch's default is [T, N, F])"),
+            Param("dropout", "float", 0.0, min=0, doc="dropout between layers (training only)"),
+            Param("bidirectional", "bool", False)) + extra
+
+
+def _out_size(a) -> int:
+    return a.get("proj_size") or a.hidden_size
+
+
+def _seq_dims(kind: str, a, ins):
+    """(batched, N, T, input features, directions) of a sequence layer's input; checks the state inputs."""
+    x = ins[0]
+    expect_rank(kind, x, (2, 3), "sequence")
+    if a.dropout > 1:
+        raise ShapeRuleError(f"`{kind}` dropout={a.dropout} must be at most 1")
+    if kind == "lstm" and a.proj_size and a.proj_size >= a.hidden_size:
+        raise ShapeRuleError(f"`lstm` proj_size={a.proj_size} must be smaller than hidden_size={a.hidden_size}")
+    batched = len(x) == 3
+    n, t = ((x[0], x[1]) if a.batch_first else (x[1], x[0])) if batched else (None, x[0])
+    features = static_dim(kind, x[-1], "feature dim (last dim)")
+    d = 2 if a.bidirectional else 1
+    return batched, n, t, features, d
+
+
+def _state_shape(a, batched: bool, n, size: int) -> tuple:
+    d = 2 if a.bidirectional else 1
+    return (d * a.num_layers, n, size) if batched else (d * a.num_layers, size)
+
+
+def _check_state(kind: str, what: str, got, want) -> None:
+    if len(got) != len(want) or any(known_eq(p, q) is False for p, q in zip(got, want)):
+        raise ShapeRuleError(f"`{kind}` initial {what} must be {fmt_shape(want)} ([layers * directions, N, size]), "
+                             f"got {fmt_shape(got)}")
+
+
+def _seq_shape(kind: str):
+    def shape(a, ins):
+        batched, n, t, _, d = _seq_dims(kind, a, ins)
+        h_out = _out_size(a)
+        y = ((n, t, d * h_out) if a.batch_first else (t, n, d * h_out)) if batched else (t, d * h_out)
+        h = _state_shape(a, batched, n, h_out)
+        if len(ins) > 1:
+            _check_state(kind, "hidden state h0", ins[1], h)
+        if kind != "lstm":
+            return [y, h]
+        c = _state_shape(a, batched, n, a.hidden_size)
+        if len(ins) > 2:
+            _check_state(kind, "cell state c0", ins[2], c)
+        return [y, h, c]
+
+    return shape
+
+
+def _layer_sizes(kind: str, a, features: int):
+    """(input size, recurrent size) of every layer and direction's weights."""
+    d = 2 if a.bidirectional else 1
+    for layer in range(a.num_layers):
+        for _ in range(d):
+            yield (features if layer == 0 else d * _out_size(a)), _out_size(a)
+
+
+def _seq_weights(kind: str):
+    def weights(a, ins):
+        g, hidden = GATES[kind], a.hidden_size
+        total = 0
+        for i, r in _layer_sizes(kind, a, ins[0][-1]):
+            total += g * hidden * (i + r) + (2 * g * hidden if a.bias else 0)
+            if kind == "lstm" and a.proj_size:
+                total += a.proj_size * hidden
+        return total
+
+    return weights
+
+
+def _seq_macs(kind: str):
+    def macs(a, ins, out):
+        batched, n, t, features, _ = _seq_dims(kind, a, ins)
+        g, hidden = GATES[kind], a.hidden_size
+        per_step = sum(g * hidden * (i + r) + (a.proj_size * hidden if kind == "lstm" and a.proj_size else 0)
+                       for i, r in _layer_sizes(kind, a, features))
+        return product([n, t] if batched else [t]) * per_step
+
+    return macs
+
+
+def _seq_init(kind: str):
+    kw = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False}
+    if kind == "rnn":
+        kw = {"nonlinearity": "tanh", **kw}
+    if kind == "lstm":
+        kw["proj_size"] = 0
+    return lambda a, ins: f"nn.{_TORCH[kind]}({src_args(a, ('hidden_size',), kw, first=(ins[0][-1],))})"
+
+
+def _lstm_call(a, ins, module: str, args: list) -> str:
+    if len(args) == 1:
+        return f"{module}({args[0]})"
+    return f"{module}({args[0]}, ({args[1]}, {args[2]}))"
+
+
+for _kind, _doc in (("rnn", "Elman recurrent network h_t = act(W_ih x_t + W_hh h_(t-1) + b)"),
+                    ("gru", "Gated recurrent unit network"), ("lstm", "Long short-term memory network")):
+    _lstm = _kind == "lstm"
+    register(
+        name=_kind, family="recurrent",
+        doc=f"{_doc} over a whole sequence, num_layers stacked, optionally bidirectional (nn.{_TORCH[_kind]}). "
+            f"Returns {'`output, (h_n, c_n)`' if _lstm else '`output, h_n`'} like PyTorch; the initial state "
+            f"({'h0, c0' if _lstm else 'h0'}) is optional.",
+        params=_seq_params(_kind), inputs=(1, 3) if _lstm else (1, 2),
+        outputs=(0, (1, 2)) if _lstm else (0, 1),
+        shape=_seq_shape(_kind), init=_seq_init(_kind), layer_call=_lstm_call if _lstm else None,
+        weights=_seq_weights(_kind), macs=_seq_macs(_kind),
+        shape_doc=f"[N, T, F] -> output [N, T, D*H], h_n [D*L, N, H]{', c_n [D*L, N, H]' if _lstm else ''} "
+                  f"(D = 2 if bidirectional, L = num_layers; H = proj_size if set)",
+        macs_doc=f"N x T x sum over layers and directions of {GATES[_kind]}H(in + H)",
+    )
+
+
+# --- single-step cells -----------------------------------------------------------------------------------------
+
+def _cell_shape(kind: str):
+    def shape(a, ins):
+        x = ins[0]
+        expect_rank(f"{kind}_cell", x, (1, 2), "step input")
+        static_dim(f"{kind}_cell", x[-1], "feature dim (last dim)")
+        h = (*x[:-1], a.hidden_size)
+        for what, got in zip(("hidden state h", "cell state c"), ins[1:]):
+            if len(got) != len(h) or any(known_eq(p, q) is False for p, q in zip(got, h)):
+                raise ShapeRuleError(f"`{kind}_cell` {what} must be {fmt_shape(h)}, got {fmt_shape(got)}")
+        return [h, h] if kind == "lstm" else h
+
+    return shape
+
+
+def _cell_init(kind: str):
+    kw = {"bias": True, **({"nonlinearity": "tanh"} if kind == "rnn" else {})}
+    return lambda a, ins: f"nn.{_TORCH[kind]}Cell({src_args(a, ('hidden_size',), kw, first=(ins[0][-1],))})"
+
+
+def _cell_params(kind: str) -> tuple:
+    extra = (Param("nonlinearity", "str", "tanh", choices=("tanh", "relu")),) if kind == "rnn" else ()
+    return (Param("hidden_size", "int", min=1), Param("bias", "bool", True)) + extra
+
+
+for _kind in ("rnn", "gru", "lstm"):
+    _lstm = _kind == "lstm"
+    _g = GATES[_kind]
+    register(
+        name=f"{_kind}_cell", family="recurrent",
+        doc=f"One time step of a{'n' if _kind == 'rnn' else ''} {_kind.upper()} (nn.{_TORCH[_kind]}Cell), for the "
+            f"bodies of `scan` and `decode`. Returns {'`h, c`' if _lstm else 'the new h'}; the state inputs "
+            f"({'h, c' if _lstm else 'h'}) are optional (zeros).",
+        params=_cell_params(_kind), inputs=(1, 3) if _lstm else (1, 2), outputs=(0, 1) if _lstm else None,
+        shape=_cell_shape(_kind), init=_cell_init(_kind), layer_call=_lstm_call if _lstm else None,
+        weights=lambda a, ins, g=_g: g * a.hidden_size * (ins[0][-1] + a.hidden_size)
+        + (2 * g * a.hidden_size if a.bias else 0),
+        macs=lambda a, ins, out, g=_g: product(ins[0][:-1]) * g * a.hidden_size * (ins[0][-1] + a.hidden_size),
+        shape_doc=f"x [N, F], state [N, H] -> {'h, c: [N, H] each' if _lstm else 'h [N, H]'}",
+        macs_doc=f"N x {_g}H(F + H)",
+    )
+
+
+# --- helpers: masks, initial states, the final hidden state ------------------------------------------------------
+
+register(
+    name="token_mask", family="recurrent",
+    doc="True where a token is not padding: `tokens != pad`; feeds `masked_softmax` to ignore padded positions.",
+    params=(Param("pad", "int", 0, doc="the padding token id"),),
+    shape=lambda a, ins: ins[0],
+    call=lambda a, ins, args: f"({atom(args[0])} != {a.pad})",
+    shape_doc="[*S] ids -> [*S] booleans",
+)
+
+_DTYPES = ("float32", "int64", "bool")
+
+
+def _full_shape(a, ins):
+    x = ins[0]
+    expect_min_rank("batch_full", x, 1)
+    if not 0 <= a.batch_dim <= len(a.shape):
+        raise ShapeRuleError(f"`batch_full` batch_dim={a.batch_dim} must be from 0 to {len(a.shape)} "
+                             f"for shape {list(a.shape)}")
+    shape = list(a.shape)
+    return tuple(shape[:a.batch_dim]) + (x[0],) + tuple(shape[a.batch_dim:])
+
+
+def _full_call(a, ins, args):
+    x = atom(args[0])
+    dims = [str(d) for d in a.shape]
+    dims.insert(a.batch_dim, f"{x}.shape[0]")
+    value = int(a.value) if a.dtype == "int64" else bool(a.value) if a.dtype == "bool" else a.value
+    return f"{x}.new_full(({', '.join(dims)},), {value!r}, dtype=torch.{a.dtype})"
+
+
+register(
+    name="batch_full", family="recurrent",
+    doc="A new tensor filled with `value`, with the input's batch size (its dim 0) at batch_dim: initial "
+        "states (`batch_full(x, [hidden])` -> zeros [N, hidden]) and start tokens (`dtype='int64'`).",
+    params=(Param("shape", "int_list", min=1, doc="the dims besides the batch"), Param("value", "float", 0.0),
+            Param("dtype", "str", "float32", choices=_DTYPES), Param("batch_dim", "int", 0, min=0)),
+    shape=_full_shape, call=_full_call,
+    shape_doc="[N, ...] -> shape with N inserted at batch_dim",
+)
+
+
+def _last_hidden_shape(a, ins):
+    h = ins[0]
+    expect_rank("last_hidden", h, (2, 3), "h_n ([layers * directions, N, H])")
+    d = 2 if a.bidirectional else 1
+    if known_eq(h[0], 0) is True or (isinstance(h[0], int) and h[0] % d):
+        raise ShapeRuleError(f"`last_hidden` bidirectional h_n needs an even first dim, got {fmt_shape(h)}")
+    return (*h[1:-1], d * h[-1])
+
+
+register(
+    name="last_hidden", family="recurrent",
+    doc="The top layer's final hidden state from h_n, both directions concatenated when bidirectional: the "
+        "sequence summary a classifier reads.",
+    params=(Param("bidirectional", "bool", False),),
+    shape=_last_hidden_shape,
+    call=lambda a, ins, args: (f"torch.cat(tuple({atom(args[0])}[-2:]), -1)" if a.bidirectional
+                               else f"{atom(args[0])}[-1]"),
+    shape_doc="h_n [D*L, N, H] -> [N, D*H]",
+)

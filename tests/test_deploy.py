@@ -1,0 +1,301 @@
+"""Deployment of every zoo spec: torch.compile, torch.export (symbolic dims dynamic), ONNX and TorchScript.
+
+Every specs/*.yaml is picked up by itself; CASES only gives a spec smaller parameters, values for its
+symbolic dims or a variant worth its own test. A spec that cannot be exported for a real reason is listed in
+archdsl.export.LIMITS (and docs/export.md), and its tests check that it still fails, with the reason.
+
+Tolerance, every comparison with eager PyTorch (float32, eval mode): max |a - b| <= 1e-4 and
+max |a - b| <= 1e-3 * max |b| (the zoo's freshly initialised outputs are small, ~0.05).
+
+Time: torch.compile on 2 CPUs costs ~3-15 s a spec (GoogLeNet ~55 s warm, ~110 s with a cold
+inductor cache), so CI compiles every spec whose CASES entry does not say `compile="slow"`; the slow ones run
+with ARCHDSL_SLOW_TESTS=1 (`ARCHDSL_SLOW_TESTS=1 python -m pytest tests/test_deploy.py -k compile`).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+
+import archdsl
+from archdsl import export
+from archdsl.cli import main as cli
+
+ROOT = Path(__file__).resolve().parent.parent
+ZOO = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
+SLOW = os.environ.get("ARCHDSL_SLOW_TESTS") == "1"
+ATOL, RTOL_OF_SCALE = 1e-4, 1e-3
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str                                     # specs/<file>.yaml
+    params: dict = field(default_factory=dict)    # smaller variants keep CI quick
+    dims: dict = field(default_factory=dict)      # symbolic dims of the example inputs (default 2 each)
+    compile: str = "ci"                           # "ci", or "slow": compiled only with ARCHDSL_SLOW_TESTS=1
+
+
+# Per-spec settings; a spec not named here is tested with its defaults. Variants get an id "file[variant]".
+CASES = {
+    "resnet": Case("resnet", {"depth": 18}),
+    "googlenet": Case("googlenet", compile="slow"),                     # 9 inception modules: ~1-2 min to compile
+    "googlenet[aux]": Case("googlenet", {"aux_logits": True, "variant": "torchvision"}, compile="slow"),  # 3 outputs
+    "vgg": Case("vgg", {"depth": 11}),
+}
+
+
+def all_cases() -> dict[str, Case]:
+    out = {name: Case(name) for name in ZOO}
+    out.update({k: v for k, v in CASES.items() if v.file in ZOO})
+    return dict(sorted(out.items()))
+
+
+CASE_IDS = list(all_cases())
+
+
+def load(case_id: str) -> tuple[archdsl.Spec, Case]:
+    case = all_cases()[case_id]
+    return archdsl.load(ROOT / "specs" / f"{case.file}.yaml", **case.params), case
+
+
+def flat(out) -> list:
+    if isinstance(out, (list, tuple)):
+        return [y for x in out for y in flat(x)]
+    return [out]
+
+
+def assert_matches(got, want, what: str) -> None:
+    got, want = flat(got), flat(want)
+    assert len(got) == len(want), f"{what}: {len(got)} outputs, eager {len(want)}"
+    for a, b in zip(got, want):
+        a = torch.as_tensor(a)
+        assert a.shape == b.shape, f"{what}: shape {list(a.shape)} != eager {list(b.shape)}"
+        diff = (a.float() - b.float()).abs().max().item()
+        scale = b.abs().max().item()
+        assert diff <= ATOL and diff <= RTOL_OF_SCALE * scale + 1e-12, \
+            f"{what}: max |diff| {diff:.3g} (output scale {scale:.3g})"
+
+
+def limited(spec, fmt: str):
+    """For a spec in export.LIMITS: the export must still fail, with the listed reason."""
+    reason = export.limit_reason(spec, fmt)
+    if reason:
+        with pytest.raises(export.ExportError, match="cannot be exported"):
+            export.check_limits(spec, fmt)
+    return reason
+
+
+def models_and_inputs(spec, case, **extra):
+    for model in spec.models:
+        net = spec.build(model if spec.doc.multi_model else None).eval()
+        yield model, net, export.example_inputs(spec, model, {**case.dims, **extra})
+
+
+# --- torch.export ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_torch_export_with_dynamic_dims(case_id):
+    spec, case = load(case_id)
+    if limited(spec, "exported"):
+        return
+    for model, net, args in models_and_inputs(spec, case):
+        ep = export.export_program(spec, model, net=net, dims=case.dims)
+        placeholders = [n.meta["val"] for n in ep.graph.nodes if n.op == "placeholder"][-len(args):]
+        for name, val, shape in zip(export.input_names(spec, model), placeholders, spec.input_shapes(model)):
+            for axis, d in enumerate(shape):
+                if getattr(d, "free_symbols", None):   # every symbolic spec dim is dynamic in the program
+                    assert isinstance(val.shape[axis], torch.SymInt), f"{model}.{name} dim {axis} ({d}) is static"
+        # at values of every symbol other than the example's (2): one smaller (batch 1), one larger
+        values = export.symbol_values(spec, model, case.dims)
+        for trial in ({k: max(1, v - 1) for k, v in values.items()}, {k: v + 1 for k, v in values.items()}):
+            xs = export.example_inputs(spec, model, trial, seed=3)
+            with torch.no_grad():
+                assert_matches(ep.module()(*xs), net(*xs), f"{case_id}/{model} exported at {trial}")
+
+
+# --- ONNX --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_onnx_checker_and_onnxruntime_parity(case_id, tmp_path):
+    missing = export.onnx_missing() or export.onnxruntime_missing()
+    if missing:
+        pytest.skip(f"ONNX extra not installed: {missing}")
+    import onnx
+
+    spec, case = load(case_id)
+    if limited(spec, "onnx"):
+        return
+    for model, net, _ in models_and_inputs(spec, case):
+        path = tmp_path / f"{case.file}.{model}.onnx"
+        try:
+            info = export.export_onnx(spec, str(path), model, net=net, dims=case.dims)   # runs onnx.checker
+            assert info["max_abs_diff"] is not None and info["max_abs_diff"] <= export.ONNX_ATOL
+            graph = onnx.load(str(path), load_external_data=False).graph
+            assert [i.name for i in graph.input] == export.input_names(spec, model)
+            for inp, shape in zip(graph.input, spec.input_shapes(model)):
+                dims = inp.type.tensor_type.shape.dim
+                for d, want in zip(dims, shape):
+                    if getattr(want, "free_symbols", None):
+                        assert d.dim_param, f"{inp.name}: dim {want} is not dynamic in the ONNX graph"
+                    else:
+                        assert d.dim_value == int(want)
+        finally:   # the big zoo models are hundreds of MB; keep tmp small
+            for f in tmp_path.glob(f"{case.file}.{model}.onnx*"):
+                f.unlink()
+
+
+# --- TorchScript ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_torchscript_matches_eager(case_id):
+    spec, case = load(case_id)
+    if limited(spec, "torchscript"):
+        return
+    for model, net, args in models_and_inputs(spec, case):
+        scripted = export.torchscript(spec, model, net=net)
+        with torch.no_grad():
+            assert_matches(scripted(*args), net(*args), f"{case_id}/{model} torchscript")
+
+
+# --- torch.compile ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_torch_compile_matches_eager(case_id):
+    spec, case = load(case_id)
+    if case.compile == "slow" and not SLOW:
+        pytest.skip("slow to compile on CPU; run with ARCHDSL_SLOW_TESTS=1")
+    if limited(spec, "compile"):
+        return
+    torch._dynamo.reset()
+    for model, net, args in models_and_inputs(spec, case):
+        compiled = torch.compile(net)
+        with torch.no_grad():
+            assert_matches(compiled(*args), net(*args), f"{case_id}/{model} torch.compile")
+    torch._dynamo.reset()
+
+
+def test_torch_compile_training_step_matches_eager():
+    """Forward and backward under torch.compile give eager's loss and gradients (LeNet-5, train mode)."""
+    spec = archdsl.load(ROOT / "specs" / "lenet5.yaml")
+    torch.manual_seed(0)
+    eager = spec.build().train()
+    compiled_net = spec.build().train()
+    compiled_net.load_state_dict(eager.state_dict())
+    compiled = torch.compile(compiled_net)
+    x, y = torch.randn(4, 1, 32, 32), torch.tensor([0, 1, 2, 3])
+    for net in (eager, compiled):
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+    for (name, a), b in zip(eager.named_parameters(), compiled_net.parameters()):
+        assert_matches(b.grad, a.grad, f"grad of {name}")
+    torch._dynamo.reset()
+
+
+# --- LIMITS and docs ---------------------------------------------------------------------------------------------
+
+def test_limits_are_listed_in_docs():
+    text = (ROOT / "docs" / "export.md").read_text()
+    for name, formats in export.LIMITS.items():
+        for fmt, reason in formats.items():
+            assert fmt in export.FORMATS
+            assert f"`{name}`" in text and reason in text, f"docs/export.md does not list {name} / {fmt}"
+
+
+def test_cli_reports_a_listed_limit(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(export.LIMITS, "lenet5", {"onnx": "the loop count depends on the data"})
+    code = cli(["compile", str(ROOT / "specs" / "lenet5.yaml"), "-o", str(tmp_path / "m.py"),
+                "--onnx", str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "error[E014]: `lenet5` cannot be exported as onnx: the loop count depends on the data" in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------------
+
+def test_cli_emits_torchscript_and_exported_beside_the_source(tmp_path, capsys):
+    out = tmp_path / "out" / "lenet.py"
+    code = cli(["compile", str(ROOT / "specs" / "lenet5.yaml"), "-o", str(out),
+                "--emit", "torchscript", "--emit", "exported"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert out.exists()
+    ts, pt2 = tmp_path / "out" / "lenet.torchscript.pt", tmp_path / "out" / "lenet.pt2"
+    assert f"wrote {ts} (torchscript, dynamic dims: N)" in err and f"wrote {pt2} (exported, dynamic dims: N)" in err
+    x = torch.randn(5, 1, 32, 32)      # a batch size other than the example's
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # TorchScript is deprecated upstream
+        scripted = torch.jit.load(str(ts))
+    program = torch.export.load(str(pt2))
+    ns: dict = {}
+    exec(compile(out.read_text(), str(out), "exec"), ns)
+    net = ns["Lenet5"]()
+    net.load_state_dict(program.state_dict)
+    net.eval()
+    with torch.no_grad():
+        assert_matches(program.module()(x), net(x), "exported .pt2")
+        assert scripted(x).shape == (5, 10)
+
+
+def test_cli_onnx_with_weights(tmp_path, capsys):
+    if export.onnx_missing():
+        pytest.skip(f"ONNX extra not installed: {export.onnx_missing()}")
+    spec = archdsl.load(ROOT / "specs" / "mlp.yaml", hidden=[32])
+    torch.manual_seed(1)
+    trained = spec.build()
+    torch.save(trained.state_dict(), tmp_path / "w.pt")
+    onnx_path = tmp_path / "mlp.onnx"
+    code = cli(["compile", str(ROOT / "specs" / "mlp.yaml"), "-D", "hidden=[32]", "-o", str(tmp_path / "mlp.py"),
+                "--onnx", str(onnx_path), "--weights", str(tmp_path / "w.pt")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "onnx.checker ok" in err and "dynamic dims: N" in err
+    if export.onnxruntime_missing():
+        return
+    x = torch.randn(7, 784)
+    got = export.run_onnx(str(onnx_path), ["x"], (x,))
+    with torch.no_grad():
+        assert_matches(got[0], trained.eval()(x), "onnx with --weights")
+
+
+def test_cli_explains_a_dim_the_model_pins(write_spec, tmp_path, capsys):
+    # [N, 4] -> reshape to (2, -1): statically [2, 2*N], but torch specializes N to 2 when tracing it
+    path = write_spec("name: pinned\ninputs:\n  x: [N, 4]\nlayers:\n  fc: linear(4)\n"
+                      "forward: |\n  x >> fc >> reshape([2, -1])\n")
+    code = cli(["compile", path, "-o", str(tmp_path / "p.py"), "--emit", "exported"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "error[E014]: cannot export model `pinned`" in err and "pinned to a constant" in err
+    assert "Traceback" not in err
+    assert "-D N=" in err   # the way out: a static export
+    code = cli(["compile", path, "-D", "N=2", "-o", str(tmp_path / "p.py"), "--emit", "exported"])
+    assert code == 0, capsys.readouterr().err
+
+
+def test_cli_onnx_without_the_extra_is_a_usage_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(export, "onnx_missing", lambda: "onnx not installed (pip install 'archdsl[onnx]')")
+    code = cli(["compile", str(ROOT / "specs" / "mlp.yaml"), "-o", str(tmp_path / "m.py"),
+                "--onnx", str(tmp_path / "m.onnx")])
+    assert code == 2
+    assert "pip install 'archdsl[onnx]'" in capsys.readouterr().err
+
+
+# --- devices and dtypes -------------------------------------------------------------------------------------------
+
+def test_build_on_a_device_in_a_dtype():
+    spec = archdsl.load(ROOT / "specs" / "resnet.yaml", depth=18)
+    net = spec.build(device="meta", dtype=torch.bfloat16, channels_last=True)
+    conv = net.conv1.weight
+    assert conv.device.type == "meta" and conv.dtype == torch.bfloat16
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert net.bn1.num_batches_tracked.dtype == torch.long   # integer buffers keep their dtype
+    assert sum(p.numel() for p in net.parameters()) == spec.summary().params
+    cpu = spec.build(dtype="bfloat16")
+    x = torch.randn(1, 3, 224, 224, dtype=torch.bfloat16)
+    with torch.no_grad():
+        assert cpu.eval()(x).dtype == torch.bfloat16
+    assert not export.prefers_channels_last(cpu, "cpu") and export.prefers_channels_last(cpu, "cuda")
+
