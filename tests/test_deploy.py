@@ -45,6 +45,13 @@ CASES = {
     "googlenet": Case("googlenet", compile="slow"),                     # 9 inception modules: ~1-2 min to compile
     "googlenet[aux]": Case("googlenet", {"aux_logits": True, "variant": "torchvision"}, compile="slow"),  # 3 outputs
     "vgg": Case("vgg", {"depth": 11}),
+    # generative models (docs/generative.md): three models each, so small sizes
+    "autoencoder": Case("autoencoder", {"input_dim": 64, "widths": [32, 16], "code": 4}, compile="slow"),
+    "vae": Case("vae", {"input_dim": 64, "hidden": 32, "latent": 2}),
+    "gan": Case("gan", {"noise_dim": 8, "data_dim": 64, "g_widths": [32], "d_widths": [32]}),
+    "dcgan": Case("dcgan", {"image_size": 16, "channels": 1, "noise_dim": 8, "ngf": 8, "ndf": 8}, compile="slow"),
+    "text_to_image_gan": Case("text_to_image_gan", {"image_size": 16, "noise_dim": 8, "text_dim": 16,
+                                                    "text_code": 4, "ngf": 8, "ndf": 8}, compile="slow"),
 }
 
 

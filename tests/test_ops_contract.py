@@ -248,8 +248,6 @@ def along(draw, extra):
 @st.composite
 def new_zeros(draw):
     x = draw(shapes())
-    if draw(st.booleans()):
-        return dict(shape=None), [x]
     n = draw(st.integers(1, 4))
     return dict(shape=[0 if i < len(x) and draw(st.booleans()) else draw(st.integers(1, 3)) for i in range(n)]), [x]
 

@@ -9,7 +9,7 @@ from ._util import expect_min_rank, norm_dim, static_dim
 from .registry import Param, register
 
 SQUASH = '''
-def squash(s, dim=-1, eps=1e-8):
+def squash(s: torch.Tensor, dim: int = -1, eps: float = 1e-8) -> torch.Tensor:
     """Capsule nonlinearity (Sabour et al. 2017): |s|^2 / (1 + |s|^2) * s / |s| along `dim`."""
     n2 = (s * s).sum(dim, keepdim=True)
     return s * (n2 / (1 + n2)) / torch.sqrt(n2 + eps)
@@ -46,7 +46,7 @@ class CapsuleTransform(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(in_caps, out_caps, out_dim, in_dim) * std)
 
-    def forward(self, u):
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
         return torch.einsum("iodk,...ik->...iod", self.weight, u)
 '''
 

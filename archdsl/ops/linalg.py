@@ -306,8 +306,6 @@ register(
 
 def _zeros_shape(a, ins):
     x = ins[0]
-    if a.shape is None:
-        return x
     out = []
     for i, v in enumerate(a.shape):
         if v == 0 and i >= len(x):
@@ -321,17 +319,15 @@ def _zeros_shape(a, ins):
 
 def _zeros_call(a, ins, args):
     x = atom(args[0])
-    if a.shape is None:
-        return f"torch.zeros_like({args[0]})"
     sizes = ", ".join(f"{x}.shape[{i}]" if v == 0 else str(v) for i, v in enumerate(a.shape))
     return f"{x}.new_zeros(({sizes}{',' if len(a.shape) == 1 else ''}))"
 
 
 register(
     name="new_zeros", family="tensor",
-    doc="Zeros with the input's dtype and device; `shape` as in reshape (0 copies the input's dim there), "
-        "the input's shape when omitted. For initial states: `new_zeros(u_hat, [0, 0, 0])`.",
-    params=(Param("shape", "int_list", None, doc="output dims; 0 copies the input dim at that position"),),
+    doc="Zeros with the input's dtype and device and `shape`, where 0 copies the input's dim at that position "
+        "(symbolic dims too): initial states like `new_zeros(u_hat, [0, 0, 0])` -> [N, 1152, 10].",
+    params=(Param("shape", "int_list", doc="output dims; 0 copies the input dim at that position"),),
     shape=_zeros_shape, call=_zeros_call,
     shape_doc="[*S] -> shape (0 entries copy the input dims)",
 )

@@ -12,7 +12,7 @@ from .merge import _broadcast
 from .registry import Param, register
 
 CIRCULAR = '''
-def circular_convolution(w, s):
+def circular_convolution(w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """Rotate the weighting w by the shift weighting s over the shifts -r..r, wrapping around (Graves et al. 2014,
     eq. 8): out[i] = sum_k s[k] w[i - k]."""
     r = s.shape[-1] // 2
@@ -47,7 +47,7 @@ register(
 )
 
 SHARPEN = '''
-def sharpen(w, gamma, dim=-1, eps=1e-12):
+def sharpen(w: torch.Tensor, gamma: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
     """w^gamma / sum(w^gamma) along `dim` (Graves et al. 2014, eq. 9); gamma >= 1 focuses the weighting."""
     p = (w + eps).pow(gamma)
     return p / p.sum(dim, keepdim=True)
@@ -71,7 +71,7 @@ register(
 )
 
 POSITION = '''
-def position_encoding(x, dim):
+def position_encoding(x: torch.Tensor, dim: int) -> torch.Tensor:
     """x * l with l[j, k] = (1 - j/J) - (k/d) (1 - 2j/J), j = 1..J along `dim` (the words of a sentence) and
     k = 1..d along the last dim (the embedding): position encoding of Sukhbaatar et al. 2015."""
     J, d = x.shape[dim], x.shape[-1]
@@ -109,8 +109,8 @@ class LearnedTensor(nn.Module):
         super().__init__()
         self.value = nn.Parameter(torch.randn(*shape) * std)
 
-    def forward(self, x):
-        return self.value.expand(x.shape[0], *self.value.shape)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.value.expand([x.shape[0]] + list(self.value.shape))
 '''
 
 

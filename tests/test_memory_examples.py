@@ -1,0 +1,46 @@
+"""A shortened run of examples/train_capsnet.py: a small CapsNet on a few digits learns, and the run writes its
+reconstructions and metrics. (The full run is recorded in docs/memory.md.)"""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytest.importorskip("sklearn")
+pytest.importorskip("PIL")
+
+
+def load_example(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_capsnet_short_run_learns(tmp_path, capsys):
+    example = load_example("train_capsnet")
+    metrics = example.main(["--epochs", "3", "--limit", "96", "--lr", "3e-3", "--out", str(tmp_path),
+                            "-D", "conv_channels=16", "-D", "primary_caps=4", "--quiet"])
+    losses = [h["loss"] for h in metrics["history"]]
+    assert losses[-1] < losses[0] * 0.9, losses
+    assert metrics["train_size"] == 96 and 0 <= metrics["test_accuracy"] <= 1
+    assert (tmp_path / "reconstructions.png").stat().st_size > 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["params"] == metrics["params"]
+    out = capsys.readouterr().out
+    assert "epoch 3: loss" in out and "test accuracy" in out
+
+
+def test_margin_loss_is_the_papers():
+    import torch
+
+    example = load_example("train_capsnet")
+    p = {"m_plus": 0.9, "m_minus": 0.1, "down_weight": 0.5, "recon_weight": 0.0005}
+    lengths = torch.tensor([[0.95, 0.05, 0.5]])
+    onehot = torch.tensor([[1.0, 0.0, 0.0]])
+    loss, _ = example.capsnet_loss(lengths, None, None, onehot, p)
+    assert loss.item() == pytest.approx(0.5 * (0.5 - 0.1) ** 2)     # only the absent class above m- counts
+    recon, images = torch.full((1, 784), 0.5), torch.zeros(1, 1, 28, 28)
+    total, sse = example.capsnet_loss(lengths, recon, images, onehot, p)
+    assert sse.item() == pytest.approx(784 * 0.25) and total.item() == pytest.approx(loss.item() + 0.0005 * 196)

@@ -1,0 +1,237 @@
+"""Recurrent and attention ops in specs: PyTorch's output structure, native lowering, parameter counts, typed
+(integer) inputs, several per-step outputs of scan/decode, and MACs per time step."""
+import textwrap
+
+import pytest
+import torch
+
+import archdsl
+from archdsl.dims import symbol
+from archdsl.runtime_shapes import example_inputs
+from tests.helpers import assert_static_equals_runtime
+
+N, T = symbol("N"), symbol("T")
+
+
+def load(write_spec, text: str, **params):
+    return archdsl.load(write_spec(textwrap.dedent(text)), **params)
+
+
+LSTM_STATE = """\
+name: lstm_state
+inputs: {x: [N, T, 5], h0: [4, N, 7], c0: [4, N, 7]}
+layers:
+  lstm1: lstm(7, num_layers=2, bidirectional=true)
+forward: |
+  ys, (h, c) = lstm1(x, h0, c0)
+  ys, h, c
+"""
+
+
+def test_lstm_returns_what_nn_lstm_returns(write_spec):
+    spec = load(write_spec, LSTM_STATE)
+    node = spec.graph.node("lstm1")
+    assert node["outputs"] == [(N, T, 14), (4, N, 7), (4, N, 7)]
+    assert "ys, (h, c) = self.lstm1(x, (h0, c0))" in spec.source
+    assert "nn.LSTM(5, 7, num_layers=2, batch_first=True, bidirectional=True)" in spec.source
+    model = spec.build().eval()
+    x, h0, c0 = torch.randn(3, 4, 5), torch.randn(4, 3, 7), torch.randn(4, 3, 7)
+    ys, h, c = model(x, h0, c0)
+    ref = torch.nn.LSTM(5, 7, num_layers=2, batch_first=True, bidirectional=True)
+    ref.load_state_dict(model.lstm1.state_dict())
+    want, (wh, wc) = ref(x, (h0, c0))
+    torch.testing.assert_close((ys, h, c), (want, wh, wc))
+    assert_static_equals_runtime(spec, N=3, T=4)
+
+
+@pytest.mark.parametrize("layer, torch_module", [
+    ("rnn(9, num_layers=3, nonlinearity='relu', bias=false)",
+     torch.nn.RNN(6, 9, num_layers=3, nonlinearity="relu", bias=False)),
+    ("gru(9, num_layers=2, bidirectional=true)", torch.nn.GRU(6, 9, num_layers=2, bidirectional=True)),
+    ("lstm(9, num_layers=2, bidirectional=true, proj_size=4)",
+     torch.nn.LSTM(6, 9, num_layers=2, bidirectional=True, proj_size=4)),
+    ("rnn_cell(9)", torch.nn.RNNCell(6, 9)), ("gru_cell(9, bias=false)", torch.nn.GRUCell(6, 9, bias=False)),
+    ("lstm_cell(9)", torch.nn.LSTMCell(6, 9)), ("embedding(50, 6)", torch.nn.Embedding(50, 6)),
+])
+def test_parameter_counts_equal_torch(write_spec, layer, torch_module):
+    x = "{shape: [N, T], dtype: int64, high: 50}" if layer.startswith("embedding") else \
+        ("[N, 6]" if "cell" in layer else "[N, T, 6]")
+    spec = load(write_spec, f"""\
+        inputs: {{x: {x}}}
+        layers: {{r: "{layer}"}}
+        forward: |
+          r(x)
+        """)
+    torch_count = sum(p.numel() for p in torch_module.parameters())
+    assert spec.summary().params == torch_count == sum(p.numel() for p in spec.build().parameters())
+    assert type(spec.build().r) is type(torch_module)  # lowered to the native module: same state_dict keys
+    assert list(spec.build().r.state_dict()) == list(torch_module.state_dict())
+
+
+def test_state_of_the_wrong_shape_is_located(write_spec):
+    text = LSTM_STATE.replace("h0: [4, N, 7]", "h0: [2, N, 7]")
+    with pytest.raises(archdsl.ArchDSLError) as info:
+        load(write_spec, text).check()
+    assert info.value.code == "E009" and "initial hidden state h0 must be [4, N, 7]" in info.value.message
+    assert info.value.span.line == 6
+
+
+def test_optional_state_inputs_have_their_counts(write_spec):
+    text = LSTM_STATE.replace("lstm1(x, h0, c0)", "lstm1(x, h0)")
+    with pytest.raises(archdsl.ArchDSLError, match=r"`lstm` takes 1 or 3 input tensor\(s\), got 2"):
+        load(write_spec, text).check()
+
+
+def test_multi_output_layers_cannot_be_list_elements(write_spec):
+    with pytest.raises(archdsl.ArchDSLError, match="cannot be an element of a layer list") as info:
+        load(write_spec, """\
+            inputs: {x: [N, T, 4]}
+            layers:
+              stack: [lstm(8), lstm(8)]
+            forward: |
+              stack(x)
+            """).check()
+    assert info.value.span.line == 3
+
+
+def test_typed_inputs_give_token_ids_in_range(write_spec):
+    spec = load(write_spec, """\
+        params: {vocab: 7}
+        inputs:
+          tokens: {shape: [N, T], dtype: int64, high: vocab}
+          lengths: {shape: [N], dtype: int64, low: 1, high: T + 1}
+          x: [N, 3]
+        layers: {emb: "embedding(vocab, 4)"}
+        forward: |
+          emb(tokens), lengths, x
+        """)
+    assert spec.graph.node("tokens")["dtype"] == "int64" and spec.graph.node("x")["dtype"] == "float32"
+    tokens, lengths, x = example_inputs(spec, dims={"N": 50, "T": 6})
+    assert tokens.dtype == torch.int64 and 0 <= tokens.min() and tokens.max() < 7
+    assert lengths.min() >= 1 and lengths.max() <= 6 and x.dtype == torch.float32
+    assert_static_equals_runtime(spec, N=2, T=3)
+
+
+@pytest.mark.parametrize("inputs, words", [
+    ("{x: {shape: [N], dtype: int8}}", "dtype of input `x` must be one of"),
+    ("{x: {shape: [N], high: 3}}", "`high` bounds the values of integer inputs"),
+    ("{x: {dtype: int64}}", "needs a `shape:`"),
+    ("{x: {shape: [N], dtype: int64, high: 2.5}}", "`high` of the input `x` must be an integer"),
+])
+def test_typed_input_mistakes(write_spec, inputs, words):
+    with pytest.raises(archdsl.ArchDSLError, match=words):
+        load(write_spec, f"inputs: {inputs}\nforward: |\n  x\n").check()
+
+
+STEPS = """\
+name: steps
+params: {vocab: 11}
+inputs:
+  x: {shape: [N, T], dtype: int64, high: vocab}
+  memory: [N, S, 16]
+blocks:
+  Step:
+    inputs: [token, h, c, memory]
+    layers:
+      emb: embedding(vocab, 8)
+      cell: lstm_cell(16)
+      out: linear(vocab)
+    forward: |
+      h, c = cell(emb(token), h, c)
+      a = softmax(dot_score(h, memory), dim=-1)
+      (out(h + attend(a, memory)), a), h, c
+layers:
+  step: Step
+forward: |
+  h0 = batch_full(memory, [16])
+  (logits, weights), h, c = scan(step, x, state=[h0, h0], consts=[memory])
+  start = batch_full(memory, [], value=1, dtype='int64')
+  tokens, (glogits, gweights), gh, gc = decode(step, start, state=[h, c], consts=[memory], max_len=5, eos=2)
+  logits, weights, tokens, glogits, gweights
+"""
+
+
+def test_scan_and_decode_stack_several_step_outputs(write_spec):
+    spec = load(write_spec, STEPS)
+    s = symbol("S")
+    assert spec.graph.node("step.scan")["outputs"] == [(N, T, 11), (N, T, s), (N, 16), (N, 16)]
+    assert spec.graph.node("step.decode")["outputs"] == [(N, 5), (N, 5, 11), (N, 5, s), (N, 16), (N, 16)]
+    src = spec.source
+    assert "(logits_t, weights_t), h, c = self.step(x[:, t], h, c, memory)" in src
+    assert "token = glogits_t.argmax(-1)" in src
+    for dims in ({"N": 2, "T": 3, "S": 4}, {"N": 1, "T": 1, "S": 1}):
+        assert_static_equals_runtime(spec, **dims)
+    logits, weights, tokens, *_ = spec.build().eval()(torch.randint(0, 11, (2, 3)), torch.randn(2, 4, 16))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 3))
+
+
+def test_summary_reports_macs_per_time_step(write_spec):
+    spec = load(write_spec, STEPS)
+    summary = spec.summary()
+    s = symbol("S")
+    (scan, decode) = summary.loops
+    # one step: lstm_cell 4*16*(8+16), dot score and attend 16*S each, out 16*11, per sequence in the batch
+    per_step = N * (4 * 16 * 24 + 2 * 16 * s + 16 * 11)
+    assert (scan.name, scan.kind, scan.steps) == ("step.scan", "scan", T)
+    assert scan.macs_per_step == per_step.expand() and decode.macs_per_step == per_step.expand()
+    assert summary.macs_per("T") == per_step.expand()
+    assert summary.macs_at(N=1, T=10, S=4) == 15 * (4 * 16 * 24 + 2 * 16 * 4 + 16 * 11)
+    from archdsl.summary import summary_text
+
+    assert "scan `step.scan`: T steps x" in summary_text(summary, "steps")
+
+
+def test_masked_softmax_ignores_padding(write_spec):
+    spec = load(write_spec, """\
+        inputs:
+          q: [N, 4]
+          keys: [N, S, 4]
+          src: {shape: [N, S], dtype: int64, high: 3}
+        layers: {score: general_score}
+        forward: |
+          a = masked_softmax(score(q, keys), token_mask(src, pad=0))
+          a, attend(a, keys)
+        """)
+    model = spec.build()
+    q, keys = torch.randn(2, 4), torch.randn(2, 5, 4)
+    src = torch.tensor([[3, 4, 5, 0, 0], [3, 0, 0, 0, 0]])
+    a, ctx = model(q, keys, src)
+    assert (a[src == 0] == 0).all() and torch.allclose(a.sum(-1), torch.ones(2))
+    scores = keys @ (model.score.weight @ q.unsqueeze(-1))  # h_t^T W_a h_s, W_a applied to the query
+    want = torch.softmax(scores.squeeze(-1).masked_fill(src == 0, float("-inf")), -1)
+    torch.testing.assert_close(a, want)
+    torch.testing.assert_close(ctx, (want.unsqueeze(-1) * keys).sum(1))
+
+
+def test_scores_follow_their_formulas(write_spec):
+    spec = load(write_spec, """\
+        inputs: {q: [N, 3], keys: [N, S, 5]}
+        layers: {concat: concat_score(6), additive: additive_score(6), combine: attentional_state(4)}
+        forward: |
+          concat(q, keys), additive(q, keys), combine(q, q)
+        """)
+    model = spec.build()
+    q, keys = torch.randn(2, 3), torch.randn(2, 7, 5)
+    c, a, h = model(q, keys)
+    w1, v1 = model.concat[0].weight, model.concat[2].weight
+    pairs = torch.cat([q.unsqueeze(1).expand(-1, 7, -1), keys], -1)
+    torch.testing.assert_close(c, (torch.tanh(pairs @ w1.T) @ v1.T).squeeze(-1))   # v^T tanh(W [h_t; h_s])
+    m = model.additive
+    hidden = torch.tanh(q.unsqueeze(1) @ m.query.weight.T + keys @ m.key.weight.T + m.key.bias)
+    torch.testing.assert_close(a, (hidden @ m.v.weight.T).squeeze(-1))            # v^T tanh(W h_t + U h_s + b)
+    torch.testing.assert_close(h, torch.tanh(torch.cat([q, q], -1) @ model.combine.weight.T))
+    assert list(model.state_dict()) == ["concat.0.weight", "concat.2.weight", "additive.query.weight",
+                                        "additive.key.weight", "additive.key.bias", "additive.v.weight",
+                                        "combine.weight"]
+    assert_static_equals_runtime(spec, N=2, S=3)
+
+
+def test_matmul_operator(write_spec):
+    spec = load(write_spec, """\
+        inputs: {a: [N, 3, 4], b: [4, 5]}
+        forward: |
+          (a @ b) >> relu
+        """)
+    assert spec.check()["matmul"] == (N, 3, 5)
+    assert spec.summary().macs == 60 * N
+    assert_static_equals_runtime(spec, N=2)
