@@ -38,7 +38,7 @@ FORMATS = ("compile", "exported", "onnx", "torchscript")
 # docs/export.md lists them all.
 LIMITS: dict[str, dict[str, str]] = {}
 
-DEFAULT_DIM = 2          # value of a symbolic dim in example inputs (2, not 0 or 1, which torch specializes)
+DEFAULT_DIM = 2          # first value of a symbolic dim in example inputs (not 0 or 1, which torch specializes)
 ONNX_ATOL = 1e-4         # onnxruntime vs torch, absolute
 SINGLE_FILE_LIMIT = 1_800_000_000   # bytes of weights above which ONNX weights go to an external .data file
 
@@ -81,8 +81,23 @@ def symbols(spec, model: str | None = None) -> list[str]:
 
 
 def symbol_values(spec, model: str | None = None, dims: dict | None = None) -> dict[str, int]:
+    """A value for each symbolic input dim: `dims[name]`, else 2, 3, 5, 7, ... in order, each distinct from
+    the others and from the inputs' static dims (torch.export assumes that dims of equal example sizes are
+    equal, and would tie N to T, or T to a fixed width)."""
     dims = dims or {}
-    return {s: int(dims.get(s, DEFAULT_DIM)) for s in symbols(spec, model)}
+    model = _model_name(spec, model)
+    taken = {int(d) for node in _input_nodes(spec, model) for d in node["shape"] if isinstance(d, int)}
+    taken |= {int(v) for v in dims.values()}
+    out, candidate = {}, DEFAULT_DIM
+    for s in symbols(spec, model):
+        if s in dims:
+            out[s] = int(dims[s])
+            continue
+        while candidate in taken or any(candidate % p == 0 for p in range(2, candidate)):
+            candidate += 1
+        out[s] = candidate
+        taken.add(candidate)
+    return out
 
 
 def input_names(spec, model: str | None = None) -> list[str]:

@@ -90,8 +90,8 @@ def exact_match(translator, seqs: list, chunk: int = 500) -> tuple[float, torch.
 
 
 def train(minutes: float = 10.0, max_steps: int | None = None, target: float = 0.97, batch_size: int = 64,
-          lr: float = 3e-3, eval_every: int = 200, lo: int = 3, hi: int = 12, held_out: int = 1000,
-          params: dict | None = None, seed: int = 0, log=print) -> dict:
+          lr: float = 3e-3, warmup: int = 100, eval_every: int = 200, lo: int = 3, hi: int = 12,
+          held_out: int = 1000, params: dict | None = None, seed: int = 0, log=print) -> dict:
     """Train until the held-out exact-match reaches `target`, `max_steps` or `minutes` run out.
     Returns the losses, the evaluations [(step, seconds, exact-match)], the task and both models."""
     import archdsl
@@ -101,9 +101,9 @@ def train(minutes: float = 10.0, max_steps: int | None = None, target: float = 0
     model, translator = spec.build("teacher_forced"), spec.build("translate")
     task = Task(lo, hi, held_out, seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    # warm up over 100 steps, then halve the rate every 500 steps (down to 1/20): a steady end of training
+    # warm up, then halve the rate every 500 steps (down to 1/20): a steady end of training
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda step: min((step + 1) / 100, max(0.05, 0.5 ** (max(0, step - 100) / 500))))
+        opt, lambda step: min((step + 1) / warmup, max(0.05, 0.5 ** (max(0, step - warmup) / 500))))
     losses, evals, start, step = [], [], time.time(), 0
     log(f"seq2seq_attention: {sum(p.numel() for p in model.parameters()):,} parameters; "
         f"reversing {lo}-{hi} digits, {held_out} held-out sequences")

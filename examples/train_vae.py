@@ -58,16 +58,25 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--latent", type=int, default=2, help="2 gives the latent-grid picture")
     p.add_argument("--samples", type=int, default=20, help="draws of z per held-out digit for the ELBO")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/vae", help="folder for the PNG grids")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads; one is fastest for a model this small")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    say = (lambda *a: None) if args.quiet else print
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return run(args)
+    finally:
+        torch.set_num_threads(threads)
 
+
+def run(args) -> dict:
+    say = (lambda *a: None) if args.quiet else print
     torch.manual_seed(args.seed)
     spec = archdsl.load(SPEC, input_dim=64, hidden=args.hidden, latent=args.latent)
     net = spec.build()                      # encoder, decoder and vae, the last sharing the first two

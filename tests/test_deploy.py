@@ -52,6 +52,12 @@ CASES = {
     "dcgan": Case("dcgan", {"image_size": 16, "channels": 1, "noise_dim": 8, "ngf": 8, "ndf": 8}, compile="slow"),
     "text_to_image_gan": Case("text_to_image_gan", {"image_size": 16, "noise_dim": 8, "text_dim": 16,
                                                     "text_code": 4, "ngf": 8, "ndf": 8}, compile="slow"),
+    # memory and routing (docs/memory.md): small sizes; a `scan` over a symbolic length unrolls when traced,
+    # so memnn and ntm are exported with their scanned dim fixed (S, T) and the batch dynamic
+    "capsnet": Case("capsnet", {"conv_channels": 16, "primary_caps": 4}, compile="slow"),
+    "memn2n": Case("memn2n", {"memory_size": 6}),
+    "memnn": Case("memnn", {"S": 4}),
+    "ntm": Case("ntm", {"memory_n": 16, "memory_m": 6, "controller_size": 12, "T": 3}, compile="slow"),
 }
 
 

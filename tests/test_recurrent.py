@@ -235,3 +235,34 @@ def test_matmul_operator(write_spec):
     assert spec.check()["matmul"] == (N, 3, 5)
     assert spec.summary().macs == 60 * N
     assert_static_equals_runtime(spec, N=2)
+
+
+ERRORS = [
+    ("lstm", dict(hidden_size=4), [(2, 3)], None),  # unbatched [T, F] is fine
+    ("lstm", dict(hidden_size=4), [(2, 3, 4, 5)], r"rank-2 or 3 sequence, got rank 4"),
+    ("lstm", dict(hidden_size=4, proj_size=4), [(2, 3, 4)], r"proj_size=4 must be smaller"),
+    ("gru", dict(hidden_size=4, batch_first=False), [(5, 2, 3), (1, 5, 4)], r"h0 must be \[1, 2, 4\]"),
+    ("lstm_cell", dict(hidden_size=4), [(2, 3), (2, 4), (2, 5)], r"cell state c must be \[2, 4\]"),
+    ("dot_score", {}, [(2, 4), (2, 5, 3)], r"one size, got 4 and 3"),
+    ("general_score", {}, [(2, 4), (3, 5, 3)], r"different batch sizes"),
+    ("attend", {}, [(2, 5), (2, 6, 3)], r"weights \[2, 5\] do not fit values \[2, 6, 3\]"),
+    ("masked_softmax", {}, [(2, 3, 5), (2, 3)], r"mask \[2, 3\] fits neither"),
+    ("matmul", {}, [(2, 3), (4, 5)], r"3 columns vs 4 rows"),
+    ("bmm", {}, [(2, 3, 4), (3, 4, 5)], r"cannot multiply"),
+    ("last_hidden", dict(bidirectional=True), [(3, 2, 4)], r"even first dim"),
+    ("embedding", dict(num_embeddings=5, embedding_dim=2, padding_idx=5), [(2,)], r"padding_idx=5"),
+]
+
+
+@pytest.mark.parametrize("name, kw, ins, match", ERRORS, ids=[f"{e[0]}-{i}" for i, e in enumerate(ERRORS)])
+def test_shape_rules_explain_misuse(name, kw, ins, match):
+    from archdsl.errors import ShapeRuleError, Span
+    from archdsl.ops import REGISTRY, bind
+
+    op = REGISTRY.get(name)
+    a = bind(op, [], {k: (v, Span("t", 1, 1)) for k, v in kw.items()}, Span("t", 1, 1))
+    if match is None:
+        op.shape(a, ins)
+        return
+    with pytest.raises(ShapeRuleError, match=match):
+        op.shape(a, ins)

@@ -261,8 +261,9 @@ def _last_hidden_shape(a, ins):
     h = ins[0]
     expect_rank("last_hidden", h, (2, 3), "h_n ([layers * directions, N, H])")
     d = 2 if a.bidirectional else 1
-    if known_eq(h[0], 0) is True or (isinstance(h[0], int) and h[0] % d):
-        raise ShapeRuleError(f"`last_hidden` bidirectional h_n needs an even first dim, got {fmt_shape(h)}")
+    if isinstance(h[0], int) and h[0] % d:
+        raise ShapeRuleError(f"`last_hidden` bidirectional h_n needs an even first dim (2 x layers), "
+                             f"got {fmt_shape(h)}")
     return (*h[1:-1], d * h[-1])
 
 

@@ -161,7 +161,7 @@ def local_name(container) -> str:
 
 
 def contents(module, limit: int = 3) -> str:
-    """What a sequence holds, in order: 'maxpool2d, BasicConv2d', 'BasicBlock, 2 more'."""
+    """What a sequence holds, in order: 'maxpool2d, BasicConv2d', '4 Bottleneck', 'conv2d, relu, 29 more'."""
     names = []
     for child in module.children.values():
         if child.kind == "op":
@@ -170,6 +170,13 @@ def contents(module, limit: int = 3) -> str:
             names.append(child.block.name)
         else:
             names.append("Sequential")
-    if len(names) > limit:
-        return ", ".join(names[:limit - 1]) + f", {len(names) - limit + 1} more"
-    return ", ".join(names) or "empty"
+    runs: list = []
+    for name in names:
+        if runs and runs[-1][0] == name:
+            runs[-1][1] += 1
+        else:
+            runs.append([name, 1])
+    words = [name if n == 1 else f"{n} {name}" for name, n in runs]
+    if len(words) > limit:
+        return ", ".join(words[:limit - 1]) + f", {len(names) - sum(n for _, n in runs[:limit - 1])} more"
+    return ", ".join(words) or "empty"
