@@ -38,6 +38,25 @@ FORMATS = ("compile", "exported", "onnx", "torchscript")
 # docs/export.md lists them all.
 LIMITS: dict[str, dict[str, str]] = {}
 
+# Symbolic dims that torch.export (and so ONNX) cannot keep dynamic in a spec, with the reason: spec name ->
+# {dim: reason}. Such a dim is fixed with -D (`archdsl compile specs/rnn.yaml -D T=20 --onnx rnn.onnx`): the
+# export is then for that value, the other dims stay dynamic. The CLI adds the reason to its error.
+_RNN = "torch.export runs torch's {} one time step at a time, so the sequence length is fixed"
+STATIC_DIMS: dict[str, dict[str, str]] = {
+    "gru": {"T": _RNN.format("nn.GRU")},
+    "lstm_classifier": {"T": _RNN.format("nn.LSTM")},
+    "stacked_lstm": {"T": _RNN.format("nn.LSTM")},
+    "rnn": {"T": "model `elman` scans the T steps with a Python loop, which torch.export unrolls; model `fused`: "
+                 + _RNN.format("nn.RNN")},
+    "ntm": {"T": "the scan over the T input steps is a Python loop, which torch.export unrolls"},
+    "memnn": {"S": "the facts are written to memory one at a time, a Python loop over S that torch.export unrolls"},
+    "seq2seq_attention": {"S": "the encoder: " + _RNN.format("nn.LSTM"),
+                          "T": "the teacher-forced decoder scans the T target steps with a Python loop, "
+                               "which torch.export unrolls"},
+    "show_attend_tell": {"T": "the teacher-forced decoder scans the T words with a Python loop, which "
+                              "torch.export unrolls"},
+}
+
 DEFAULT_DIM = 2          # first value of a symbolic dim in example inputs (not 0 or 1, which torch specializes)
 ONNX_ATOL = 1e-4         # onnxruntime vs torch, absolute
 SINGLE_FILE_LIMIT = 1_800_000_000   # bytes of weights above which ONNX weights go to an external .data file
@@ -86,10 +105,15 @@ def symbol_values(spec, model: str | None = None, dims: dict | None = None) -> d
     equal, and would tie N to T, or T to a fixed width)."""
     dims = dims or {}
     model = _model_name(spec, model)
+    names = symbols(spec, model)
+    for node in _input_nodes(spec, model):   # symbols that only bound token ids: [low, high)
+        for bound in (node.get("low"), node.get("high")):
+            names += [b.name for b in sorted(getattr(bound, "free_symbols", ()), key=lambda b: b.name)
+                      if b.name not in names]
     taken = {int(d) for node in _input_nodes(spec, model) for d in node["shape"] if isinstance(d, int)}
     taken |= {int(v) for v in dims.values()}
     out, candidate = {}, DEFAULT_DIM
-    for s in symbols(spec, model):
+    for s in names:
         if s in dims:
             out[s] = int(dims[s])
             continue
@@ -106,24 +130,15 @@ def input_names(spec, model: str | None = None) -> list[str]:
 
 def example_inputs(spec, model: str | None = None, dims: dict | None = None, seed: int = 0,
                    device=None, dtype=None) -> tuple:
-    """Random inputs of the model's static shapes, symbolic dims set from `dims` (default 2 each)."""
-    import torch
-
-    from .dims import substitute
+    """Random inputs of the model's declared shapes and dtypes (token ids in [low, high)), symbolic dims from
+    `dims` or `symbol_values`; `dtype` casts the floating-point ones."""
+    from .runtime_shapes import example_inputs as declared_inputs
 
     model = _model_name(spec, model)
-    values = symbol_values(spec, model, dims)
-    gen = torch.Generator().manual_seed(seed)
     out = []
-    for node in _input_nodes(spec, model):
-        shape = [int(substitute(d, values)) for d in node["shape"]]
-        kind = str(node.get("dtype") or (node.get("attrs") or {}).get("dtype") or "float")
-        if kind.startswith(("int", "long")):
-            x = torch.randint(0, 2, shape, generator=gen)    # ids valid for any vocabulary
-        elif kind.startswith("bool"):
-            x = torch.ones(shape, dtype=torch.bool)
-        else:
-            x = torch.randn(shape, generator=gen, dtype=dtype or torch.float32)
+    for x in declared_inputs(spec, model, symbol_values(spec, model, dims), seed):
+        if dtype is not None and x.is_floating_point():
+            x = x.to(dtype)
         out.append(x.to(device) if device is not None else x)
     return tuple(out)
 
@@ -213,12 +228,31 @@ def _still_dynamic(refined, original) -> bool:
     return True
 
 
+def pinned_dims(message: str) -> list[str]:
+    """The dims torch.export reports as specialized to a constant, from its error message."""
+    import re
+
+    names = re.findall(r"You marked (\w+) as dynamic but your code specialized it", message)
+    return list(dict.fromkeys(names))
+
+
 def _export_error(spec, model: str, what: str, exc: BaseException, names: list[str]) -> ExportError:
     text = str(exc).strip()
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-    if "specialized it to be a constant" in text or "specialized" in text and "Suggested fixes" in text:
-        why = "a symbolic input dim is pinned to a constant by the model (for example a reshape to a fixed size)"
-        hint = "fix the dim with -D (e.g. -D N=1) to export a static model, or make the forward size-agnostic"
+    pinned = pinned_dims(text)
+    if pinned:
+        names_ = ", ".join(f"`{d}`" for d in pinned)
+        known = [STATIC_DIMS.get(spec.name, {}).get(d) for d in pinned]
+        why = (f"the symbolic dim{'s' if len(pinned) > 1 else ''} {names_} cannot stay dynamic: the model "
+               f"specializes {'them' if len(pinned) > 1 else 'it'} to the example's value")
+        if any(known):
+            why += f" ({'; '.join(k for k in known if k)})"
+        else:
+            why += (" (a Python loop over its steps is unrolled, torch's LSTM/GRU/RNN export needs a fixed length,"
+                    " or a reshape fixes the size)")
+        fix = " ".join(f"-D {d}=<value>" for d in pinned)
+        hint = f"fix {'them' if len(pinned) > 1 else 'it'} to export for one value ({fix}); the other symbolic " \
+               "dims stay dynamic"
     elif "data-dependent" in text or "GuardOnDataDependent" in type(exc).__name__ or "data dependent" in text:
         why = "the forward branches or loops on tensor values (data-dependent control flow)"
         hint = "torch.export needs control flow that depends only on shapes and parameters"

@@ -74,7 +74,8 @@ def objective_sources(gen) -> list[str]:
     for name, root in gen.graph.objectives.items():
         lines = ForwardWriter(gen, root).write()
         params = ", ".join(n for n, _, _ in root.block.inputs)
-        doc = (root.block.doc or f"The objective `{name}`").strip().replace('"""', "'''")
+        doc = str(root.block.doc or f"The objective `{name}`").strip()
+        doc = doc.replace("\\", "\\\\").replace('"' * 3, "'" * 3)  # a safe docstring
         head = [f"def {name}({params}):", f'    """{doc} ({gen.file}:{root.block.span.line})"""']
         if gen.probe:  # probes report as `self`, the objective's scope
             head.append(f"    self = _objective_scope({name!r})")

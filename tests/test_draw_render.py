@@ -74,3 +74,64 @@ def test_without_dot_the_cli_prints_one_line_and_no_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "archdsl.cli", "draw", spec_path("lenet5"), "-o",
                            str(tmp_path / "l.dot")], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0 and (tmp_path / "l.dot").exists()
+
+
+# --- legibility: no text of the diagram covers another -----------------------------------------------------------
+
+def _text_boxes(dot_text: str, layout_args=("dot",)) -> list:
+    """Every text Graphviz lays out (box lines, arrow labels, frame titles): (owner, text, x0, y0, x1, y1)."""
+    import json
+
+    out = subprocess.run([*layout_args, "-Tjson"], input=dot_text.encode(), capture_output=True, check=True).stdout
+    layout = json.loads(out)
+    boxes = []
+    for kind in ("objects", "edges"):
+        for i, obj in enumerate(layout.get(kind, [])):
+            for key in ("_ldraw_", "_hldraw_", "_tldraw_"):
+                size = 14.0
+                for op in obj.get(key, []):
+                    if op["op"] == "F":
+                        size = op["size"]
+                    elif op["op"] == "T":
+                        (x, y), w = op["pt"], op["width"]
+                        x0 = {"c": x - w / 2, "l": x, "r": x - w}[op["align"]]
+                        boxes.append(((kind, i), op["text"], x0, y - 0.25 * size, x0 + w, y + 0.75 * size))
+    return boxes
+
+
+def _overlapping(boxes: list, pad: float = 0.5) -> list:
+    out = []
+    boxes = sorted(boxes, key=lambda b: b[2])
+    for k, a in enumerate(boxes):
+        for b in boxes[k + 1:]:
+            if b[2] >= a[4] - pad:
+                break
+            if a[0] != b[0] and min(a[5], b[5]) - max(a[3], b[3]) > pad and min(a[4], b[4]) - max(a[2], b[2]) > pad:
+                out.append((a[1], b[1]))
+    return out
+
+
+@needs_dot
+def test_the_overlap_check_sees_an_overlap():
+    pinned = 'digraph { a [label="aaaaaaaaaaaa" pos="0,0!"]; b [label="bbbbbbbbbbbb" pos="10,0!"]; }'
+    assert _overlapping(_text_boxes(pinned, ("neato", "-n2"))) == [("aaaaaaaaaaaa", "bbbbbbbbbbbb")]
+    assert not _overlapping(_text_boxes(pinned.replace("pos=", "xpos=")))   # laid out by dot: apart
+
+
+@needs_dot
+@pytest.mark.parametrize("name, depth", [("googlenet", 1), ("googlenet", None), ("resnet", 1), ("resnet", 2)])
+def test_large_diagrams_have_no_overlapping_text(name, depth):
+    boxes = _text_boxes(archdsl.load(spec_path(name)).to_dot(depth=depth))
+    assert len(boxes) > 50 and not _overlapping(boxes)
+
+
+@needs_dot
+def test_every_gallery_diagram_has_no_overlapping_text():
+    import importlib.util
+
+    module_spec = importlib.util.spec_from_file_location("gen_gallery", ROOT / "tools" / "gen_gallery.py")
+    gallery = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(gallery)
+    for path in gallery.zoo():
+        spec = archdsl.load(str(path))
+        assert not _overlapping(_text_boxes(spec.to_dot(depth=gallery.legible_depth(spec)))), path.name

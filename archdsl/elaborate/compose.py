@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..dims import fmt_shape, known_eq
 from ..errors import ShapeError, StructureError, TypeError_, did_you_mean
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Tensor
 from .values import LayerRef
 
 
@@ -69,6 +69,8 @@ def tag_nodes(graph: Graph, first: int, owner: str) -> None:
 
 
 def _shape_of(graph: Graph, t):
+    if not isinstance(t, Tensor):
+        return None
     node = graph.node(t.node)
     outs = node.get("outputs")
     return outs[t.index] if outs is not None else node.get("shape")
@@ -93,9 +95,9 @@ def check_across(graph: Graph) -> None:
                                                    "not a copy").with_note(
                         f"`{st.callee}` declares its inputs at {callee.block.span}")
     for name, root in graph.objectives.items():
-        outs = root.output if isinstance(root.output, tuple) else (root.output,)
+        outs = list(_flat(root.output))
         for i, t in enumerate(outs):
-            shape = _shape_of(graph, t) if t is not None else None
+            shape = _shape_of(graph, t)
             if shape is not None and len(shape) != 0:
                 which = f"output {i}" if len(outs) > 1 else "the result"
                 raise ShapeError(f"an objective ends with scalar losses, but {which} of `{name}` has shape "
@@ -107,6 +109,14 @@ def check_across(graph: Graph) -> None:
                 raise TypeError_(f"`{node['op'].name}` depends on the training mode, so it cannot be used in the "
                                  f"objective `{name}`", node["call_span"],
                                  hint="objectives are plain functions; sample or drop out inside a model")
+
+
+def _flat(value):
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _flat(v)
+    else:
+        yield value
 
 
 def root_nodes(graph: Graph, owner: str):

@@ -73,7 +73,9 @@ def _render(node) -> tuple[str, int]:  # noqa: C901 - one case per node type
     if isinstance(node, A.TupleExpr):
         if not node.items:
             return "()", ATOM
-        return _items(node.items) + ("," if len(node.items) == 1 else ""), TUPLE
+        if len(node.items) == 1:
+            return f"({unparse(node.items[0], COND)},)", ATOM
+        return _items(node.items), TUPLE
     if isinstance(node, A.DictExpr):
         return "{" + ", ".join(f"{unparse(k, COND)}: {unparse(v, COND)}" for k, v in zip(node.keys, node.values)) \
             + "}", ATOM

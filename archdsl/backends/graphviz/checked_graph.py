@@ -17,13 +17,30 @@ def graph_for_drawing(spec, allow_errors: bool = False):
             raise
     from ... import ops  # noqa: F401  (registers the ops)
     from ...elaborate.build import Builder
+    from ...limits import active
     from ...passes.cost import infer_costs
     from ...passes.shapes import infer_shapes
 
-    graph = Builder(spec.doc, spec.overrides, spec.limits).build()
-    errors = infer_shapes(graph, collect_errors=True)
-    infer_costs(graph)
-    return graph, errors, _failures(graph, errors)
+    with active(spec.limits):
+        graph = Builder(spec.doc, spec.overrides, spec.limits).build()
+        errors = infer_shapes(graph, collect_errors=True)
+        failures = _failures(graph, errors)
+        errors += _across(graph)
+        infer_costs(graph)
+    return graph, errors, failures
+
+
+def _across(graph) -> list:
+    """The checks between models and objectives (a model called with the wrong shapes), as errors."""
+    try:
+        from ...elaborate.compose import check_across
+    except ImportError:
+        return []
+    try:
+        check_across(graph)
+    except ShapeError as err:
+        return [err]
+    return []
 
 
 def _failures(graph, errors: list) -> dict:

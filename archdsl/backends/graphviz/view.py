@@ -17,7 +17,7 @@ class Item:
     """One box of the diagram."""
 
     id: str
-    kind: str                       # 'op' | 'input' | 'output' | 'unit' | 'other'
+    kind: str                       # 'op' | 'input' | 'output' | 'unit' | 'loop' | 'loop_in' | 'other'
     container: Container            # the innermost open container the box sits in
     nodes: list = field(default_factory=list)   # graph nodes it stands for
     units: list = field(default_factory=list)   # kind 'unit': the identical calls merged into it (x N)
