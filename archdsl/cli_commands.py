@@ -53,8 +53,9 @@ def add_parsers(sub, command) -> None:
     c = command("test", "check, over many values of the symbolic dims, that every static shape is PyTorch's")
     c.add_argument("--examples", type=_positive, default=20, metavar="N", help="how many examples (default 20)")
     c.add_argument("--model", help="test only this model of a multi-model spec")
-    c.add_argument("--device", choices=("auto", "meta", "cpu"), default="auto",
-                   help="run on PyTorch's meta device (no memory), the CPU, or meta where ops allow (default)")
+    c.add_argument("--device", choices=("auto", "meta", "cpu", "cuda"), default="auto",
+                   help="run on PyTorch's meta device (no memory), the CPU, a CUDA GPU, or meta where ops allow "
+                        "(default)")
     c.add_argument("--seed", type=int, default=0, help="seed of the examples (default 0)")
     c = sub.add_parser("fmt", help="print the spec in canonical form", description=(
         "Print the spec in canonical form: sections in a fixed order, two-space indentation, expressions "
@@ -123,6 +124,11 @@ def run_test(spec, args) -> int:
     except ImportError:
         raise UsageError("`archdsl test` needs hypothesis: pip install hypothesis") from None
     device = None if args.device == "auto" else args.device
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: CUDA is not available on this machine")
     if args.model is not None and args.model not in spec.models:
         raise UsageError(f"{args.spec} has no model `{args.model}`; models: {', '.join(spec.models)}")
     result = run_property(spec, args.examples, args.model, device, args.seed)

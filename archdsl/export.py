@@ -2,7 +2,8 @@
 
 Every symbolic dim of a model's `inputs:` (`N`, `T`, `H`, ...) is declared dynamic (`torch.export.Dim`),
 so one exported program or ONNX file serves every batch size (sequence length, image size) the spec
-allows. Example inputs give each symbol the value 2 unless told otherwise.
+allows. Example inputs give the symbols distinct values 2, 3, 5, ... unless told otherwise. Dims that
+torch.export cannot keep dynamic (a sequence length that a loop runs over) are listed in `STATIC_DIMS`.
 
     spec = archdsl.load("specs/resnet.yaml", depth=18)
     ep = export_program(spec)                       # torch.export.ExportedProgram, N dynamic
@@ -301,15 +302,15 @@ def export_onnx(spec, path: str, model: str | None = None, *, net=None, dims: di
         net = spec.build(model if spec.doc.multi_model else None)
     net = net.eval()
     args = example_inputs(spec, model, dims)
-    _, shapes = _export(spec, model, net, args)     # explained errors, refined dim ranges
+    ep, shapes = _export(spec, model, net, args)    # explained errors, refined dim ranges
     names = input_names(spec, model)
     with torch.no_grad():
         n_out = len(_flat_outputs(net(*args)))
     outputs = ["output"] if n_out == 1 else [f"output{i}" for i in range(n_out)]
     try:
         with _quiet():
-            # from the module, not the program: ONNX's dims are then named after the spec's symbols
-            program = torch.onnx.export(net, args, None, dynamic_shapes=shapes, input_names=names,
+            # dynamic_shapes again, so that ONNX's dims are named after the spec's symbols
+            program = torch.onnx.export(ep, args, None, dynamic_shapes=shapes, input_names=names,
                                         output_names=outputs, dynamo=True, verbose=False, optimize=True)
     except Exception as exc:   # noqa: BLE001
         raise _export_error(spec, model, "the ONNX exporter", exc, names) from None

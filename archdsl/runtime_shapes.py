@@ -108,7 +108,8 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
         if path in leaf_paths:
             handles.append(sub.register_forward_hook(
                 lambda mod, inp, out, path=path: hooked[path].append(tuple(out.shape))))
-    inputs = example_inputs(spec, model, dims, seed) if place.type == "cpu" else meta_inputs(spec, model, dims)
+    inputs = meta_inputs(spec, model, dims) if place.type == "meta" else \
+        [x.to(place) for x in example_inputs(spec, model, dims, seed)]   # cpu, cuda
     _records = defaultdict(list)
     try:
         with torch.no_grad(), place:

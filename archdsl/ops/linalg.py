@@ -195,8 +195,16 @@ def _reduce_shape(name: str):
     return shape
 
 
-def _dim_src(a) -> str:
-    return "" if a.dim is None else repr(a.dim)
+def _reduce_call(method: str):
+    def call(a, ins, args):
+        x, keep = atom(args[0]), ", keepdim=True" if a.keepdim else ""
+        if a.dim is not None:
+            return f"{x}.{method}({a.dim!r}{keep})"
+        if a.keepdim and ins[0]:
+            return f"{x}.{method}().reshape({', '.join(['1'] * len(ins[0]))})"
+        return f"{x}.{method}()"
+
+    return call
 
 
 register(
@@ -214,11 +222,7 @@ for _name, _method, _verb in (("reduce_sum", "sum", "Sum"), ("reduce_mean", "mea
         name=_name, family="tensor",
         doc=f"{_verb} over `dim` (an int, a tuple, or None for all dims).",
         params=(Param("dim", "ints", None), Param("keepdim", "bool", False)),
-        shape=_reduce_shape(_name),
-        call=lambda a, ins, args, m=_method: (
-            f"{atom(args[0])}.{m}({_dim_src(a)}{', keepdim=True' if a.keepdim else ''})" if a.dim is not None
-            else (f"{atom(args[0])}.{m}().reshape({', '.join(['1'] * len(ins[0]))})" if a.keepdim and ins[0]
-                  else f"{atom(args[0])}.{m}()")),
+        shape=_reduce_shape(_name), call=_reduce_call(_method),
         shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim; a scalar [] for dim=None)",
     )
 
