@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SPEC
     except KeyboardInterrupt:
         return EXIT_SPEC
+    except BrokenPipeError:  # `archdsl compile spec | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # a bug in archdsl, never the user's: no traceback unless ARCHDSL_DEBUG is set
         if os.environ.get("ARCHDSL_DEBUG"):
             raise

@@ -84,6 +84,12 @@ def _model_name(spec, model: str | None) -> str:
     return model
 
 
+def top_models(spec) -> list[str]:
+    """The models no other model of the spec uses (`uses:`): running them runs the code of all the others."""
+    used = {name for m in spec.doc.models.values() for name, _ in getattr(m, "uses", ())}
+    return [m for m in spec.models if m not in used]
+
+
 def _input_nodes(spec, model: str) -> list[dict]:
     return [spec.graph.node(n) for n in spec.graph.inputs[model]]
 
