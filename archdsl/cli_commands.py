@@ -36,8 +36,9 @@ def limit_flags(parser: argparse.ArgumentParser) -> None:
     """--max-repeat N, --max-memory 16GiB, ...: one flag per limit of archdsl/limits.py."""
     group = parser.add_argument_group("limits (raise them for very large specs)")
     for limit in LIMITS.values():
-        group.add_argument(limit.flag, dest=f"limit_{limit.name}", metavar="SIZE" if limit.name == "max_memory" else "N",
-                           type=_size if limit.name == "max_memory" else _positive,
+        size = limit.name == "max_memory"
+        group.add_argument(limit.flag, dest=f"limit_{limit.name}", metavar="SIZE" if size else "N",
+                           type=_size if size else _positive,
                            help=f"{limit.what} (default {fmt_limit(limit.name, limit.default)})")
 
 

@@ -209,7 +209,9 @@ def _export(spec, model: str, net, args):
     for attempt in range(2):
         try:
             with _quiet():
-                return torch.export.export(net, args, dynamic_shapes=shapes, strict=False), shapes
+                ep = torch.export.export(net, args, dynamic_shapes=shapes, strict=False)
+            ep._archdsl_dynamic_shapes = shapes
+            return ep, shapes
         except torch._dynamo.exc.UserError as exc:   # constraints: a dim has a minimum, or is pinned
             message = str(exc)
             if attempt == 0 and "Suggested fixes" in message:
@@ -293,9 +295,10 @@ def onnxruntime_missing() -> str | None:
 
 
 def export_onnx(spec, path: str, model: str | None = None, *, net=None, dims: dict | None = None,
-                verify: bool = True) -> dict:
+                verify: bool = True, program=None) -> dict:
     """Write the model as ONNX (via torch.export, symbolic dims dynamic) and check it with onnx.checker;
     with `verify` and onnxruntime installed, also run it and compare with torch (max abs diff <= 1e-4).
+    `program`: what `export_program(spec, model, net=net, dims=dims)` returned, to save exporting again.
     Returns {"path", "dynamic": [dims], "max_abs_diff": float or None}."""
     import torch
 
@@ -308,7 +311,10 @@ def export_onnx(spec, path: str, model: str | None = None, *, net=None, dims: di
         net = spec.build(model if spec.doc.multi_model else None)
     net = net.eval()
     args = example_inputs(spec, model, dims)
-    ep, shapes = _export(spec, model, net, args)    # explained errors, refined dim ranges
+    if program is not None:
+        ep, shapes = program, program._archdsl_dynamic_shapes
+    else:
+        ep, shapes = _export(spec, model, net, args)    # explained errors, refined dim ranges
     names = input_names(spec, model)
     with torch.no_grad():
         n_out = len(_flat_outputs(net(*args)))

@@ -21,8 +21,9 @@ ZOO = sorted(p.stem for p in SPECS.glob("*.yaml"))
 def graph_signature(spec) -> tuple:
     """Everything a spec's graph means: nodes (op, attributes, inputs, shapes), modules, outputs, the code."""
     g = spec.graph
-    nodes = tuple((nid, n["op"].name if n["op"] is not None else n.get("kind"), repr(sorted(dict(n["attrs"] or {}).items())),
-                   repr(n["inputs"]), repr(n["shape"]), n["scope"], n["module"]) for nid, n in g.nodes())
+    nodes = tuple((nid, n["op"].name if n["op"] is not None else n.get("kind"),
+                   repr(sorted(dict(n["attrs"] or {}).items())), repr(n["inputs"]), repr(n["shape"]), n["scope"],
+                   n["module"]) for nid, n in g.nodes())
     modules = tuple((m, tuple(x.path for x in root.walk())) for m, root in g.roots.items())
     import os
 

@@ -46,7 +46,6 @@ def render(dot_text: str, fmt: str) -> bytes:
 
 
 def write(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(str(path)))
-    os.makedirs(folder, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
+    from ...files import write_atomic
+
+    write_atomic(str(path), data)  # a temporary file renamed over `path`: never a half-written diagram
