@@ -181,9 +181,9 @@ def shape_report(spec, model: str | None = None, device: str | None = None, **va
     if device in (None, "meta"):
         try:
             seen = runtime_shapes(spec, model, values, device="meta")
-        except Exception:  # noqa: BLE001 - an op without a meta kernel, or a real failure: CPU tells which
+        except Exception as exc:  # noqa: BLE001 - an op without a meta kernel, or a real failure: CPU tells which
             if device == "meta":
-                raise
+                raise _pytorch_failed(exc, values, "meta") from exc
     if seen is None:
         from .limits import active
         from .passes.memory import check_memory
@@ -193,9 +193,25 @@ def shape_report(spec, model: str | None = None, device: str | None = None, **va
         try:
             seen = runtime_shapes(spec, model, values, device=device or "cpu")
         except Exception as exc:  # noqa: BLE001 - PyTorch rejected a spec that checks statically
-            raise ShapeMismatch(f"PyTorch raised {type(exc).__name__} with {_fmt_dims(values)}, although every "
-                                f"static check passed: {str(exc).strip()[:500]}", values, []) from exc
+            raise _pytorch_failed(exc, values, device or "cpu") from exc
     return [_compare(spec, nid, runtime, values) for nid, runtime in seen.items()]
+
+
+def _pytorch_failed(exc: Exception, values: dict, device: str) -> ShapeMismatch:
+    """PyTorch rejected a spec that checks statically: say where, from the generated line that failed."""
+    import linecache
+    import traceback
+
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.startswith("<archdsl "):
+            line = linecache.getline(frame.filename, frame.lineno).strip()
+            code, _, spec_line = line.partition("  # ")
+            where = f"{spec_line}: " if spec_line else ""
+            where += f"in the generated `{code}`: " if code else ""
+            break
+    return ShapeMismatch(f"{where}PyTorch raised {type(exc).__name__} with {_fmt_dims(values)} on the {device} "
+                         f"device, although every static check passed: {str(exc).strip()[:500]}", values, [])
 
 
 def _compare(spec, nid: str, runtime: list, values: dict) -> NodeShapes:

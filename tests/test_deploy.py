@@ -31,6 +31,8 @@ import archdsl
 from archdsl import export
 from archdsl.cli import main as cli
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.* is deprecated:DeprecationWarning")
+
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
 SLOW = os.environ.get("ARCHDSL_SLOW_TESTS") == "1"

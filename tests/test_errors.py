@@ -80,3 +80,8 @@ def test_every_code_is_tested_and_documented():
     doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
     for code in codes:
         assert f"## {code}" in doc
+
+
+def test_model_named_like_a_module_method_is_rejected(write_spec):
+    err = error_of(write_spec, "models:\n  train:\n    inputs: {x: [N, 2]}\n    forward: |\n      x\n")
+    assert err.code == "E003" and "cannot be a model name" in err.message and err.span.line == 2

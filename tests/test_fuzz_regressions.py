@@ -166,3 +166,23 @@ def test_compile_output_is_written_atomically(write_spec, tmp_path, monkeypatch)
     monkeypatch.undo()
     assert main(["compile", write_spec(BASE), "-o", str(out)]) == 0
     assert "class" in out.read_text()
+
+
+def test_none_applied_to_a_layer_sequence(write_spec):
+    """Found by the long fuzz run: `hidden(null)` reached the graph as a None input."""
+    path = write_spec("inputs:\n  x: [N, 4]\nlayers:\n  hidden: \"[linear(4), relu]\"\nforward: |\n  hidden(null)\n")
+    with pytest.raises(ArchDSLError, match="must be applied to tensors, got None") as info:
+        archdsl.load(path).check()
+    assert (info.value.span.line, info.value.span.col) == (6, 3)
+
+
+def test_pytorch_failing_on_the_meta_device_is_a_counterexample(write_spec, monkeypatch, capsys):
+    """Found by the long fuzz run: `archdsl test --device meta` let PyTorch's error escape (an internal error)."""
+    import archdsl.runtime_shapes as rs
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("k not in range for dimension")
+    monkeypatch.setattr(rs, "runtime_shapes", fail)
+    assert main(["test", write_spec(BASE), "--device", "meta", "--examples", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "PyTorch raised RuntimeError with N=1 on the meta device" in err and "internal error" not in err

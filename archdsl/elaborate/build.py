@@ -275,9 +275,9 @@ class Builder(Evaluator):
                                   "same condition")
         if isinstance(fn, OpFn):
             fn = OpTemplate(fn.op, _defaults(fn.op, span), span)
-        bad = next((v for v in values if not is_tensorish(v)), None)
-        if bad is not None or not values:
-            raise TypeError_(f"{describe(fn)} must be applied to tensors, got {describe(bad) if values else 'nothing'}",
+        bad = [v for v in values if not is_tensorish(v)]  # (a list: the bad value may itself be None)
+        if bad or not values:
+            raise TypeError_(f"{describe(fn)} must be applied to tensors, got {describe(bad[0]) if bad else 'nothing'}",
                              span)
         if isinstance(fn, OpTemplate):
             if fn.op.layer_only:

@@ -114,6 +114,7 @@ def parse_spec(text: str, file: str) -> SpecDoc:
                 raise StructureError(f"`{key}` at the top level cannot be combined with `models:`", top.keys[key],
                                      hint=f"move `{key}` into one of the models")
         mmap = _mapping(top.items["models"], "`models`")
+        _check_attribute_names(mmap, "model")
         models = {k: _model(k, mmap.keys[k], v) for k, v in mmap.items.items()}
         if not models:
             raise StructureError("`models:` is empty", top.keys["models"])
@@ -180,15 +181,20 @@ _MODULE_ATTRS = {"forward", "training", "to", "cuda", "cpu", "eval", "train", "p
                  "named_parameters", "named_children", "extra_repr", "requires_grad_", "get_submodule", "compile"}
 
 
+def _check_attribute_names(m: YMap, what: str) -> None:
+    """Layer and model names become attributes of an nn.Module."""
+    for key, span in m.keys.items():
+        if not key.isidentifier() or keyword.iskeyword(key) or key.startswith("_") or key in _MODULE_ATTRS:
+            raise StructureError(f"`{key}` cannot be a {what} name", span,
+                                 hint=f"{what} names become Python attributes: letters, digits and `_`, not "
+                                      "starting with `_` or a digit, and not a name nn.Module already uses")
+
+
 def _layers(node) -> list:
     if node is None:
         return []
     m = _mapping(node, "`layers`")
-    for key, span in m.keys.items():
-        if not key.isidentifier() or keyword.iskeyword(key) or key.startswith("_") or key in _MODULE_ATTRS:
-            raise StructureError(f"`{key}` cannot be a layer name", span,
-                                 hint="layer names become Python attributes: letters, digits and `_`, not starting "
-                                      "with `_` or a digit, and not a name nn.Module already uses")
+    _check_attribute_names(m, "layer")
     return [(k, to_expr(v, "layer definition"), m.keys[k]) for k, v in m.items.items()]
 
 
