@@ -44,7 +44,8 @@ def step_fn(net, args, device):
             out = net(*args)
             outs = export._flat_outputs(out)
             loss = sum(o.float().mean() for o in outs if o.is_floating_point())
-        loss.backward()
+        if torch.is_tensor(loss) and loss.requires_grad:   # a greedy decoder's token ids have no gradient
+            loss.backward()
         return outs
     return step
 

@@ -171,14 +171,14 @@ def _param(item: str):
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--stories", type=int, default=10000, help="training stories")
     ap.add_argument("--test-stories", type=int, default=1000, help="held-out stories")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--lr-decay", type=float, default=0.5, help="learning rate factor every --decay-every epochs")
-    ap.add_argument("--decay-every", type=int, default=10)
-    ap.add_argument("--max-facts", type=int, default=12, help="sentences per story, at most")
+    ap.add_argument("--decay-every", type=int, default=15)
+    ap.add_argument("--max-facts", type=int, default=10, help="sentences per story, at most")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target", type=float, default=None, help="stop once the held-out accuracy reaches this")
     ap.add_argument("--quick", action="store_true", help="a fast run: 1,000 stories, 6 epochs, short stories")

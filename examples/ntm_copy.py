@@ -7,7 +7,8 @@ batch of one length drawn from 1 to 10 (an optional curriculum, --curriculum, st
 when the mean bit error per sequence on a held-out set (lengths 1 to 10, --eval-per-length sequences of each)
 falls below --target bits, or after --steps steps or --time-limit seconds.
 
-    python examples/ntm_copy.py                  # memory 32 x 20 (the spec's default is 128 x 20: -D memory_n=128)
+    python examples/ntm_copy.py                  # the spec's defaults: memory 128 x 20, an LSTM of 100 units
+    python examples/ntm_copy.py -D memory_n=32   # a smaller memory (enough for lengths up to 10)
     python examples/ntm_copy.py --quick          # a few seconds: a small model, a few dozen steps
 
 The read and write weightings over time of one held-out sequence (length 10) are taken with forward hooks on the
@@ -101,6 +102,7 @@ def save_images(out: Path, x, target, logits, w_read, w_write, length: int):
         ax.axvline(length, color="tab:red", lw=0.8, ls="--")
         ax.set_title(title)
         ax.set_xlabel("time step (the delimiter at the dashed line)")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     axes[0].set_ylabel(f"memory location (of {n})")
     fig.suptitle(f"NTM copy task: weightings over time for one sequence of length {length}")
     fig.tight_layout()
@@ -118,6 +120,7 @@ def save_images(out: Path, x, target, logits, w_read, w_write, length: int):
         ax.set_title(title, fontsize=10)
         ax.set_yticks([])
     axes[2].set_xlabel("time step")
+    axes[2].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(out / "copy.png", dpi=110)
     plt.close(fig)
@@ -143,7 +146,7 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true", help="a few seconds: small memory and controller, 60 steps")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "ntm_copy")
     ap.add_argument("-D", dest="params", action="append", default=[], metavar="NAME=VALUE",
-                    help="spec params (default memory_n=32; the spec's own default is 128)")
+                    help="spec params, e.g. -D memory_n=32")
     ap.add_argument("--quiet", action="store_true", help="only the evaluation lines")
     return ap.parse_args(argv)
 
@@ -154,7 +157,7 @@ def main(argv=None) -> dict:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    params = {"memory_n": 32}
+    params = {}
     if args.quick:
         params.update(memory_n=16, memory_m=8, controller_size=32)
         args.steps, args.eval_every, args.eval_per_length = args.steps or 60, 20, 8
@@ -169,8 +172,9 @@ def main(argv=None) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     held_out = held_out_set(args.eval_per_length, args.seed, args.max_length)
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"ntm {params}: {n_params:,} parameters; batches of {args.batch_size}, Adam lr {args.lr}, "
-          f"clip {args.clip}", flush=True)
+    memory = "x".join(map(str, model.memory0.value.shape))
+    print(f"ntm {params or 'spec defaults'}: memory {memory}, {n_params:,} parameters; "
+          f"batches of {args.batch_size}, Adam lr {args.lr}, clip {args.clip}", flush=True)
 
     history, recent, level = [], [], min(args.curriculum, args.max_length)
     start, result, step = time.time(), None, 0
@@ -210,8 +214,8 @@ def main(argv=None) -> dict:
     x, target = sample[1][:1], sample[2][0]
     w_read, w_write, logits = record_weightings(model, x)
     save_images(args.out, x[0], target, logits, w_read, w_write, length)
-    metrics = {"params": params, "n_params": n_params, "steps": step, "seconds": round(seconds, 1),
-               "sequences": step * args.batch_size, "bit_error": result["bit_error"],
+    metrics = {"params": params, "memory": memory, "n_params": n_params, "steps": step,
+               "seconds": round(seconds, 1), "sequences": step * args.batch_size, "bit_error": result["bit_error"],
                "per_length": result["per_length"], "reached": result["bit_error"] < args.target,
                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1))

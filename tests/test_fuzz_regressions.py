@@ -59,7 +59,7 @@ def test_fuzz_findings_are_located_errors(write_spec, name):
     start = time.perf_counter()
     with pytest.raises(ArchDSLError) as info:
         archdsl.load(path).check()
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 60  # a hang, not a slow machine
     err = info.value
     assert err.code == code and words in str(err) + (err.hint or ""), err.render()
     assert_located(err, path, text.encode())
@@ -93,7 +93,7 @@ def test_long_chains_stay_linear(write_spec):
     path = write_spec("inputs:\n  x: [N, 4]\nforward: |\n  x" + " >> relu" * 10000 + "\n")
     start = time.perf_counter()
     archdsl.load(path).check()
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 60  # a hang, not a slow machine
 
 
 def test_long_source_lines_are_shown_around_the_caret(write_spec):
