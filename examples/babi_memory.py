@@ -157,7 +157,8 @@ def show_attention(model, stories, story, query, index: int = 0, top: int = 3, o
         weights = p[0, :len(shown)]                              # slot s holds sentence len(facts) - 1 - s
         best = weights.argsort(descending=True)[:top].tolist()
         parts = [f"{len(facts) - s}. \"{' '.join(facts[len(facts) - 1 - s])}\" ({weights[s]:.2f})" for s in best]
-        out(f"hop {k}: " + "; ".join(parts))
+        empty = p[0, len(shown):].sum().item()                   # temporal encoding can draw attention there
+        out(f"hop {k}: " + "; ".join(parts) + (f"   [empty slots {empty:.2f}]" if len(shown) < p.shape[1] else ""))
     return recorder.hops
 
 
