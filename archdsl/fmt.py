@@ -192,9 +192,7 @@ class _Formatter:
         off = False  # between `# fmt: off` and `# fmt: on` entries are copied as written
         for n, i in enumerate(ranked):
             k, v = entries[i]
-            marks = [g.replace(" ", "") for g in gaps[i]]
-            off = (off or "#fmt:off" in marks) and "#fmt:on" not in marks[marks.index("#fmt:off") + 1:] \
-                if "#fmt:off" in marks else off and "#fmt:on" not in marks
+            off = _switch(off, gaps[i])
             self.emit_gap(indent, gaps[i], keep_blank=n > 0)
             skip = (self.comment(k.start_mark.line) or (0, ""))[1].replace(" ", "") == "#fmt:skip"
             if off or skip:
@@ -329,6 +327,14 @@ class _Formatter:
         self.emit(indent, f"{key}: |", trailing)
         for line in body:
             self.out.append(" " * (indent + 2) + line if line else "")
+
+
+def _switch(off: bool, gap: list[str]) -> bool:
+    """`# fmt: off` and `# fmt: on` comment lines, in order, switch formatting off and on."""
+    for line in gap:
+        mark = line.replace(" ", "")
+        off = True if mark == "#fmt:off" else False if mark == "#fmt:on" else off
+    return off
 
 
 # --- programs --------------------------------------------------------------------------------------------
