@@ -7,7 +7,9 @@ Eager and compiled calls alternate, so drift and the load of other processes hit
 the best over --rounds of the median of --reps calls (the round least disturbed by other processes). The
 compile time is that of the first call. A spec with several models gets a row per model.
 specs/seq2seq_attention.yaml is benchmarked too once it is in the zoo (with its symbolic dims at --batch,
-and every other symbol at --length); until then the script says it is missing.
+and every other symbol at --length); until then the script says it is missing. By default torch.compile
+breaks the graph at nn.LSTM/GRU/RNN modules (those run eagerly between two compiled graphs); --allow-rnn
+sets torch._dynamo.config.allow_rnn so that they are compiled too.
 """
 from __future__ import annotations
 
@@ -80,13 +82,17 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    p.add_argument("--allow-rnn", action="store_true",
+                   help="torch._dynamo.config.allow_rnn = True: trace through nn.LSTM/GRU/RNN instead of a graph break")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch._dynamo.config.allow_rnn = args.allow_rnn
     targets = [(Path(args.spec).stem, Path(args.spec), dict(_define(d) for d in args.defines))] if args.spec \
         else DEFAULT
     rows = []
-    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads\n")
+    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, "
+          f"allow_rnn={torch._dynamo.config.allow_rnn}\n")
     print("| model | batch | eager ms | compiled ms | speedup | compile s | max abs diff |")
     print("|---|---|---|---|---|---|---|")
     for label, path, params in targets:
