@@ -58,7 +58,8 @@ CASES = {
     "text_to_image_gan": Case("text_to_image_gan", SMALL_GAN),
     "seq2seq_attention": Case("seq2seq_attention", {"layers": 1, "hidden": 32, "embed": 16, "max_len": 4}),
     "show_attend_tell": Case("show_attend_tell", {"vocab": 50, "embed": 32, "hidden": 32, "att_units": 32,
-                                                  "widths": [8, 16, 16, 32, 32], "image_size": 64, "max_len": 3}),
+                                                  "convs": [1, 1, 1, 1, 1], "widths": [8, 16, 16, 32, 32], "image_size": 64,
+                                                  "max_len": 3}),
 }
 
 

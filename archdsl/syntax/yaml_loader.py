@@ -16,6 +16,7 @@ from .expr import Locate
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes, faster
 _STR = "tag:yaml.org,2002:str"
+MAX_YAML_DEPTH = 100  # independent of Python's recursion limit, which other libraries may raise
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 MAX_NODES = DEFAULTS["max_yaml_nodes"]
 
@@ -115,7 +116,11 @@ class _Converter:
         self.max_nodes = current_limit("max_yaml_nodes")
         self.constructor = yaml.SafeLoader("")
 
-    def convert(self, node):
+    def convert(self, node, depth: int = 0):
+        if depth > MAX_YAML_DEPTH:
+            raise LimitError(f"the spec nests too deeply: YAML values more than {MAX_YAML_DEPTH} levels deep",
+                             _inside(_span(self.file, node.start_mark), self.text),
+                             hint="a spec's sections are a few levels deep; this looks like a damaged file")
         self.count += 1
         if self.count > self.max_nodes:
             raise LimitError(f"the spec has more than {self.max_nodes:,} YAML values (the limit `max_yaml_nodes`)",
@@ -132,7 +137,7 @@ class _Converter:
             value = node.value if node.tag == _STR else self.constructor.construct_object(node, deep=True)
             return YScalar(value, span, _scalar_locator(self.file, node, self.text))
         if isinstance(node, yaml.SequenceNode):
-            return YSeq([self.convert(n) for n in node.value], span)
+            return YSeq([self.convert(n, depth + 1) for n in node.value], span)
         items, keys = {}, {}
         for knode, vnode in node.value:
             if not isinstance(knode, yaml.ScalarNode) or knode.tag not in _SAFE_TAGS:
@@ -144,7 +149,7 @@ class _Converter:
                 raise YamlError(f"the key `{key}` appears twice in this mapping", kspan,
                                 hint=f"the first `{key}` is at line {first.line}; YAML would silently keep only one")
             keys[key] = kspan
-            items[key] = self.convert(vnode)
+            items[key] = self.convert(vnode, depth + 1)
         return YMap(items, keys, span)
 
 
