@@ -78,7 +78,7 @@ def test_every_code_is_tested_and_documented():
     codes = {k.code for k in ERROR_KINDS}
     assert codes - {"E013"} == set(CASES)
     doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
-    for code in codes:
+    for code in codes | {"E014"}:  # E014: export failures (archdsl/export.py, tested in tests/test_deploy.py)
         assert f"## {code}" in doc
 
 

@@ -16,6 +16,14 @@ from tests.test_errors import CASES  # noqa: E402
 USAGE_EXAMPLE = "$ archdsl summary spec.yaml --format xml\narchdsl summary: error: argument --format: invalid choice: 'xml'"
 
 
+EXPORT_EXAMPLE = (
+    "$ archdsl compile spec.yaml -o p.py --emit exported    # forward: x >> fc >> reshape([2, -1])\n"
+    "error[E014]: cannot export model `pinned` of `pinned` with torch.export: the symbolic dim `N` cannot stay "
+    "dynamic: the model specializes it to the example's value (...)\n"
+    "  = note: inputs: x\n"
+    "  = hint: fix it to export for one value (-D N=<value>); the other symbolic dims stay dynamic")
+
+
 def diagnostic(code: str) -> str:
     text, params, _, _ = CASES[code]
     with tempfile.TemporaryDirectory() as tmp:
@@ -38,6 +46,9 @@ def main() -> None:
         out += [f"## {kind.code}: {kind.title}", "", kind.__doc__, "", "```"]
         out.append(USAGE_EXAMPLE if kind.code == "E013" else diagnostic(kind.code))
         out += ["```", ""]
+    from archdsl.export import ExportError
+
+    out += [f"## {ExportError.code}: {ExportError.title}", "", ExportError.__doc__, "", "```", EXPORT_EXAMPLE, "```", ""]
     (ROOT / "docs" / "errors.md").write_text("\n".join(out))
 
 
