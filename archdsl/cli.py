@@ -111,11 +111,12 @@ def _run(args) -> int:
     if args.command == "check":
         s = spec.summary()
         from .dims import fmt_shape
+        from .ir.graph import flat_tensors
         from .summary import human
 
         for model in spec.models:
             outs = spec.graph.outputs[model]
-            shapes = ", ".join(fmt_shape(_shape_of(spec.graph.node(t.node), t.index)) for t in _flat(outs))
+            shapes = ", ".join(fmt_shape(_shape_of(spec.graph.node(t.node), t.index)) for t in flat_tensors(outs))
             print(f"{args.spec}: model `{model}` ok: output {shapes}")
         print(f"{len(s.rows)} ops, {s.params:,} parameters, {human(s.macs)} MACs")
     elif args.command == "compile":
@@ -178,14 +179,6 @@ def _export_artifacts(spec, args) -> None:
 def _shape_of(node: dict, index: int):
     """The shape of output `index` of a node (multi-output ops and loops list theirs in `outputs`)."""
     return node["outputs"][index] if node.get("outputs") is not None else node["shape"]
-
-
-def _flat(v):
-    if isinstance(v, (list, tuple)):
-        for x in v:
-            yield from _flat(x)
-    else:
-        yield v
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..dims import fmt_shape, known_eq
 from ..errors import ShapeError, StructureError, TypeError_, did_you_mean
-from ..ir.graph import Graph, Tensor
+from ..ir.graph import Graph, Tensor, flat_tensors
 from .values import LayerRef
 
 
@@ -95,7 +95,7 @@ def check_across(graph: Graph) -> None:
                                                    "not a copy").with_note(
                         f"`{st.callee}` declares its inputs at {callee.block.span}")
     for name, root in graph.objectives.items():
-        outs = list(_flat(root.output))
+        outs = list(flat_tensors(root.output))
         for i, t in enumerate(outs):
             shape = _shape_of(graph, t)
             if shape is not None and len(shape) != 0:
@@ -109,14 +109,6 @@ def check_across(graph: Graph) -> None:
                 raise TypeError_(f"`{node['op'].name}` depends on the training mode, so it cannot be used in the "
                                  f"objective `{name}`", node["call_span"],
                                  hint="objectives are plain functions; sample or drop out inside a model")
-
-
-def _flat(value):
-    if isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _flat(v)
-    else:
-        yield value
 
 
 def root_nodes(graph: Graph, owner: str):

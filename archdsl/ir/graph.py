@@ -92,7 +92,7 @@ class Graph:
 
     def add(self, node_id: str, inputs: list, **attrs) -> str:
         self.g.add_node(node_id, inputs=inputs, **attrs)
-        for t in _flat(inputs):
+        for t in flat_tensors(inputs):
             self.g.add_edge(t.node, node_id)
         return node_id
 
@@ -121,9 +121,10 @@ class Graph:
         return self.g.number_of_nodes()
 
 
-def _flat(items):
-    for t in items:
-        if isinstance(t, (list, tuple)):
-            yield from _flat(t)
-        else:
-            yield t
+def flat_tensors(value):
+    """The Tensors of a value: one Tensor, or nested lists and tuples of them."""
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from flat_tensors(v)
+    elif isinstance(value, Tensor):
+        yield value

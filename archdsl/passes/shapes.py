@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..dims import fmt_shape
 from ..errors import ShapeError, ShapeRuleError
-from ..ir.graph import Graph, Tensor
+from ..ir.graph import Graph, flat_tensors
 from .loops import LOOP_KINDS, loop_outputs, step_input_shape
 
 
@@ -25,7 +25,7 @@ def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]
         kind = node["kind"]
         if kind == "input":
             continue
-        if any(t.node in failed for t in _flat(node["inputs"])):
+        if any(t.node in failed for t in flat_tensors(node["inputs"])):
             failed.add(nid)
             node["shape"] = None
             continue
@@ -80,11 +80,3 @@ def _located(exc: ShapeRuleError, graph: Graph, nid: str, node: dict, ins: list)
         args = ", ".join(f"{k}={v!r}" for k, v in instance.args.items())
         err.with_note(f"inside `{scope}`, the instance {instance.block.name}({args}) made at {instance.span}")
     return err
-
-
-def _flat(items):
-    for t in items:
-        if isinstance(t, list):
-            yield from _flat(t)
-        elif isinstance(t, Tensor):
-            yield t

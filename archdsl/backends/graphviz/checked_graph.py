@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...errors import ShapeError
+from ...ir.graph import flat_tensors
 
 
 def graph_for_drawing(spec, allow_errors: bool = False):
@@ -49,15 +50,7 @@ def _failures(graph, errors: list) -> dict:
     for nid, node in graph.nodes():
         if node.get("kind") == "input" or node.get("shape") is not None:
             continue
-        ins = [graph.node(t.node).get("shape") for t in _flat(node.get("inputs") or [])]
+        ins = [graph.node(t.node).get("shape") for t in flat_tensors(node.get("inputs") or [])]
         if all(s is not None for s in ins):
             failed.append(nid)
     return {nid: err.message for nid, err in zip(failed, errors)}
-
-
-def _flat(items):
-    for t in items:
-        if isinstance(t, (list, tuple)):
-            yield from _flat(t)
-        else:
-            yield t

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...errors import UsageError
-from ...ir.graph import Graph, Tensor
+from ...ir.graph import Graph, Tensor, flat_tensors
 from .containers import Container, ContainerIndex, Unit, group_nodes
 
 
@@ -123,7 +123,7 @@ def build_view(graph: Graph, depth: int | None = None, model: str | None = None,
     items = _merge_repeats(graph, items, item_of)
     for name in models:
         result = graph.outputs[name] if name in graph.outputs else index.roots[name].module.output
-        for k, t in enumerate(_flat(result)):
+        for k, t in enumerate(flat_tensors(result)):
             if t.node in item_of:
                 oid = f"output:{name}" + (f"#{k}" if k else "")
                 out = Item(oid, "output", index.roots[name], output_of=t)
@@ -170,7 +170,7 @@ def _loop_frame(graph: Graph, index: ContainerIndex, item: Item, item_of: dict) 
     node = graph.node(item.nodes[0])
     kind, attrs = node["kind"], node.get("attrs") or {}
     placeholders = [item_of[p] for p in node.get("placeholders", []) if p in item_of]
-    body_outs = list(_flat(node.get("inputs") or []))[node.get("n_inputs", 0):]
+    body_outs = list(flat_tensors(node.get("inputs") or []))[node.get("n_inputs", 0):]
     body = index.by_path.get(node.get("body", ""))
     folded = item_of.get(body_outs[0].node) if body_outs else None
     body_item = folded if folded is not None and folded.kind == "unit" else None
@@ -189,7 +189,7 @@ def _loop_frame(graph: Graph, index: ContainerIndex, item: Item, item_of: dict) 
 
 def _fuse_activations(graph: Graph, items: list, item_of: dict) -> list:
     """`conv2d 3x3, 64` followed by `relu` (its only reader, same block) becomes one box `conv2d 3x3, 64 + relu`."""
-    outputs = {t.node for name in graph.outputs for t in _flat(graph.outputs[name])}
+    outputs = {t.node for name in graph.outputs for t in flat_tensors(graph.outputs[name])}
     kept = []
     for item in items:
         host = _fusion_host(graph, item, item_of, outputs)
@@ -205,7 +205,7 @@ def _fusion_host(graph: Graph, item: Item, item_of: dict, outputs: set):
     if item.kind != "op" or item.error:
         return None
     node = graph.node(item.nodes[0])
-    ins = list(_flat(node.get("inputs") or []))
+    ins = list(flat_tensors(node.get("inputs") or []))
     if node["op"].family != "activation" or node.get("params") or len(ins) != 1:
         return None
     source = ins[0].node
@@ -235,7 +235,7 @@ def _signature(graph: Graph, unit: Unit) -> tuple:
 
 def _merge_repeats(graph: Graph, items: list, item_of: dict) -> list:
     """Fold a chain of identical collapsed calls (each feeding only the next) into one `x N` box."""
-    outputs = {t.node for name in graph.outputs for t in _flat(graph.outputs[name])}
+    outputs = {t.node for name in graph.outputs for t in flat_tensors(graph.outputs[name])}
     kept: list[Item] = []
     for item in items:
         prev = kept[-1] if kept else None
@@ -281,7 +281,7 @@ def _edges(graph: Graph, items: list, item_of: dict, failures: dict) -> list:
             continue
         for nid in item.nodes:
             node = graph.node(nid)
-            ins = list(_flat(node.get("inputs") or []))
+            ins = list(flat_tensors(node.get("inputs") or []))
             if _kind(node) == "loop":           # its sources reach it through its step inputs
                 ins = ins[node.get("n_inputs", 0):]
             for t in ins:
@@ -304,13 +304,3 @@ def _clusters(items: list) -> list:
                 seen.add(id(c))
                 out.append(c)
     return out
-
-
-def _flat(v):
-    if v is None:
-        return
-    if isinstance(v, Tensor):
-        yield v
-    elif isinstance(v, (list, tuple)):
-        for x in v:
-            yield from _flat(x)
