@@ -236,7 +236,7 @@ class _Formatter:
         value = self.value(v, expr, flow=False)
         if value is None:
             return self.verbatim(first, last, indent)
-        self.scalar_line(indent, key, value, self.take_comment(last))
+        self.scalar_line(indent, key, value, self.take_comment(last), fold=expr)
 
     def has_inner_comments(self, node, after: int | None = None) -> bool:
         start = node.start_mark.line if after is None else after
@@ -255,9 +255,10 @@ class _Formatter:
             return k.value
         return _yaml_scalar(k.value, flow=False, key=True)
 
-    def scalar_line(self, indent: int, key: str, value: str, trailing) -> None:
+    def scalar_line(self, indent: int, key: str, value: str, trailing, fold: bool) -> None:
+        """`key: value`; a long quoted expression (not prose) folds into lines."""
         line = " " * indent + f"{key}: {value}"
-        if len(line) <= WIDTH or not value.startswith('"'):
+        if len(line) <= WIDTH or not fold or not value.startswith('"'):
             return self.emit(indent, f"{key}: {value}", trailing)
         pad = indent + len(key) + 3
         parts = _fold(value[1:-1], WIDTH - pad)
@@ -372,10 +373,11 @@ def _program_lines(value: str) -> list[str] | None:
                 out += [lines[j].rstrip() for j in span]
             else:
                 rendered = [unparse_stmt(s) for _, s in group]
-                tail = src_comment(lines[end], comments[end])
-                for r in rendered[:-1]:
-                    out.append(r)
-                out.append(rendered[-1] + (f"  {tail}" if tail else ""))
+                out += rendered[:-1]
+                last, col = rendered[-1], comments[end]
+                if col is not None:  # the comment stays at its column when there is room
+                    last = (last.ljust(col) if len(last) < col else last + "  ") + lines[end][col:].rstrip()
+                out.append(last)
             covered.update(span)
         elif not src.strip():
             if out and out[-1] != "":
@@ -389,10 +391,6 @@ def _program_lines(value: str) -> list[str] | None:
     while out and out[0] == "":
         out.pop(0)
     return out
-
-
-def src_comment(line: str, col: int | None) -> str | None:
-    return line[col:].rstrip() if col is not None else None
 
 
 def _comment_col(line: str) -> int | None:

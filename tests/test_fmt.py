@@ -88,7 +88,21 @@ def test_forward_programs_keep_their_comments():
     text = ("inputs: {x: [N, 4]}\nforward: |\n  # the first step\n  y = relu( x )  # inline\n\n\n"
             "  z = y+y;  w = z*2\n  w\n")
     assert format_text(text).split("forward: |\n")[1] == (
-        "  # the first step\n  y = relu(x)  # inline\n\n  z = y + y\n  w = z * 2\n  w\n")
+        "  # the first step\n  y = relu(x)    # inline\n\n  z = y + y\n  w = z * 2\n  w\n")  # comment kept at its column
+
+
+def test_long_prose_is_not_folded_but_long_expressions_are():
+    doc = "A title (First, Second, Third, Fourth; a venue 2024): " + "words " * 12
+    expr = "[" + ", ".join(f"linear({i})" for i in range(12)) + "]"
+    out = format_text(f'doc: "{doc.strip()}"\ninputs: {{x: [N, 4]}}\nlayers:\n  s: "{expr}"\nforward: |\n  x >> s\n')
+    assert f'doc: "{doc.strip()}"\n' in out
+    assert '  s: "[linear(0),' in out and "\n      linear(8)" in out  # folded after a comma, under the opening quote
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_is_canonical(name):
+    """CI runs `archdsl fmt --check` on every zoo spec; fix with `archdsl fmt -w specs/<name>.yaml`."""
+    assert main(["fmt", "--check", str(SPECS / f"{name}.yaml")]) == 0
 
 
 def test_fmt_off_keeps_aligned_tables():
