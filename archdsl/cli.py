@@ -7,6 +7,7 @@ import sys
 
 from .cli_commands import add_parsers, limit_flags, limits_of, run_standalone, run_test
 from .errors import ArchDSLError, ParamError, Span
+from .files import check_target, os_error, write_atomic
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `archdsl compile spec | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # an output the exporters write themselves (--emit, --onnx), a full disk, ...
+        print(os_error(exc).render(), file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a bug in archdsl, never the user's: no traceback unless ARCHDSL_DEBUG is set
         if os.environ.get("ARCHDSL_DEBUG"):
             raise
@@ -99,6 +103,8 @@ def _run(args) -> int:
     done = run_standalone(args)
     if done is not None:
         return done
+    if args.command in ("compile", "draw") and args.output:
+        check_target(args.output, (args.spec,))  # before any work: -o must not be the spec, a device, a folder
     params = dict(_define(d) for d in args.defines)
     spec = load(args.spec, limits=limits_of(args), **params)
     if args.command == "draw":
@@ -122,9 +128,7 @@ def _run(args) -> int:
     elif args.command == "compile":
         source = spec.source
         if args.output:
-            from .files import write_atomic
-
-            write_atomic(args.output, source)
+            write_atomic(args.output, source, (args.spec,))
             print(f"wrote {args.output}", file=sys.stderr)
         else:
             sys.stdout.write(source)
@@ -161,6 +165,8 @@ def _export_artifacts(spec, args) -> None:
     jobs += [(fmt, export.artifact_paths(spec, fmt, base)) for fmt in dict.fromkeys(args.emit)]
     for fmt, paths in jobs:
         export.check_limits(spec, fmt)
+        for path in paths.values():
+            check_target(path, (args.spec,))
     for fmt, paths in jobs:
         for model, path in paths.items():
             net = spec.build(model if spec.doc.multi_model else None)

@@ -471,10 +471,15 @@ def load_weights(net, path: str) -> None:
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise UsageError(f"cannot read weights from `{path}`: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # torch.load raises many kinds (UnpicklingError, KeyError, ...) on a foreign file
+        raise UsageError(f"cannot read weights from `{path}` ({type(exc).__name__}: "
+                         f"{(str(exc).splitlines() or [''])[0]})",
+                         hint="save them with torch.save(model.state_dict(), path)") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
+    if not isinstance(state, dict):
+        raise UsageError(f"`{path}` holds {type(state).__name__}, not a state_dict",
+                         hint="save them with torch.save(model.state_dict(), path)")
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:

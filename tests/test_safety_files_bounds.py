@@ -1,0 +1,151 @@
+"""Issue 16, "Files are destroyed" and "Hangs, memory and unlocated crashes": one regression test per finding.
+
+Each runs the CLI (in-process through `main`, or as a real process where signals or streams matter) and
+asserts the exit code, the diagnostic's shape and that no traceback is printed.
+"""
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from archdsl.cli import main
+from archdsl.files import write_atomic
+
+SPEC = """\
+inputs:
+  x: [N, 8]
+let:
+  k: {let}
+layers:
+  fc: linear(4)
+forward: |
+  fc(x)
+"""
+LOCATED = re.compile(r"^\S+:\d+:\d+: error\[E\d{3}\]: ", re.MULTILINE)
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_text(SPEC.format(let=1))
+    return path
+
+
+def spec_with(tmp_path, text: str):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return path
+
+
+def located(err: str, code: str) -> bool:
+    """A `file:line:col: error[CODE]` diagnostic with its source line and caret."""
+    return bool(LOCATED.search(err)) and f"error[{code}]" in err and " | " in err and "^" in err
+
+
+# --- files are destroyed ---------------------------------------------------------------------------------------
+
+def test_compile_refuses_a_device_file(capsys, spec):
+    code, _, err = cli(capsys, "compile", spec, "-o", os.devnull)
+    assert code == 2 and "error[E013]" in err and "not a regular file" in err
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_compile_refuses_a_fifo(capsys, spec, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code, _, err = cli(capsys, "compile", spec, "-o", fifo)
+    assert code == 2 and "not a regular file" in err and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_compile_refuses_a_directory(capsys, spec, tmp_path):
+    code, _, err = cli(capsys, "compile", spec, "-o", tmp_path)
+    assert code == 2 and "is a directory" in err
+
+
+def test_output_in_an_unwritable_place_is_a_usage_error(capsys, spec, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = cli(capsys, "compile", spec, "-o", blocker / "sub" / "model.py")  # a folder under a file
+    assert code == 2 and "error[E013]: cannot write" in err
+
+
+@pytest.mark.parametrize("argv", [["compile"], ["draw"]])
+def test_outputs_refuse_to_overwrite_the_spec(capsys, spec, tmp_path, argv):
+    link = tmp_path / "link.yaml"
+    link.symlink_to(spec)
+    before = spec.read_text()
+    code, _, err = cli(capsys, *argv, spec, "-o", link)
+    assert code == 2 and "is the input spec" in err and spec.read_text() == before
+
+
+def test_emit_refuses_the_spec(capsys, spec, tmp_path):
+    pytest.importorskip("torch")
+    target = tmp_path / "model.torchscript.pt"
+    target.symlink_to(spec)
+    code, _, err = cli(capsys, "compile", spec, "-o", tmp_path / "model.py", "--emit", "torchscript")
+    assert code == 2 and "is the input spec" in err and "inputs:" in spec.read_text()
+
+
+def test_symlinks_are_followed(capsys, spec, tmp_path):
+    target, link = tmp_path / "target.py", tmp_path / "link.py"
+    link.symlink_to(target)
+    assert cli(capsys, "compile", spec, "-o", link)[0] == 0
+    assert link.is_symlink() and target.read_text().startswith('"""PyTorch model')
+
+
+def test_fmt_write_follows_a_symlink(capsys, spec, tmp_path):
+    link = tmp_path / "link.yaml"
+    link.symlink_to(spec)
+    spec.write_text(spec.read_text().replace("  x: [N, 8]", "  x:   [N,8]"))
+    assert cli(capsys, "fmt", "-w", link)[0] == 0
+    assert link.is_symlink() and "x: [N, 8]" in spec.read_text()
+
+
+@pytest.mark.parametrize("sig, died", [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 1)])
+def test_a_signal_while_writing_removes_the_temp_file(tmp_path, sig, died):
+    """The signal arrives between writing the temp file and renaming it: no `.tmp` is left behind."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        from archdsl import files
+        os.fsync = lambda fd: os.kill(os.getpid(), {int(sig)})
+        try:
+            files.write_atomic(sys.argv[1], "data")
+        except KeyboardInterrupt:
+            sys.exit(1)
+        sys.exit(3)
+    """)
+    res = subprocess.run([sys.executable, "-c", script, str(tmp_path / "out.py")], capture_output=True,
+                         text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert res.returncode == died, res.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_handlers_are_restored_after_writing(tmp_path):
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    write_atomic(str(tmp_path / "out.txt"), "data")
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+@pytest.mark.parametrize("payload", ["tensor", "list", "junk"])
+def test_weights_that_are_not_a_state_dict(capsys, spec, tmp_path, payload):
+    torch = pytest.importorskip("torch")
+    weights = tmp_path / "w.pt"
+    if payload == "junk":
+        weights.write_text("not a torch file")
+    else:
+        torch.save(torch.zeros(3) if payload == "tensor" else [1, 2], weights)
+    code, _, err = cli(capsys, "compile", spec, "-o", tmp_path / "m.py", "--emit", "torchscript",
+                       "--weights", weights)
+    assert code == 2 and "error[E013]" in err and ("not a state_dict" in err or "cannot read weights" in err)
