@@ -1,12 +1,14 @@
 """The YAML structure of a spec: sections, models and blocks, with their expressions parsed."""
 from __future__ import annotations
 
-import keyword
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..elaborate.scope import CONSTANTS
 from ..errors import FileError, LimitError, Span, StructureError, did_you_mean
 from ..limits import DEFAULTS, current as current_limit, exceeded
+from ..names import (check_attribute_name, check_class_name, check_code_name, check_model_name, check_name,
+                     name_from_file)
 from . import ast as A
 from .expr import parse, parse_expr
 from .yaml_loader import YMap, YScalar, YSeq, load_yaml
@@ -92,12 +94,12 @@ def parse_spec(text: str, file: str) -> SpecDoc:
                              hint="a spec needs at least `inputs:`, `layers:` and `forward:`")
     top = _mapping(root, "the spec")
     _check_keys(top, TOP_KEYS, "the top level of a spec")
-    stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    name = _string(top.get("name"), "name") if "name" in top.items else stem
+    name = _spec_name(top, file)
     doc = _string(top.get("doc"), "doc") if "doc" in top.items else ""
     params = {}
     if "params" in top.items:
         for key, node in _mapping(top.items["params"], "`params`").items.items():
+            check_name(key, top.items["params"].keys[key], "a parameter name")
             params[key] = (_data(node), top.items["params"].keys[key])
     lets = _lets(top.get("let"))
     blocks = {}
@@ -114,7 +116,8 @@ def parse_spec(text: str, file: str) -> SpecDoc:
                 raise StructureError(f"`{key}` at the top level cannot be combined with `models:`", top.keys[key],
                                      hint=f"move `{key}` into one of the models")
         mmap = _mapping(top.items["models"], "`models`")
-        _check_attribute_names(mmap, "model")
+        for key, span in mmap.keys.items():
+            check_model_name(key, span, "a model name")
         models = {k: _model(k, mmap.keys[k], v) for k, v in mmap.items.items()}
         if not models:
             raise StructureError("`models:` is empty", top.keys["models"])
@@ -125,6 +128,15 @@ def parse_spec(text: str, file: str) -> SpecDoc:
         models = {name: _model(name, root.span, top, nested=False)}
         multi = False
     return SpecDoc(file, text, name, doc, params, lets, blocks, models, multi, _objectives(top, models))
+
+
+def _spec_name(top: YMap, file: str) -> str:
+    """`name:`, which names the generated class, or a name made from the file name."""
+    if "name" not in top.items:
+        return name_from_file(file)
+    name = _string(top.items["name"], "name")
+    check_class_name(name, top.items["name"].span, "the spec's name")
+    return name
 
 
 def _mapping(node, what: str) -> YMap:
@@ -171,30 +183,17 @@ def _lets(node) -> list:
     if node is None:
         return []
     m = _mapping(node, "`let`")
+    for k, span in m.keys.items():
+        check_name(k, span, "a `let` name")
     return [(k, to_expr(v, "derived value"), m.keys[k]) for k, v in m.items.items()]
-
-
-# Attribute names an nn.Module already has: a layer with one of these names would break the module.
-_MODULE_ATTRS = {"forward", "training", "to", "cuda", "cpu", "eval", "train", "parameters", "buffers", "modules",
-                 "children", "state_dict", "load_state_dict", "apply", "float", "half", "double", "bfloat16", "type",
-                 "zero_grad", "register_buffer", "register_parameter", "add_module", "named_modules",
-                 "named_parameters", "named_children", "extra_repr", "requires_grad_", "get_submodule", "compile"}
-
-
-def _check_attribute_names(m: YMap, what: str) -> None:
-    """Layer and model names become attributes of an nn.Module."""
-    for key, span in m.keys.items():
-        if not key.isidentifier() or keyword.iskeyword(key) or key.startswith("_") or key in _MODULE_ATTRS:
-            raise StructureError(f"`{key}` cannot be a {what} name", span,
-                                 hint=f"{what} names become Python attributes: letters, digits and `_`, not "
-                                      "starting with `_` or a digit, and not a name nn.Module already uses")
 
 
 def _layers(node) -> list:
     if node is None:
         return []
     m = _mapping(node, "`layers`")
-    _check_attribute_names(m, "layer")
+    for k, span in m.keys.items():
+        check_attribute_name(k, span, "a layer name")
     return [(k, to_expr(v, "layer definition"), m.keys[k]) for k, v in m.items.items()]
 
 
@@ -220,18 +219,40 @@ def _model(name: str, span: Span, node, nested: bool = True) -> BlockDef:
     inputs, types = [], {}
     for key, dims in _mapping(m.items["inputs"], "`inputs`").items.items():
         kspan = m.items["inputs"].keys[key]
+        check_code_name(key, kspan, "an input name")
         if isinstance(dims, YMap):
             dims, types[key] = _input_type(key, dims)
         if not isinstance(dims, YSeq) or not dims.items:
             raise StructureError(f"the shape of input `{key}` must be a list of dims like [N, 3, 224, 224]",
                                  dims.span)
-        inputs.append((key, [to_expr(d, "dim") for d in dims.items], kspan))
+        inputs.append((key, _dims(dims), kspan))
     if "forward" not in m.items:
         raise StructureError(f"the model `{name}` has no `forward:`", span,
                              hint="add `forward: |` with the dataflow, e.g. `x >> conv1 >> relu`")
     return BlockDef(name, span, [], inputs, _lets(m.get("let")), _layers(m.get("layers")),
                     _forward(m.items["forward"], f"the model `{name}`"),
                     m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "", types)
+
+
+def _dims(seq: YSeq) -> list:
+    """The dims of an input's shape; the names in them (symbolic dims, parameters) must be valid names."""
+    out = [to_expr(d, "dim") for d in seq.items]
+    for name in _names_in(out):
+        if name.id not in CONSTANTS:
+            check_name(name.id, name.span, "a dim name")
+    return out
+
+
+def _names_in(node):
+    """The Name nodes of an expression (or of a list of them)."""
+    if isinstance(node, A.Name):
+        yield node
+    elif isinstance(node, A.Node):
+        for f in fields(node):
+            yield from _names_in(getattr(node, f.name))
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _names_in(item)
 
 
 def _input_type(name: str, m: YMap):
@@ -265,20 +286,33 @@ def _block(header: str, span: Span, node) -> BlockDef:
         params += [(k, v, s) for k, v, s in head.kwargs]
     else:
         raise StructureError("a block header is a name with parameters, like `Bottleneck(planes, stride=1)`", span)
+    check_class_name(name, head.span if isinstance(head, A.Name) else head.func.span, "a block name")
+    _check_parameters(params, "a block parameter")
     m = _mapping(node, f"the block `{name}`")
     _check_keys(m, BLOCK_KEYS, f"the block `{name}`")
     inputs = [("x", None, span)]
     if "inputs" in m.items:
         seq = m.items["inputs"]
         if not isinstance(seq, YSeq) or not all(isinstance(i, YScalar) and isinstance(i.value, str)
-                                                and i.value.isidentifier() for i in seq.items):
+                                                for i in seq.items):
             raise StructureError("a block's `inputs` is a list of names, like [x, h]", seq.span)
         inputs = [(i.value, None, i.span) for i in seq.items]
+        _check_parameters(inputs, "a block input")
     if "forward" not in m.items:
         raise StructureError(f"the block `{name}` has no `forward:`", span)
     return BlockDef(name, span, params, inputs, _lets(m.get("let")), _layers(m.get("layers")),
                     _forward(m.items["forward"], f"the block `{name}`"),
                     m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "")
+
+
+def _check_parameters(params: list, what: str) -> None:
+    """The parameters of one generated function: valid names, each once."""
+    seen = set()
+    for name, _, span in params:
+        check_code_name(name, span, what)
+        if name in seen:
+            raise StructureError(f"`{name}` is {what} twice", span, hint="rename one of them")
+        seen.add(name)
 
 
 def _uses(node) -> list:
@@ -291,9 +325,6 @@ def _uses(node) -> list:
     return [(i.value, i.span) for i in node.items]
 
 
-_RESERVED_FUNCTIONS = {"torch", "nn", "F", "self"}
-
-
 def _objectives(top: YMap, models: dict) -> dict:
     """`objectives:` name -> BlockDef. An input is a shape (`x: [N, 784]`, or typed like a model input) or
     one output of a model (`x_hat: vae[0]`, `d_fake: discriminator`)."""
@@ -303,9 +334,7 @@ def _objectives(top: YMap, models: dict) -> dict:
     out = {}
     for name, node in omap.items.items():
         span = omap.keys[name]
-        if not name.isidentifier() or keyword.iskeyword(name) or name in _RESERVED_FUNCTIONS:
-            raise StructureError(f"`{name}` cannot be an objective name", span,
-                                 hint="objectives become Python functions: letters, digits and `_`")
+        check_code_name(name, span, "an objective name")
         if name in models:
             raise StructureError(f"`{name}` is both a model and an objective", span, hint="rename the objective")
         m = _mapping(node, f"the objective `{name}`")
@@ -317,13 +346,11 @@ def _objectives(top: YMap, models: dict) -> dict:
         inputs, types = [], {}
         for key, value in imap.items.items():
             kspan = imap.keys[key]
-            if not key.isidentifier() or keyword.iskeyword(key) or key in _RESERVED_FUNCTIONS:
-                raise StructureError(f"`{key}` cannot be an input name", kspan,
-                                     hint="inputs become function parameters: letters, digits and `_`")
+            check_code_name(key, kspan, "an input name")
             if isinstance(value, YMap):
                 value, types[key] = _input_type(key, value)
             if isinstance(value, YSeq) and value.items:
-                inputs.append((key, [to_expr(d, "dim") for d in value.items], kspan))
+                inputs.append((key, _dims(value), kspan))
             elif isinstance(value, YScalar) and isinstance(value.value, str) and not types.get(key):
                 inputs.append((key, to_expr(value, "model output"), kspan))
             else:
