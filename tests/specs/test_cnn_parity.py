@@ -1,12 +1,13 @@
-"""The CNN zoo specs (AlexNet, VGG, ResNet, ZFNet) against torchvision's models.
+"""The CNN zoo specs (AlexNet, VGG, ResNet, GoogLeNet) against torchvision's models.
 
-For every torchvision model in tests/data/torchvision_state_dicts.json (GoogLeNet aside) the matching
-spec must build a module with the same parameter count, the same state_dict keys and shapes, that loads
-a reference-shaped state_dict strictly. Models are built on the meta device (no weight allocation, no
-init); loading the state_dict with `assign=True` then gives them real tensors, so a few can also run.
+For every torchvision model of tests/data/reference/torchvision_zoo.json that a zoo spec builds, the spec
+must give the same state_dict keys and shapes, the same output on the reference's deterministic weights
+and input (fingerprint.py, relative difference at most 1e-4), and torchvision's published multiply-add
+count. Models for the key/shape checks are built on the meta device (no weight allocation).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,73 +15,51 @@ import torch
 
 import archdsl
 from archdsl import ArchDSLError
-from tests.helpers import assert_static_equals_runtime, reference, spec_path
+from tests.helpers import assert_static_equals_runtime, spec_path
+from tests.reference import DEFAULT, MODELS, SLOW, compare, load, zoo
 
-# torchvision model name -> (spec, params)
-MODELS = {
-    "alexnet": ("alexnet", {}),
-    **{f"vgg{d}": ("vgg", {"depth": d}) for d in (11, 13, 16, 19)},
-    **{f"vgg{d}_bn": ("vgg", {"depth": d, "batch_norm": True}) for d in (11, 16, 19)},
-    **{f"resnet{d}": ("resnet", {"depth": d}) for d in (18, 34, 50, 101, 152)},
-}
-FORWARD = {"alexnet", "vgg11", "resnet18", "resnet50"}  # the cheap ones run a [1, 3, 224, 224] input
-
-# torchvision's published multiply-add counts (GMACs for one 224x224 image)
-MACS = {"resnet50": 4.089e9, "alexnet": 0.714e9, "vgg16": 15.47e9}
+FAMILIES = re.compile(r"alexnet|vgg\d+(_bn)?|resnet\d+|googlenet")  # the families the zoo has specs for
 
 
-def load(model: str, **dims) -> archdsl.Spec:
-    spec, params = MODELS[model]
-    return archdsl.load(spec_path(spec), **params, **dims)
+def slow_unless_default(model: str):
+    return pytest.param(model, marks=pytest.mark.skipif(
+        model not in DEFAULT and not SLOW, reason="slow on CPU; run with ARCHDSL_SLOW_TESTS=1"))
 
 
-def random_state_dict(ref: list) -> dict:
-    """Random tensors with the reference's keys and shapes (BatchNorm's step counters are integers)."""
-    gen = torch.Generator().manual_seed(0)
-    return {key: torch.zeros(shape, dtype=torch.long) if key.endswith("num_batches_tracked")
-            else torch.randn(shape, generator=gen)
-            for key, shape in ref}
+def test_every_reference_model_of_a_zoo_family_has_a_spec():
+    assert {m for m in zoo() if FAMILIES.fullmatch(m)} == set(MODELS)
 
 
-def test_every_reference_model_has_a_spec():
-    import json
-
-    from tests.helpers import REFERENCE
-
-    assert set(json.loads(REFERENCE.read_text())) - {"googlenet"} == set(MODELS)
+@pytest.mark.parametrize("model", [slow_unless_default(m) for m in MODELS])
+def test_output_matches_torchvision(model):
+    ok, diff = compare(model)
+    assert ok, f"{model}: the output differs from torchvision's: {diff}"
 
 
 @pytest.mark.parametrize("model", list(MODELS))
 def test_state_dict_matches_torchvision(model):
-    ref = reference(model)
+    ref = zoo()[model]
     spec = load(model)
     with torch.device("meta"):
         net = spec.build()
-    assert sum(p.numel() for p in net.parameters()) == ref["num_params"]
-    assert spec.summary().params == ref["num_params"]
-    got = [(k, list(v.shape)) for k, v in net.state_dict().items()]
-    assert got == [(k, list(s)) for k, s in ref["state_dict"]]
-    net.load_state_dict(random_state_dict(ref["state_dict"]), strict=True, assign=True)
-    assert all(not t.is_meta for t in net.state_dict().values())
-    if model in FORWARD:
-        with torch.no_grad():
-            out = net.eval()(torch.randn(ref["input"]))
-        assert list(out.shape) == ref["output"]
+    assert [(k, list(v.shape)) for k, v in net.state_dict().items()] == list(ref["state_dict"].items())
+    assert sum(p.numel() for p in net.parameters()) == ref["num_params"] == spec.summary().params
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-def test_static_output_shape(model):
-    ref = reference(model)
-    spec = load(model, N=ref["input"][0])
-    assert [list(s) for s in spec.input_shapes()] == [ref["input"]]
+def test_static_shapes_match_the_reference(model):
+    ref = zoo()[model]
+    spec = load(model, N=ref["input_shape"][0])
+    assert [list(s) for s in spec.input_shapes()] == [ref["input_shape"]]
     out = spec.graph.node(spec.graph.outputs[spec.models[0]].node)["shape"]
-    assert list(out) == ref["output"]
+    assert list(out) == ref["fingerprint"]["shape"]
 
 
-@pytest.mark.parametrize("model", list(MACS))
-def test_macs(model):
+@pytest.mark.parametrize("model", list(MODELS))
+def test_macs_equal_torchvision_published(model):
+    """torchvision publishes `_ops` (G multiply-adds for one image) to 3 decimals: ours must round to it."""
     macs = load(model, N=1).summary().macs
-    assert macs == pytest.approx(MACS[model], rel=1e-3)
+    assert round(macs / 1e9, 3) == zoo()[model]["published"]["_ops"]
 
 
 @pytest.mark.parametrize("spec,params", [
@@ -103,15 +82,19 @@ def feature_sizes(spec: archdsl.Spec) -> list:
 
 
 def test_alexnet_paper_follows_the_paper():
+    """Krizhevsky et al. 2012, Section 3.5 and Figure 2 (both GPUs' halves together, no grouping)."""
     spec = archdsl.load(spec_path("alexnet"), variant="paper")
-    assert [list(s) for s in spec.input_shapes()][0][1:] == [3, 227, 227]
+    assert [list(s) for s in spec.input_shapes()][0][1:] == [3, 227, 227]  # 227: see the comment in the spec
     assert feature_sizes(spec) == [(96, 55), (96, 27), (256, 27), (256, 13), (384, 13), (384, 13),
                                    (256, 13), (256, 6)]
-    assert sum(r.op == "local_response_norm" for r in spec.summary()) == 2
-    assert spec.summary().params == 62_378_344
+    assert sum(r.op == "local_response_norm" for r in spec.summary()) == 2  # after conv1 and conv2 (3.3)
+    convs = [(11, 3, 96), (5, 96, 256), (3, 256, 384), (3, 384, 384), (3, 384, 256)]  # (kernel, in, out)
+    fcs = [(6 * 6 * 256, 4096), (4096, 4096), (4096, 1000)]
+    assert spec.summary().params == sum(k * k * i * o + o for k, i, o in convs) + sum(i * o + o for i, o in fcs)
 
 
 def test_zfnet_follows_figure_3():
+    """Zeiler & Fergus 2014, Figure 3: each layer's depth and size for a 224x224 input."""
     spec = archdsl.load(spec_path("zfnet"))
     assert feature_sizes(spec) == [(96, 110), (96, 55), (256, 26), (256, 13), (384, 13), (384, 13),
                                    (256, 13), (256, 6)]

@@ -1,8 +1,8 @@
 """GoogLeNet (paper and torchvision variants), LeNet-5, the MLP and the stride/padding spec, end to end.
 
-GoogLeNet's torchvision variant is checked weight for weight against tests/data/torchvision_state_dicts.json;
-the paper variant against Table 1 of Szegedy et al. (2015). Every spec's static shapes are compared with the
-shapes PyTorch produces at every node.
+GoogLeNet's torchvision variant is compared with torchvision's output in tests/specs/test_cnn_parity.py, its
+quirks here; the paper variant against Table 1 of Szegedy et al. (2015). Every spec's static shapes are
+compared with the shapes PyTorch produces at every node.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 
 import archdsl
 from archdsl import ArchDSLError
-from tests.helpers import assert_static_equals_runtime, reference, spec_path
+from tests.helpers import assert_static_equals_runtime, spec_path
 
 INCEPTIONS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
 # Table 1 of the paper: output size (channels, height = width) of each inception module for a 224x224 input
@@ -33,49 +33,7 @@ def output_shapes(spec: archdsl.Spec) -> list:
     return [list(spec.graph.node(t.node)["shape"]) for t in tensors]
 
 
-def reference_state_dict(ref: list) -> dict:
-    """Random tensors with the reference's keys and shapes; BatchNorm statistics kept valid (var > 0)."""
-    gen = torch.Generator().manual_seed(0)
-    out = {}
-    for key, shape in ref:
-        if key.endswith("num_batches_tracked"):
-            out[key] = torch.zeros(shape, dtype=torch.long)
-        elif key.endswith("running_var"):
-            out[key] = torch.rand(shape, generator=gen) + 0.5
-        else:
-            out[key] = torch.randn(shape, generator=gen) * 0.05
-    return out
-
-
-# --- GoogLeNet, torchvision variant ------------------------------------------------------------------------------
-
-def test_googlenet_torchvision_matches_reference_state_dict():
-    ref = reference("googlenet")
-    spec = googlenet(variant="torchvision")
-    assert ref["num_params"] == 6_624_904
-    assert spec.summary().params == ref["num_params"]
-    with torch.device("meta"):
-        net = spec.build()
-    assert sum(p.numel() for p in net.parameters()) == ref["num_params"]
-    got = [(k, list(v.shape)) for k, v in net.state_dict().items()]
-    assert got == [(k, list(s)) for k, s in ref["state_dict"]]
-    net.load_state_dict(reference_state_dict(ref["state_dict"]), strict=True, assign=True)
-    with torch.no_grad():
-        out = net.eval()(torch.randn(ref["input"]))
-    assert list(out.shape) == ref["output"] == [1, 1000]
-    assert torch.isfinite(out).all()
-
-
-def test_googlenet_torchvision_static_output_shape():
-    ref = reference("googlenet")
-    spec = googlenet(variant="torchvision", N=1)
-    assert [list(s) for s in spec.input_shapes()] == [ref["input"]]
-    assert output_shapes(spec) == [ref["output"]]
-
-
-def test_googlenet_torchvision_macs():
-    assert googlenet(variant="torchvision", N=1).summary().macs == pytest.approx(1.498e9, rel=1e-3)
-
+# --- GoogLeNet, torchvision variant (its state_dict, output and MACs: tests/specs/test_cnn_parity.py) ---------------
 
 def test_googlenet_torchvision_keeps_its_quirks():
     with torch.device("meta"):
