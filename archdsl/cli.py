@@ -6,7 +6,7 @@ import os
 import sys
 
 from .cli_commands import add_parsers, limit_flags, limits_of, run_standalone, run_test
-from .errors import ArchDSLError, ParamError, Span
+from .errors import ArchDSLError, LimitError, ParamError, Span
 from .files import check_target, os_error, write_atomic
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
@@ -18,10 +18,14 @@ def _define(text: str) -> tuple[str, object]:
         raise ParamError(f"-D expects name=value, got {text!r}", hint="for example: -D num_classes=10")
     import yaml
 
+    from .syntax.yaml_loader import load_value
+
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
+        parsed = load_value(value) if value.strip() else ""
     except yaml.YAMLError:
         parsed = value
+    except LimitError as exc:
+        raise exc.with_note(f"in `-D {text:.40}`") from None
     if not _plain_data(parsed):
         parsed = value
     return key.strip(), parsed
@@ -103,10 +107,9 @@ def _run(args) -> int:
     done = run_standalone(args)
     if done is not None:
         return done
-    if args.command in ("compile", "draw") and args.output:
-        check_target(args.output, (args.spec,))  # before any work: -o must not be the spec, a device, a folder
     params = dict(_define(d) for d in args.defines)
     spec = load(args.spec, limits=limits_of(args), **params)
+    _check_outputs(spec, args)
     if args.command == "draw":
         return _draw(spec, args)
     spec.check()
@@ -156,17 +159,31 @@ def _draw(spec, args) -> int:
     return EXIT_SPEC if errors else EXIT_OK
 
 
-def _export_artifacts(spec, args) -> None:
-    """`compile --onnx FILE` and `--emit torchscript|exported`: deployment files beside the source."""
+def _check_outputs(spec, args) -> None:
+    """Before any work: no output may be the spec, a device, a FIFO or a folder (see files.py)."""
+    outputs = [args.output] if args.command in ("compile", "draw") and args.output else []
+    if args.command == "compile":
+        outputs += [path for _, paths in _artifact_jobs(spec, args) for path in paths.values()]
+    for path in outputs:
+        check_target(path, (args.spec,))
+
+
+def _artifact_jobs(spec, args) -> list:
+    """(format, {model: path}) of every deployment file that `compile --onnx/--emit` writes."""
     from . import export
 
     jobs = [("onnx", export.artifact_paths(spec, "onnx", args.onnx, exact=True))] if args.onnx else []
     base = args.output or spec.name
-    jobs += [(fmt, export.artifact_paths(spec, fmt, base)) for fmt in dict.fromkeys(args.emit)]
+    return jobs + [(fmt, export.artifact_paths(spec, fmt, base)) for fmt in dict.fromkeys(args.emit)]
+
+
+def _export_artifacts(spec, args) -> None:
+    """`compile --onnx FILE` and `--emit torchscript|exported`: deployment files beside the source."""
+    from . import export
+
+    jobs = _artifact_jobs(spec, args)
     for fmt, paths in jobs:
         export.check_limits(spec, fmt)
-        for path in paths.values():
-            check_target(path, (args.spec,))
     for fmt, paths in jobs:
         for model, path in paths.items():
             net = spec.build(model if spec.doc.multi_model else None)

@@ -67,11 +67,16 @@ class ArchDSLError(Exception):
 
 
 def _read_quietly(path: str) -> str | None:
+    """The file's text for showing a line; None if it cannot be read or exceeds `max_file_bytes` (/dev/zero)."""
+    from .limits import current
+
+    limit = current("max_file_bytes")
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
     except OSError:
         return None
+    return raw.decode("utf-8", errors="replace") if len(raw) <= limit else None
 
 
 _WIDE = 120  # longer source lines are shown as a window around the caret

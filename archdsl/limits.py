@@ -7,6 +7,7 @@ force with `current(name)`; `load` and `Spec` put the ones they were given in fo
 """
 from __future__ import annotations
 
+import math
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,6 +37,10 @@ LIMITS = {limit.name: limit for limit in (
     Limit("max_memory", 8 * GiB, "bytes for the weights plus the activations of one forward pass (float32)"),
 )}
 DEFAULTS = {name: limit.default for name, limit in LIMITS.items()}
+
+# A rule of the language rather than a resource limit: an integer written in a spec (YAML, expressions, -D)
+# has at most this many characters, so Python's own limit (4,300 digits) is never reached.
+MAX_INT_DIGITS = 1000
 
 _active: ContextVar[dict | None] = ContextVar("archdsl_limits", default=None)
 
@@ -70,6 +75,16 @@ def active(limits: dict | None):
         _active.reset(token)
 
 
+def check_int_literal(text: str, span=None) -> None:
+    """A LimitError, before Python reads it, for an integer written with more than MAX_INT_DIGITS characters."""
+    if len(text) <= MAX_INT_DIGITS:
+        return
+    from .errors import LimitError
+
+    raise LimitError(f"an integer of {len(text):,} characters is too long (at most {MAX_INT_DIGITS:,})", span,
+                      hint="numbers in a spec are sizes, counts and rates")
+
+
 def exceeded(name: str) -> str:
     """The standard hint of a LimitError: which limit, its value, and how to raise it."""
     return f"`{name}` is {fmt(name, current(name))}; raise it with {LIMITS[name].flag}"
@@ -93,12 +108,15 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)b?\s*$", re.IGNORECASE)
 def parse_size(text: str) -> int:
     """`8GiB`, `512MB`, `1e9` or `1000000` -> bytes (KiB/MiB/GiB are powers of 1024, kB/MB/GB of 1000)."""
     m = _SIZE.match(text)
-    if not m:
+    if m:
+        number, prefix, binary = m.groups()
+        power = "kmgtp".find(prefix.lower()) + 1 if prefix else 0
+        value = float(number) * (1024 if binary or not prefix else 1000) ** power
+    else:
         try:
             value = float(text)
         except ValueError:
-            raise ValueError(f"not a size: {text!r} (write e.g. 16GiB or 2000000000)") from None
-        return int(value)
-    number, prefix, binary = m.groups()
-    power = "kmgtp".find(prefix.lower()) + 1 if prefix else 0
-    return int(float(number) * (1024 if binary or not prefix else 1000) ** power)
+            value = math.nan
+    if not math.isfinite(value):  # `inf`, `nan`, `1e999`: int() would raise OverflowError
+        raise ValueError(f"not a size: {text!r} (write e.g. 16GiB or 2000000000)")
+    return int(value)

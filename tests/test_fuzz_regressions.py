@@ -8,7 +8,7 @@ import pytest
 
 import archdsl
 from archdsl.cli import main
-from archdsl.errors import ArchDSLError, LimitError
+from archdsl.errors import ArchDSLError, LimitError, UsageError
 from tests.fuzzing import assert_located
 
 BASE = "inputs:\n  x: [N, 4]\nlayers:\n  fc: linear(3)\nforward: |\n  x >> fc\n"
@@ -160,7 +160,7 @@ def test_compile_output_is_written_atomically(write_spec, tmp_path, monkeypatch)
     def fail(*args):
         raise OSError("disk full")
     monkeypatch.setattr(files.os, "replace", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(UsageError, match="disk full"):  # every OSError is a usage error
         files.write_atomic(str(out), "new source")
     assert out.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["model.py"]
     monkeypatch.undo()

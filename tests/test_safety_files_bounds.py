@@ -98,11 +98,11 @@ def test_emit_refuses_the_spec(capsys, spec, tmp_path):
     assert code == 2 and "is the input spec" in err and "inputs:" in spec.read_text()
 
 
-def test_symlinks_are_followed(capsys, spec, tmp_path):
-    target, link = tmp_path / "target.py", tmp_path / "link.py"
+def test_symlinks_are_followed(capsys, tmp_path):
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
     link.symlink_to(target)
-    assert cli(capsys, "compile", spec, "-o", link)[0] == 0
-    assert link.is_symlink() and target.read_text().startswith('"""PyTorch model')
+    assert cli(capsys, "schema", "-o", link)[0] == 0
+    assert link.is_symlink() and target.read_text().startswith("{")
 
 
 def test_fmt_write_follows_a_symlink(capsys, spec, tmp_path):
@@ -139,13 +139,56 @@ def test_handlers_are_restored_after_writing(tmp_path):
 
 
 @pytest.mark.parametrize("payload", ["tensor", "list", "junk"])
-def test_weights_that_are_not_a_state_dict(capsys, spec, tmp_path, payload):
+def test_weights_that_are_not_a_state_dict(tmp_path, payload):
     torch = pytest.importorskip("torch")
+    from archdsl.errors import UsageError
+    from archdsl.export import load_weights
+
     weights = tmp_path / "w.pt"
     if payload == "junk":
         weights.write_text("not a torch file")
     else:
         torch.save(torch.zeros(3) if payload == "tensor" else [1, 2], weights)
-    code, _, err = cli(capsys, "compile", spec, "-o", tmp_path / "m.py", "--emit", "torchscript",
-                       "--weights", weights)
-    assert code == 2 and "error[E013]" in err and ("not a state_dict" in err or "cannot read weights" in err)
+    with pytest.raises(UsageError, match="not a state_dict|cannot read weights"):
+        load_weights(torch.nn.Linear(2, 2), str(weights))
+
+
+# --- unlocated crashes and tracebacks ----------------------------------------------------------------------------
+
+BIG = "9" * 5000  # more digits than Python converts (4,300)
+
+
+@pytest.mark.parametrize("let", [BIG, f'"{BIG} + 1"', f'"[{BIG}]"'])
+def test_huge_integers_in_yaml_and_expressions_are_located(capsys, tmp_path, let):
+    code, _, err = cli(capsys, "check", spec_with(tmp_path, SPEC.format(let=let)))
+    assert code == 1 and located(err, "E011") and "too long" in err and "bad.yaml:4:" in err
+
+
+def test_huge_integer_in_a_define(capsys, spec):
+    code, _, err = cli(capsys, "check", spec, "-D", f"N={BIG}")
+    assert code == 1 and "error[E011]" in err and "-D N=" in err
+
+
+@pytest.mark.parametrize("char", ["\\L", "\\N", "\\v", "\\x1c"])  # YAML escapes for U+2028, U+0085, \v, \x1c
+def test_line_breaking_characters_in_an_expression_are_located(capsys, tmp_path, char):
+    code, _, err = cli(capsys, "check", spec_with(tmp_path, SPEC.format(let=f'"1 +{char} 2"')))
+    assert code == 1 and located(err, "E004") and "bad.yaml:4:10:" in err and "unexpected character" in err
+
+
+def test_line_separator_in_forward_is_located(capsys, tmp_path):
+    text = SPEC.format(let=1).replace("  fc(x)\n", "  y = fc(x)\u2028  z = y\n  y\n")
+    code, _, err = cli(capsys, "check", spec_with(tmp_path, text))
+    assert code == 1 and located(err, "E004") and "'\\u2028'" in err
+
+
+def test_reading_dev_zero_is_bounded():
+    res = subprocess.run([sys.executable, "-m", "archdsl.cli", "check", "/dev/zero"], capture_output=True,
+                         text=True, timeout=60, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert res.returncode == 1 and "/dev/zero:1:1: error[E011]" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("size", ["inf", "nan", "1e999", "9" * 400 + "GiB"])
+def test_infinite_max_memory_is_a_usage_error(capsys, spec, size):
+    with pytest.raises(SystemExit) as info:
+        main(["check", str(spec), "--max-memory", size])
+    assert info.value.code == 2 and "not a size" in capsys.readouterr().err

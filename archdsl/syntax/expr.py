@@ -11,7 +11,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import LimitError, Span, SyntaxError_
-from ..limits import current as current_limit, exceeded
+from ..limits import check_int_literal, current as current_limit, exceeded
 from . import ast as A
 
 Locate = Callable[[int, int, int], Span]  # (line, col, length) within the text -> Span in the file
@@ -84,7 +84,9 @@ class _ToAst(Transformer):
         return A.Name(self._tok(items[0]), str(items[0]))
 
     def int(self, meta, items):
-        return A.Const(self._tok(items[0]), int(str(items[0]).replace("_", "")))
+        span = self._tok(items[0])
+        check_int_literal(str(items[0]), span)
+        return A.Const(span, int(str(items[0]).replace("_", "")))
 
     def float(self, meta, items):
         return A.Const(self._tok(items[0]), float(items[0]))
@@ -269,11 +271,11 @@ def _parse_relative(text: str, what: str, max_depth: int) -> A.Program:
     except UnexpectedInput as exc:
         line, col = max(1, exc.line if exc.line > 0 else 1), max(1, exc.column if exc.column > 0 else 1)
         if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(exc, UnexpectedEOF):
-            lines = text.rstrip().splitlines() or [""]
+            lines = text.rstrip().split("\n")  # lines as Lark counts them: U+2028, \v, ... do not end one
             line, col = len(lines), len(lines[-1]) + 1
             msg = f"the {what} ends too early"
         elif isinstance(exc, UnexpectedCharacters):
-            msg = f"unexpected character {text.splitlines()[line - 1][col - 1]!r} in the {what}"
+            msg = f"unexpected character {exc.char!r} in the {what}"
         else:
             msg = f"unexpected {exc.token!s:.40} in the {what}" if isinstance(exc, UnexpectedToken) else f"invalid {what}"
         raise SyntaxError_(msg, locate(line, col, 1), hint=_expected(exc) or None) from None

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from ..errors import LimitError, Span, YamlError
-from ..limits import DEFAULTS, current as current_limit, exceeded
+from ..limits import DEFAULTS, check_int_literal, current as current_limit, exceeded
 from .expr import Locate
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes, faster
@@ -19,6 +19,22 @@ _STR = "tag:yaml.org,2002:str"
 MAX_YAML_DEPTH = 100  # independent of Python's recursion limit, which other libraries may raise
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 MAX_NODES = DEFAULTS["max_yaml_nodes"]
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing integers longer than MAX_INT_DIGITS (Python reads at most 4,300 digits)."""
+
+    def construct_yaml_int(self, node):
+        check_int_literal(node.value)
+        return super().construct_yaml_int(node)
+
+
+BoundedLoader.add_constructor("tag:yaml.org,2002:int", BoundedLoader.construct_yaml_int)
+
+
+def load_value(text: str):
+    """A plain YAML value from the command line (`-D name=value`), integers bounded."""
+    return yaml.load(text, Loader=BoundedLoader)
 
 
 @dataclass
@@ -114,7 +130,15 @@ class _Converter:
         self.file, self.text, self.count = file, text, 0
         self.lines = len(text.splitlines())
         self.max_nodes = current_limit("max_yaml_nodes")
-        self.constructor = yaml.SafeLoader("")
+        self.constructor = BoundedLoader("")
+
+    def construct(self, node, span: Span):
+        """The Python value of a scalar node; a too long integer is located at the node."""
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except LimitError as exc:
+            exc.span = span
+            raise
 
     def convert(self, node, depth: int = 0):
         if depth > MAX_YAML_DEPTH:
@@ -134,7 +158,7 @@ class _Converter:
         if span.line > self.lines:  # an empty value at the very end of the file
             span = _inside(span, self.text)
         if isinstance(node, yaml.ScalarNode):
-            value = node.value if node.tag == _STR else self.constructor.construct_object(node, deep=True)
+            value = node.value if node.tag == _STR else self.construct(node, span)
             return YScalar(value, span, _scalar_locator(self.file, node, self.text))
         if isinstance(node, yaml.SequenceNode):
             return YSeq([self.convert(n, depth + 1) for n in node.value], span)
@@ -142,7 +166,7 @@ class _Converter:
         for knode, vnode in node.value:
             if not isinstance(knode, yaml.ScalarNode) or knode.tag not in _SAFE_TAGS:
                 raise YamlError("mapping keys must be plain names", _span(self.file, knode.start_mark))
-            key = str(self.constructor.construct_object(knode))
+            key = str(self.construct(knode, _span(self.file, knode.start_mark)))
             kspan = _span(self.file, knode.start_mark, len(key))
             if key in items:
                 first = keys[key]
