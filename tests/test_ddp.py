@@ -12,15 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, needs
+
 SCRIPT = ROOT / "examples" / "train_ddp.py"
 STEPS_PER_EPOCH = 4      # --limit 128 images, 2 ranks, 16 per rank and step
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
-                                reason="scikit-learn not installed (pip install -e '.[examples]')")
+pytestmark = needs("sklearn")  # pip install -e '.[examples]'
 
 
 def torchrun(checkpoint: Path, epochs: int) -> str:

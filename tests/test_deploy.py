@@ -30,6 +30,7 @@ import torch
 import archdsl
 from archdsl import export
 from archdsl.cli import main as cli
+from tests.helpers import skip_missing
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.* is deprecated:DeprecationWarning")
 
@@ -157,7 +158,7 @@ def test_torch_export_and_onnx(case_id, tmp_path):
         if not onnx_missing and model in export.top_models(spec) and not limited(spec, "onnx"):
             check_onnx(case, spec, model, net, ep, tmp_path)
     if onnx_missing:
-        pytest.skip(f"torch.export checked; ONNX not: the extra is not installed: {onnx_missing}")
+        skip_missing(f"the ONNX extra (torch.export was checked): {onnx_missing}")
 
 
 def check_program(case_id, spec, model, net, args, ep, dims) -> None:
@@ -330,7 +331,7 @@ def test_cli_emits_torchscript_and_exported_beside_the_source(tmp_path, capsys):
 
 def test_cli_onnx_with_weights(tmp_path, capsys):
     if export.onnx_missing():
-        pytest.skip(f"ONNX extra not installed: {export.onnx_missing()}")
+        skip_missing(f"the ONNX extra: {export.onnx_missing()}")
     spec = archdsl.load(ROOT / "specs" / "mlp.yaml", hidden=[32])
     torch.manual_seed(1)
     trained = spec.build()

@@ -1,15 +1,13 @@
 """`archdsl draw`: formats by suffix, options, exit codes 0/1/2."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from archdsl.cli import main
-from tests.helpers import spec_path
+from tests.helpers import needs, spec_path
 from tests.test_draw import BAD, Dot
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+needs_dot = needs(program="dot")
 
 
 def run(capsys, *argv):

@@ -10,10 +10,9 @@ import pytest
 
 import archdsl
 from archdsl.errors import UsageError
-from tests.helpers import ROOT, spec_path
+from tests.helpers import ROOT, needs, spec_path
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed "
-                               "(apt-get install graphviz); CI installs it")
+needs_dot = needs(program="dot")  # apt-get install graphviz
 
 
 @needs_dot
@@ -127,11 +126,8 @@ def test_large_diagrams_have_no_overlapping_text(name, depth):
 
 @needs_dot
 def test_every_gallery_diagram_has_no_overlapping_text():
-    import importlib.util
+    from archdsl.docgen import gallery
 
-    module_spec = importlib.util.spec_from_file_location("gen_gallery", ROOT / "tools" / "gen_gallery.py")
-    gallery = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(gallery)
-    for path in gallery.zoo():
+    for path in gallery.zoo(ROOT):
         spec = archdsl.load(str(path))
         assert not _overlapping(_text_boxes(spec.to_dot(depth=gallery.legible_depth(spec)))), path.name

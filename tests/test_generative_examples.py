@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, optional
 
-pytest.importorskip("sklearn")
-Image = pytest.importorskip("PIL.Image")
+optional("sklearn")
+Image = optional("PIL.Image")
 
 
 def example(name: str):

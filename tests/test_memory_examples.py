@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import optional
+
 ROOT = Path(__file__).resolve().parent.parent
 
-pytest.importorskip("sklearn")
-pytest.importorskip("PIL")
+optional("sklearn")
+optional("PIL")
 
 
 def load_example(name: str):

@@ -4,11 +4,11 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
+from tests.helpers import optional
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytest.importorskip("matplotlib")
+optional("matplotlib")
 
 
 def load_example(name: str):

@@ -9,9 +9,9 @@ import yaml
 from archdsl.cli import main
 from archdsl.schema import spec_schema
 from archdsl.syntax import spec as S
-from tests.helpers import SPECS
+from tests.helpers import SPECS, optional
 
-jsonschema = pytest.importorskip("jsonschema")
+jsonschema = optional("jsonschema")
 ZOO = sorted(p.stem for p in SPECS.glob("*.yaml"))
 
 

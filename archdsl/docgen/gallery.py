@@ -1,26 +1,17 @@
-"""Write docs/gallery.md and docs/gallery/*.svg: every spec of the zoo (specs/*.yaml) with its diagram and totals.
-
-    python tools/gen_gallery.py              # regenerate the committed gallery (needs Graphviz's `dot`)
-    python tools/gen_gallery.py --out DIR    # write DIR/gallery.md and DIR/gallery/ instead
+"""docs/gallery.md and docs/gallery/*.svg: every spec of the zoo (specs/*.yaml) with its diagram and totals.
 
 Each spec is drawn with its default parameters at the deepest --depth whose diagram has at most
 MAX_BOXES boxes (all of it when it fits), so that every diagram stays legible at its natural size.
-tests/test_draw_docs.py runs this into a temporary folder and checks that docs/gallery.md is current.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import archdsl  # noqa: E402
-from archdsl.backends.graphviz import render, spec_dot  # noqa: E402
-from archdsl.backends.graphviz.labels import count_text, shape_text  # noqa: E402
-from archdsl.backends.graphviz.view import build_view  # noqa: E402
-from archdsl.ir.graph import flat_tensors  # noqa: E402
+from ..api import load
+from ..backends.graphviz import render, spec_dot
+from ..backends.graphviz.labels import count_text, shape_text
+from ..backends.graphviz.view import build_view
+from ..ir.graph import flat_tensors
 
 MAX_BOXES = 60
 # More views of the largest networks: (spec, parameters, depth, caption).
@@ -31,8 +22,8 @@ EXTRA_VIEWS = [
 ]
 
 
-def zoo() -> list[Path]:
-    return sorted((ROOT / "specs").glob("*.yaml"))
+def zoo(root: Path) -> list[Path]:
+    return sorted((root / "specs").glob("*.yaml"))
 
 
 def box_count(spec, depth) -> int:
@@ -73,47 +64,48 @@ def depth_flag(depth) -> str:
     return "" if depth is None else f" --depth {depth}"
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "docs"), help="folder for gallery.md and gallery/ (default: docs)")
-    args = ap.parse_args(argv)
-    out = Path(args.out)
+def views(root: Path):
+    """(zoo file, spec, depth, svg stem, -D flags, caption or None): the main view of each spec, then its extras."""
+    for file in zoo(root):
+        spec = load(str(file))
+        yield file, spec, legible_depth(spec), spec.name, "", None
+        for name, params, depth, caption in EXTRA_VIEWS:
+            if name == file.stem:
+                stem = f"{spec.name}_depth{depth}" if depth is not None else f"{spec.name}_full"
+                defines = "".join(f" -D {k}={v}" for k, v in params.items())
+                yield file, load(str(file), **params), depth, stem, defines, caption
+
+
+def draw_all(root: Path, out: Path) -> None:
+    """Write out/gallery/*.svg (needs Graphviz's `dot`)."""
+    for _, spec, depth, stem, _, _ in views(root):
+        draw(spec, depth, out / "gallery" / f"{stem}.svg")
+
+
+def page(root: Path) -> str:
+    """The text of docs/gallery.md for the zoo of the checkout at `root`."""
     table = ["| spec | parameters | memory (float32) | MACs per sample | input | output | drawn at |",
              "|---|---:|---:|---:|---|---|---|"]
     sections = []
-    for file in zoo():
-        spec = archdsl.load(str(file))
+    for file, spec, depth, stem, defines, caption in views(root):
+        command = f"archdsl draw specs/{file.name} -o {stem}.svg{defines}{depth_flag(depth)}"
+        if caption is not None:
+            sections += [f"More: [{caption}](gallery/{stem}.svg) (`{command}`)", ""]
+            continue
         s = spec.summary()
-        depth = legible_depth(spec)
-        draw(spec, depth, out / "gallery" / f"{spec.name}.svg")
         ins = ", ".join(shape_text(shape) for shape in spec.input_shapes())
         outs = ", ".join(shape_text(spec.graph.node(t.node)["shape"]) for model in spec.models
                          for t in flat_tensors(spec.graph.outputs[model]))
         where = "full depth" if depth is None else f"--depth {depth}"
         table.append(f"| [{spec.name}](#{spec.name}) | {s.params:,} | {s.params * 4 / 2**20:.2f} MB | "
                      f"{per_sample(s.macs)} | {ins} | {outs} | {where} |")
-        section = [f"## {spec.name}", "", spec.doc.doc or "", "",
-                   f"`archdsl draw specs/{file.name} -o {spec.name}.svg{depth_flag(depth)}`", "",
-                   f"![{spec.name}](gallery/{spec.name}.svg)", ""]
-        for name, params, extra_depth, caption in EXTRA_VIEWS:
-            if name != file.stem:
-                continue
-            extra = archdsl.load(str(file), **params)
-            stem = f"{spec.name}_depth{extra_depth}" if extra_depth is not None else f"{spec.name}_full"
-            draw(extra, extra_depth, out / "gallery" / f"{stem}.svg")
-            defines = "".join(f" -D {k}={v}" for k, v in params.items())
-            section += [f"More: [{caption}](gallery/{stem}.svg) "
-                        f"(`archdsl draw specs/{file.name} -o {stem}.svg{defines}{depth_flag(extra_depth)}`)", ""]
-        sections += section
+        sections += [f"## {spec.name}", "", spec.doc.doc or "", "", f"`{command}`", "",
+                     f"![{spec.name}](gallery/{spec.name}.svg)", ""]
     head = ["# Gallery", "",
             "Every spec of the zoo (`specs/`) with its default parameters, drawn by `archdsl draw`. Boxes are ops "
             "with their key arguments, arrows carry the statically inferred shape (N is the batch size), frames "
             "are block instances (dashed: sequences), and a white box is a block folded by `--depth` "
             "(`x N`: N identical blocks in a row).", "",
-            "Generated by `python tools/gen_gallery.py` (needs Graphviz's `dot`); CI runs it to check this page "
-            "is current.", ""]
-    (out / "gallery.md").write_text("\n".join(head + table + [""] + sections).rstrip("\n") + "\n", encoding="utf-8")
-
-
-if __name__ == "__main__":
-    main()
+            "Generated by `python -m archdsl.docgen gallery` (the diagrams need Graphviz's `dot`); "
+            "tests/test_docgen.py checks that this page is current.", ""]
+    return "\n".join(head + table + [""] + sections).rstrip("\n") + "\n"
