@@ -2,9 +2,10 @@
 
 Names are ASCII identifiers (`[A-Za-z_][A-Za-z0-9_]*`): Python reads identifiers after NFKC normalisation
 (`ﬁ` is `fi`), so two names a spec keeps apart could be one name in Python; ASCII names cannot collide that
-way. Names that stand alone in the generated code (inputs, block parameters, objectives, models) must
-also leave alone every name the generated file looks up itself (RESERVED), and names of attributes of an
-nn.Module (layers, models) those nn.Module already has (MODULE_ATTRS).
+way. Names that may stand alone in the generated code (parameters, `let`s, dims, inputs, block parameters,
+objectives, models) must also leave alone every name the generated file looks up itself (RESERVED); names of
+attributes of an nn.Module (layers, models) those nn.Module already has (MODULE_ATTRS); and the class of a
+spec, block or model (`class_name`) must not be a reserved name either.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def class_name(name: str) -> str:
 
 
 def check_name(name: str, span: Span, what: str) -> None:
-    """Any name of a spec (parameters, `let`, dims): an ASCII identifier that is not a Python keyword."""
+    """An ASCII identifier that is not a Python keyword (soft keywords included)."""
     if not _ASCII_NAME.match(name):
         nfkc = unicodedata.normalize("NFKC", name)
         read_as = f" (Python reads {_shown(name)} as `{nfkc}`)" if nfkc != name and nfkc.isidentifier() else ""
@@ -50,7 +51,7 @@ def check_name(name: str, span: Span, what: str) -> None:
 
 
 def check_code_name(name: str, span: Span, what: str) -> None:
-    """A name standing alone in the generated code: a function parameter or a function."""
+    """A name that may stand alone in the generated code: a variable, a function parameter or a function."""
     check_name(name, span, what)
     if name.startswith("_"):
         _refuse(name, span, what, "names starting with `_` are kept for the generated file", "rename it")
@@ -99,7 +100,7 @@ def name_from_file(path: str) -> str:
 def _shown(name: str) -> str:
     """The name as an error message shows it: in backticks, or as a Python literal if it is not plain text."""
     short = name if len(name) <= 40 else name[:40] + "..."
-    return f"`{short}`" if short.isprintable() and "`" not in short else ascii(short)
+    return f"`{short}`" if short and short.isprintable() and "`" not in short else ascii(short)
 
 
 def _refuse(name: str, span: Span, what: str, why: str, hint: str):

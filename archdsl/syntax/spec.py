@@ -7,8 +7,7 @@ from typing import Any
 from ..elaborate.scope import CONSTANTS
 from ..errors import FileError, LimitError, Span, StructureError, did_you_mean
 from ..limits import DEFAULTS, current as current_limit, exceeded
-from ..names import (check_attribute_name, check_class_name, check_code_name, check_model_name, check_name,
-                     name_from_file)
+from ..names import check_attribute_name, check_class_name, check_code_name, check_model_name, name_from_file
 from . import ast as A
 from .expr import parse, parse_expr
 from .yaml_loader import YMap, YScalar, YSeq, load_yaml
@@ -99,7 +98,7 @@ def parse_spec(text: str, file: str) -> SpecDoc:
     params = {}
     if "params" in top.items:
         for key, node in _mapping(top.items["params"], "`params`").items.items():
-            check_name(key, top.items["params"].keys[key], "a parameter name")
+            check_code_name(key, top.items["params"].keys[key], "a parameter name")
             params[key] = (_data(node), top.items["params"].keys[key])
     lets = _lets(top.get("let"))
     blocks = {}
@@ -184,7 +183,7 @@ def _lets(node) -> list:
         return []
     m = _mapping(node, "`let`")
     for k, span in m.keys.items():
-        check_name(k, span, "a `let` name")
+        check_code_name(k, span, "a `let` name")
     return [(k, to_expr(v, "derived value"), m.keys[k]) for k, v in m.items.items()]
 
 
@@ -239,7 +238,7 @@ def _dims(seq: YSeq) -> list:
     out = [to_expr(d, "dim") for d in seq.items]
     for name in _names_in(out):
         if name.id not in CONSTANTS:
-            check_name(name.id, name.span, "a dim name")
+            check_code_name(name.id, name.span, "a dim name")
     return out
 
 
