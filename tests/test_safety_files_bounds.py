@@ -192,3 +192,34 @@ def test_infinite_max_memory_is_a_usage_error(capsys, spec, size):
     with pytest.raises(SystemExit) as info:
         main(["check", str(spec), "--max-memory", size])
     assert info.value.code == 2 and "not a size" in capsys.readouterr().err
+
+
+# --- hangs and memory --------------------------------------------------------------------------------------------
+
+RNN = """\
+inputs:
+  x: [N, T, 8]
+layers:
+  r: {kind}(16, num_layers={layers})
+forward: |
+  ys, {state} = r(x)
+  ys
+"""
+
+
+def rnn_spec(tmp_path, kind: str, layers: int):
+    return spec_with(tmp_path, RNN.format(kind=kind, layers=layers, state="(h, c)" if kind == "lstm" else "h"))
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_num_layers_is_bounded_by_max_repeat(capsys, tmp_path, kind):
+    code, _, err = cli(capsys, "check", rnn_spec(tmp_path, kind, 100_000_000))
+    assert code == 1 and located(err, "E011") and "`max_repeat`" in err and "bad.yaml:4:" in err
+
+
+@pytest.mark.parametrize("kind, params", [("rnn", 100_000_000 * 16 * (16 + 16 + 2) - 16 * 16 + 8 * 16),
+                                          ("lstm", 4 * (100_000_000 * 16 * (16 + 16 + 2) - 16 * 16 + 8 * 16))])
+def test_parameter_count_of_deep_recurrent_layers_is_closed_form(capsys, tmp_path, kind, params):
+    """With the limit raised, 10^8 layers are counted at once: layer 1 reads 8 features, the others 16."""
+    code, out, _ = cli(capsys, "check", rnn_spec(tmp_path, kind, 100_000_000), "--max-repeat", 10**9)
+    assert code == 0 and f"{params:,} parameters" in out

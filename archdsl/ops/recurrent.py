@@ -50,7 +50,7 @@ def _seq_params(kind: str) -> tuple:
         extra = (Param("nonlinearity", "str", "tanh", choices=("tanh", "relu")),)
     if kind == "lstm":
         extra = (Param("proj_size", "int", 0, min=0, doc="project h to this size (LSTM with projections)"),)
-    return (Param("hidden_size", "int", min=1), Param("num_layers", "int", 1, min=1),
+    return (Param("hidden_size", "int", min=1), Param("num_layers", "int", 1, min=1, limit="max_repeat"),
             Param("bias", "bool", True),
             Param("batch_first", "bool", True, doc="[N, T, F] sequences (PyTorch's default is [T, N, F])"),
             Param("dropout", "float", 0.0, min=0, doc="dropout between layers (training only)"),
@@ -105,23 +105,22 @@ def _seq_shape(kind: str):
     return shape
 
 
-def _layer_sizes(kind: str, a, features: int):
-    """(input size, recurrent size) of every layer and direction's weights."""
+def _matrix_macs(kind: str, a, features) -> int:
+    """Multiply-adds of one time step over all layers and directions, in closed form (no loop over layers):
+    each of the D directions of layer 1 reads `features`, of the L - 1 others D * H_out inputs."""
+    g, hidden, out = GATES[kind], a.hidden_size, _out_size(a)
     d = 2 if a.bidirectional else 1
-    for layer in range(a.num_layers):
-        for _ in range(d):
-            yield (features if layer == 0 else d * _out_size(a)), _out_size(a)
+    inputs = features + (a.num_layers - 1) * d * out    # summed over layers, for one direction
+    per_direction = g * hidden * (inputs + a.num_layers * out)
+    if kind == "lstm" and a.proj_size:
+        per_direction += a.num_layers * a.proj_size * hidden
+    return d * per_direction
 
 
 def _seq_weights(kind: str):
     def weights(a, ins):
-        g, hidden = GATES[kind], a.hidden_size
-        total = 0
-        for i, r in _layer_sizes(kind, a, ins[0][-1]):
-            total += g * hidden * (i + r) + (2 * g * hidden if a.bias else 0)
-            if kind == "lstm" and a.proj_size:
-                total += a.proj_size * hidden
-        return total
+        biases = 2 * GATES[kind] * a.hidden_size * (2 if a.bidirectional else 1) * a.num_layers if a.bias else 0
+        return _matrix_macs(kind, a, ins[0][-1]) + biases
 
     return weights
 
@@ -129,10 +128,7 @@ def _seq_weights(kind: str):
 def _seq_macs(kind: str):
     def macs(a, ins, out):
         batched, n, t, features, _ = _seq_dims(kind, a, ins)
-        g, hidden = GATES[kind], a.hidden_size
-        per_step = sum(g * hidden * (i + r) + (a.proj_size * hidden if kind == "lstm" and a.proj_size else 0)
-                       for i, r in _layer_sizes(kind, a, features))
-        return product([n, t] if batched else [t]) * per_step
+        return product([n, t] if batched else [t]) * _matrix_macs(kind, a, features)
 
     return macs
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..dims import Shape
-from ..errors import ArgumentError, Span, did_you_mean
+from ..errors import ArgumentError, LimitError, Span, did_you_mean
+from ..limits import current as current_limit, exceeded
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
 MAX_INT = 2**40
@@ -36,12 +37,14 @@ def _zero(*_args) -> int:
 
 @dataclass(frozen=True)
 class Param:
-    """One op parameter. `type` is a key of TYPE_CHECKS; `min` bounds ints (each element of a tuple)."""
+    """One op parameter. `type` is a key of TYPE_CHECKS; `min` bounds ints (each element of a tuple); `limit`
+    names the limit of archdsl/limits.py bounding an int that drives work (num_layers: `max_repeat`)."""
 
     name: str
     type: str
     default: Any = REQUIRED
     min: int | float | None = None
+    limit: str | None = None
     choices: tuple = ()
     doc: str = ""
 
@@ -203,6 +206,9 @@ def check_param(op: Op, p: Param, value: Any, where: Span) -> Any:
                 raise ArgumentError(f"`{op.name}({p.name}=...)` must be at least {p.min}, got {v}", where)
             if abs(v) > MAX_INT:
                 raise ArgumentError(f"`{op.name}({p.name}=...)` is too large: {v}", where)
+            if p.limit and v > current_limit(p.limit):
+                raise LimitError(f"`{op.name}({p.name}=...)` is {v:,}, more than the limit `{p.limit}`", where,
+                                 hint=exceeded(p.limit))
     return value
 
 
