@@ -69,3 +69,16 @@ def test_every_code_has_an_example():
 def test_model_named_like_a_module_method_is_rejected(write_spec):
     err = error_of(write_spec, "models:\n  train:\n    inputs: {x: [N, 2]}\n    forward: |\n      x\n")
     assert err.code == "E003" and "cannot be a model name" in err.message and err.span.line == 2
+
+
+@pytest.mark.parametrize("old, new, col, words", [
+    ("  x: [N,", "  self: [N,", 3, "`self` cannot be an input name"),
+    ("  conv1:", "  \u00e9:", 3, "not an ASCII identifier"),
+    ("  width: 8", "  lambda: 8", 3, "a Python keyword"),
+])
+def test_name_that_cannot_be_a_python_identifier_is_a_structure_error(write_spec, old, new, col, words):
+    """archdsl/names.py: names are checked where they are read, before anything uses them."""
+    text = BASE.replace(old, new)
+    err = error_of(write_spec, text)
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith(new))
+    assert err.code == "E003" and (err.span.line, err.span.col) == (line, col) and words in err.message, err.render()
