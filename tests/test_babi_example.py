@@ -35,7 +35,9 @@ def test_stories_answer_with_the_holders_or_the_drop_place():
 def test_babi_memory_short_run_learns(capsys):
     example = load_example("babi_memory")
     accuracy, losses = example.main(["--quick", "--quiet"])
-    assert 0 <= accuracy <= 1 and len(losses) == 6
+    assert len(losses) == 6                                         # --quick: 6 epochs
+    # an answer is one of the places, so chance is 1 / len(PLACES) (1/6); the quick run (seed 0) reaches 0.49
+    assert accuracy > 2 / len(example.PLACES), accuracy
     assert losses[-1] < losses[0] * 0.7, losses                    # the loss falls by at least 30%
     out = capsys.readouterr().out
     assert "epoch 6: loss" in out and "held-out accuracy" in out
