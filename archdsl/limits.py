@@ -32,6 +32,7 @@ LIMITS = {limit.name: limit for limit in (
     Limit("max_yaml_nodes", 200_000, "YAML values in a spec, after expanding aliases"),
     Limit("max_expr_depth", 200, "nesting depth of one expression (brackets, operators)"),
     Limit("max_repeat", 100_000, "repeat counts, list lengths and loop iterations in expressions"),
+    Limit("max_work", 10_000_000, "elements one comprehension builds or reads, its elements' work included"),
     Limit("max_depth", 64, "nesting of block instances (a block that uses itself never ends)"),
     Limit("max_nodes", 200_000, "ops in the graph and layer instances in the module tree"),
     Limit("max_memory", 8 * GiB, "bytes for the weights plus the activations of one forward pass (float32)"),

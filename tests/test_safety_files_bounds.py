@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -52,6 +53,12 @@ def spec_with(tmp_path, text: str):
 def located(err: str, code: str) -> bool:
     """A `file:line:col: error[CODE]` diagnostic with its source line and caret."""
     return bool(LOCATED.search(err)) and f"error[{code}]" in err and " | " in err and "^" in err
+
+
+def under_caret(err: str) -> str:
+    """The source text from the caret on, in a rendered diagnostic."""
+    source, marks = err.splitlines()[1:3]
+    return source[marks.index("^"):]
 
 
 # --- files are destroyed ---------------------------------------------------------------------------------------
@@ -223,3 +230,18 @@ def test_parameter_count_of_deep_recurrent_layers_is_closed_form(capsys, tmp_pat
     """With the limit raised, 10^8 layers are counted at once: layer 1 reads 8 features, the others 16."""
     code, out, _ = cli(capsys, "check", rnn_spec(tmp_path, kind, 100_000_000), "--max-repeat", 10**9)
     assert code == 0 and f"{params:,} parameters" in out
+
+
+@pytest.mark.parametrize("expr, caret", [
+    ("[sum(range(100000)) for i in range(100000)]", "range(100000))"),  # work inside each element
+    ("[[0] * 100000 for i in range(100000)]", "[0] * 100000"),  # 10^10 list slots
+    ("[big[:] for i in big]", "big[:]"),
+    ("[i in big for i in big]", "i in big"),
+])
+def test_comprehension_work_is_bounded(capsys, tmp_path, expr, caret):
+    text = SPEC.format(let=f'"{expr}"').replace("let:\n", 'let:\n  big: "list(range(100000))"\n')
+    start = time.perf_counter()
+    code, _, err = cli(capsys, "check", spec_with(tmp_path, text))
+    assert time.perf_counter() - start < 20  # before the fix: minutes, or 8 GB of memory
+    assert code == 1 and located(err, "E011") and "`max_work`" in err
+    assert under_caret(err).startswith(caret)

@@ -6,6 +6,7 @@ the `dataflow` hooks (see build.py); otherwise it is computed at once, like Pyth
 from __future__ import annotations
 
 import operator
+from contextvars import ContextVar
 from typing import Any
 
 from ..errors import ArgumentError, LimitError, Span, TypeError_
@@ -58,10 +59,11 @@ class Evaluator:
                 out.extend(v)
             else:
                 out.append(self.eval(item, scope))
+        _charge(len(out), node)
         return out
 
     def eval_TupleExpr(self, node: A.TupleExpr, scope: Scope):
-        return tuple(self.eval(i, scope) for i in node.items)
+        return _charged(tuple(self.eval(i, scope) for i in node.items), node)
 
     def eval_DictExpr(self, node: A.DictExpr, scope: Scope):
         out = {}
@@ -72,12 +74,23 @@ class Evaluator:
             except TypeError:
                 raise TypeError_(f"{describe(key)} cannot be a dict key", k.span) from None
             out[key] = self.eval(v, scope)
-        return out
+        return _charged(out, node)
 
     def eval_Star(self, node: A.Star, scope: Scope):
         raise TypeError_("`*` is only allowed inside a list or a call's arguments", node.span)
 
     def eval_ListComp(self, node: A.ListComp, scope: Scope):
+        """Iterations are bounded by `max_repeat`; all the work of the outermost comprehension, the lists its
+        elements build and read included, by `max_work`."""
+        outermost = _work.get() is None
+        token = _work.set([0]) if outermost else None
+        try:
+            return self._comprehension(node, scope)
+        finally:
+            if outermost:
+                _work.reset(token)
+
+    def _comprehension(self, node: A.ListComp, scope: Scope):
         out: list = []
         limit, steps = current_limit("max_repeat"), [0]
 
@@ -91,6 +104,7 @@ class Evaluator:
                 raise TypeError_(f"cannot loop over {describe(iterable)}", comp.iter.span)
             for item in iterable:
                 steps[0] += 1  # iterations, kept or filtered out: nested loops multiply
+                _charge(1, node)
                 if steps[0] > limit:
                     raise LimitError(f"the comprehension runs more than {limit:,} iterations (the limit "
                                      "`max_repeat`)", node.span, hint=exceeded("max_repeat"))
@@ -148,6 +162,7 @@ class Evaluator:
         left = self.static(node.first, scope, "comparison operand")
         for op, right_node in zip(node.ops, node.rest):
             right = self.static(right_node, scope, "comparison operand")
+            _charge(_size(right) if op == "in" else 1, node)  # `in` scans the list
             try:
                 ok = _COMPARE[op](left, right)
                 ok = bool(ok)
@@ -194,6 +209,7 @@ class Evaluator:
         if isinstance(item, list) and len(item) * count > limit:
             raise LimitError(f"repeating {len(item)} items {count} times makes more than {limit:,} "
                              "(the limit `max_repeat`)", node.span, hint=exceeded("max_repeat"))
+        _charge(len(item) * count if isinstance(item, list) else count, node)
         return list(item) * count if isinstance(item, list) else [item] * count
 
     def eval_Chain(self, node: A.Chain, scope: Scope, target: str | None = None):
@@ -221,7 +237,7 @@ class Evaluator:
                     raise TypeError_("slice bounds must be integers", s.span)
                 if parts[2] == 0:
                     raise TypeError_("slice step cannot be zero", s.span)
-                return v[slice(*parts)]
+                return _charged(v[slice(*parts)], node)
             raise TypeError_(f"{describe(v)} cannot be indexed this way", node.span)
         key = self.static(node.items[0], scope, "index")
         try:
@@ -263,7 +279,8 @@ class Evaluator:
             if any(is_tensorish(v) for v in values) or any(is_tensorish(v) for v, _ in kwargs.values()):
                 raise TypeError_(f"`{fn.name}` works on numbers and lists, not tensors", span)
             try:
-                return fn.fn(*values, **{k: v for k, (v, _) in kwargs.items()})
+                _charge(sum(map(_size, values)), span)  # sum(), max(), sorted() ... read their lists
+                return _charged(fn.fn(*values, **{k: v for k, (v, _) in kwargs.items()}), span)
             except LimitError as exc:
                 exc.span = span
                 raise
@@ -339,6 +356,31 @@ def _leading_tensors(op, values: list) -> int:
     return n
 
 
+# The work of the outermost comprehension being evaluated: [elements built or read so far]; None outside one.
+_work: ContextVar[list | None] = ContextVar("archdsl_comprehension_work", default=None)
+
+
+def _size(value) -> int:
+    return len(value) if isinstance(value, (list, tuple, dict, str)) else 1
+
+
+def _charge(n: int, where) -> None:
+    """Count `n` elements of work against `max_work` when inside a comprehension; `where`: a node or Span."""
+    work = _work.get()
+    if work is None:
+        return
+    work[0] += n
+    limit = current_limit("max_work")
+    if work[0] > limit:
+        raise LimitError(f"the comprehension builds or reads more than {limit:,} elements (the limit `max_work`)",
+                         getattr(where, "span", where), hint=exceeded("max_work"))
+
+
+def _charged(value, where):
+    _charge(_size(value), where)
+    return value
+
+
 MAX_INT_BITS = 4096  # far beyond any size or count a spec needs; keeps arithmetic on parameters cheap
 
 
@@ -350,4 +392,4 @@ def _bounded(value, node: A.Node):
     if isinstance(value, (str, list, tuple)) and len(value) > current_limit("max_repeat"):
         raise LimitError(f"the result has {len(value):,} elements, more than the limit `max_repeat`", node.span,
                          hint=exceeded("max_repeat"))
-    return value
+    return _charged(value, node)
