@@ -1,7 +1,6 @@
 """archdsl fmt: the canonical form keeps the graph and the comments, and is a fixed point."""
 from __future__ import annotations
 
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 
