@@ -113,7 +113,7 @@ class Spec:
     def objective(self, name: str):
         """The objective `name` as a plain function of tensors (the models' outputs and data) returning its
         loss(es), e.g. `spec.objective("neg_elbo")(x, x_hat, mu, logvar)`."""
-        from .backends.torch_runtime import exec_source
+        from .backends.torch.runtime import exec_source
 
         if name not in self.doc.objectives:
             raise UsageError(f"{self.doc.file} has no objective `{name}`; objectives: "
@@ -158,7 +158,7 @@ class Spec:
         return self._codegen().generate()
 
     def _codegen(self, probe: bool = False):
-        from .backends.torch_codegen import TorchCodegen
+        from .backends.torch.codegen import TorchCodegen
 
         return TorchCodegen(self.graph, self.doc.file, self.doc.name, self.doc.multi_model, probe=probe)
 
@@ -171,7 +171,7 @@ class Spec:
         dtype: cast the floating-point parameters and buffers (`torch.bfloat16` or "bfloat16").
         channels_last: NHWC memory format, which speeds up 2d convolutions on CUDA.
         """
-        from .backends.torch_runtime import exec_source
+        from .backends.torch.runtime import exec_source
 
         if name is not None and name not in self.doc.models:
             raise UsageError(f"{self.doc.file} has no model `{name}`; models: {', '.join(self.doc.models)}"

@@ -67,8 +67,8 @@ def elaborate_objectives(builder) -> None:
 # --- code generation -----------------------------------------------------------------------------------
 
 def objective_sources(gen) -> list[str]:
-    """One function per objective, written like a forward (see backends/torch_forward.py) without `self`."""
-    from .backends.torch_forward import ForwardWriter
+    """One function per objective, written like a forward (see backends/torch/forward.py) without `self`."""
+    from .backends.torch.forward import ForwardWriter
 
     out = []
     for name, root in gen.graph.objectives.items():
@@ -96,7 +96,7 @@ def runtime_shapes(spec, name: str, dims: dict, seed: int = 0) -> dict:
     import torch
 
     from . import runtime_shapes as rs
-    from .backends.torch_runtime import exec_source
+    from .backends.torch.runtime import exec_source
     from .elaborate.compose import root_nodes
 
     graph = spec.graph

@@ -1,7 +1,7 @@
 """Elaboration: bind parameters, instantiate layers into a module tree, run `forward` into the graph."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, ParamError, Span, StructureError, TypeError_,
@@ -27,7 +27,13 @@ class Frame:
 
     module: Module
     stmts: list | None
-    count: int = 0  # statements run so far in this call
+    seen: dict = field(default_factory=dict)  # call site -> how often it ran in this call
+
+    def key(self, span: Span) -> str:
+        """A name for a call site, the same in every instance of the block: `line.col`, `#k` when repeated."""
+        base = f"{span.line}.{span.col}"
+        k = self.seen[base] = self.seen.get(base, -1) + 1
+        return f"{base}#{k}" if k else base
 
 
 class Builder(Evaluator):
@@ -305,7 +311,7 @@ class Builder(Evaluator):
         self._check_arity(module.op, values, span)
         nid = module.path if not module.calls else self.graph.unique_id(f"{module.path}@{len(module.calls)}")
         self._add_node(nid, module.op, module.attrs, values, module.span, span, module.path)
-        self.graph.node(nid).update(stmt_index=self.frame.count, call_index=len(self.frame.module.calls))
+        self.graph.node(nid).update(stmt_index=self.frame.key(span), call_index=len(self.frame.module.calls))
         module.calls.append(nid)
         return op_result(module.op, nid)
 
@@ -314,7 +320,7 @@ class Builder(Evaluator):
         scope = self.frame.module.path
         nid = self.graph.unique_id(f"{scope}.{tmpl.op.name}" if scope else tmpl.op.name)
         self._add_node(nid, tmpl.op, tmpl.attrs, values, tmpl.span, span, None)
-        self.graph.node(nid).update(stmt_index=self.frame.count, call_index=len(self.frame.module.calls))
+        self.graph.node(nid).update(stmt_index=self.frame.key(span), call_index=len(self.frame.module.calls))
         result = op_result(tmpl.op, nid)
         self._record(Stmt("op", nid, list(values), result, span, target))
         return result
@@ -339,7 +345,6 @@ class Builder(Evaluator):
                        span=span, call_span=call_span)
 
     def _record(self, stmt: Stmt) -> None:
-        self.frame.count += 1
         if self.frame.stmts is not None:
             self.frame.stmts.append(stmt)
 

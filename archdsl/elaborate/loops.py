@@ -116,7 +116,7 @@ def run_loop(builder, kind: str, args: list, kwargs: dict, span: Span, target):
     graph.add(loop_id, list(ins) + outs, op=None, kind=kind, attrs=attrs, scope=frame.module.path, module=None,
               span=span, call_span=span, body=module.path, placeholders=[p.node for p in placeholders],
               body_nodes=body_nodes, body_outputs=outs, n_inputs=len(sources_inputs), n_outputs=n_out,
-              stmt_index=frame.count, call_index=len(frame.module.calls))
+              stmt_index=frame.key(span), call_index=len(frame.module.calls))
     value = tuple(Tensor(loop_id, i) for i in range(n_out))
     if kind != "loop" and grouped:  # the stacked per-step outputs keep the body's grouping
         at = 0 if kind == "scan" else 1

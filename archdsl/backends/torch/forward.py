@@ -1,7 +1,8 @@
 """The `forward` of a generated class: straight-line statements, plus `for` loops for scan/loop/decode."""
 from __future__ import annotations
 
-from ..ir.graph import Module, Tensor
+from ...ir.graph import Module, Tensor
+from ...syntax import ast as A
 
 INDENT = "        "
 
@@ -16,14 +17,19 @@ class ForwardWriter:
         self.lines: list[str] = []
         self.i = 0
         self.busy: set | None = None  # inside a loop statement: the names it uses, which no new variable may take
+        self.hints = _arg_names(module.block.forward) if module.block.forward else {}
+        self.statement: list[int] = []  # per line: the index of the spec statement it comes from
 
     def write(self) -> list[str]:
         names = [n for n, _, _ in self.module.block.inputs]
         for n, t in zip(names, self.module.inputs):
-            self.holder[n], self.expr[t] = t, n
+            self.holder[n] = t
+            self.expr.setdefault(t, n)
         self.lines.append(f"    def forward(self, {', '.join(names)}):")
+        self.statement.append(-1)
+        starts = [(s.span.line, s.span.col) for s in self.module.block.forward.stmts]
         for self.i, st in enumerate(self.stmts):
-            where = f"  # {self.gen.file}:{st.span.line}"
+            where = f"  # line {st.span.line}"
             if st.kind in ("scan", "loop", "decode"):
                 first = len(self.lines)
                 first_state = 0 if st.kind == "loop" else 1  # the state's initial values may give up their names
@@ -34,12 +40,16 @@ class ForwardWriter:
                 self.lines[first] += where
             else:
                 self._call(st, where)
+            self.statement += [_statement_of(starts, st.span)] * (len(self.lines) - len(self.statement))
         self.lines.append(f"{INDENT}return {self.src(self.module.output)}")
+        self.statement.append(len(starts))
         return self.lines
 
     # --- values and names
-    def src(self, value) -> str:
+    def src(self, value, hint: str | None = None) -> str:
         if isinstance(value, Tensor):
+            if hint is not None and self.holder.get(hint) == value:  # `p(x, x)`: the name the spec wrote
+                return hint
             return self.expr[value]
         if isinstance(value, list):
             return "[" + ", ".join(self.src(v) for v in value) + "]"
@@ -48,7 +58,7 @@ class ForwardWriter:
 
     def var(self, want: str, value=None) -> str:
         """A variable for `value` named `want`, unless that name holds a value still needed later."""
-        from .torch_codegen import RESERVED
+        from .codegen import RESERVED
 
         base = want if want.isidentifier() and want not in RESERVED and want not in self.gen.support_names \
             else f"{want}_"
@@ -66,7 +76,8 @@ class ForwardWriter:
 
     # --- statements
     def _call(self, st, where: str) -> None:
-        args = [self.src(a) for a in st.args]
+        hints = self.hints.get(st.span, [])
+        args = [self.src(a, hints[k] if k < len(hints) else None) for k, a in enumerate(st.args)]
         if st.kind == "module":
             call, base = f"self.{st.callee}({', '.join(args)})", st.callee
             child = self.module.children.get(st.callee)  # None: a model this model uses (`uses:`)
@@ -75,12 +86,12 @@ class ForwardWriter:
                 if child.op.layer_call is not None:
                     call = child.op.layer_call(node["attrs"], self.gen.in_shapes(node), f"self.{st.callee}", args)
                 if self.gen.probe:
-                    call = f"_probe(self, {node['stmt_index']}, {call})"
+                    call = f"_probe(self, {node['stmt_index']!r}, {call})"
         else:
             node = self.gen.graph.node(st.callee)
             call, base = node["op"].call(node["attrs"], self.gen.in_shapes(node), args), node["op"].name
             if self.gen.probe:
-                call = f"_probe(self, {node['stmt_index']}, {call})"
+                call = f"_probe(self, {node['stmt_index']!r}, {call})"
         if isinstance(st.target, tuple) and _same_structure(st.target, st.result):
             var = self._unpack(st.target, st.result)
         else:
@@ -107,7 +118,7 @@ class ForwardWriter:
     def _probe(self, st, key: str, source: str) -> str:
         if not self.gen.probe:
             return source
-        return f"_probe(self, '{self.gen.graph.node(_loop_id(st))['stmt_index']}.{key}', {source})"
+        return f"_probe(self, {self.gen.graph.node(_loop_id(st))['stmt_index'] + '.' + key!r}, {source})"
 
     def _state(self, st, first: int, outputs: list, names: list[str]) -> list[str]:
         """Bind the carried state variables to their initial values; returns their names."""
@@ -174,7 +185,6 @@ class ForwardWriter:
         state = self._state(st, 1, outs[1 + m:], names[1 + m:])
         tokens = self.var(names[0], outs[0])
         ys = [self.var(nm, out) for nm, out in zip(names[1:1 + m], outs[1:1 + m])]
-        step = self.var("t")
         ys_t = [self.var(f"{y}_t") for y in ys]
         token_steps = self.var(f"{tokens}_steps")
         steps = [self.var(f"{y}_steps") for y in ys]
@@ -183,7 +193,7 @@ class ForwardWriter:
         self.lines.append(f"{INDENT}{', '.join([token_steps] + steps)} = {', '.join('[]' for _ in range(1 + m))}")
         if done:
             self.lines.append(f"{INDENT}{done} = torch.zeros_like({token}, dtype=torch.bool)")
-        self.lines += [f"{INDENT}for {step} in range({st.options['max_len']}):",
+        self.lines += [f"{INDENT}for _ in range({st.options['max_len']}):",
                        f"{INDENT}    {self._step_lhs(st, ys_t, state)} = "
                        f"self.{st.callee}({self._body_args(st, token, state, 1)})",
                        f"{INDENT}    {token} = {ys_t[0]}.argmax(-1)"]
@@ -199,6 +209,36 @@ class ForwardWriter:
 
     def _body_input_names(self, st) -> list[str]:
         return [n for n, _, _ in self.module.children[st.callee].block.inputs]
+
+
+def _statement_of(starts: list, span) -> int:
+    """The index of the spec statement a call at `span` belongs to: the last one starting before it."""
+    at = (span.line, span.col)
+    return max((k for k, s in enumerate(starts) if s <= at), default=0)
+
+
+def _arg_names(program) -> dict:
+    """Call span -> the names the spec wrote as its tensor arguments (None where it wrote an expression)."""
+    out: dict = {}
+
+    def name(n):
+        return n.id if isinstance(n, A.Name) else None
+
+    def visit(node):
+        if isinstance(node, A.Call):
+            out[node.span] = [name(a) for a in node.args]
+        elif isinstance(node, A.BinOp):
+            out[node.span] = [name(node.left), name(node.right)]
+        elif isinstance(node, A.Chain):
+            out[node.items[1].span] = [name(node.items[0])]
+        for value in vars(node).values():
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, A.Node):
+                    visit(item)
+
+    for stmt in program.stmts:
+        visit(stmt)
+    return out
 
 
 def _loop_id(st) -> str:

@@ -1,0 +1,449 @@
+"""One class per spec block: its constructor, its layers written from the declaration, and its forward.
+
+The constructor takes the inferred input sizes (`in_channels`) and then the block's parameters with the
+spec's defaults. A layer's arguments are the expressions the spec wrote (`planes * 4`) where they use the
+block's parameters, and plain numbers where they do not; the sizes an op infers from its input come from
+the size tracer (sizes.py). The lowering (`op.init`) is run once with the real values and once with
+sentinel numbers in the places that vary; each sentinel in its output is then replaced by its expression.
+Every instance of the block must come out as the same text, and every expression is checked against every
+instance, so the class is right for all of them. When the instances cannot share one text, each group of
+alike instances gets its own class, as a last resort.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+import tokenize
+from dataclasses import dataclass, field
+
+import sympy
+
+from ...elaborate.evaluate import Evaluator
+from ...errors import ArchDSLError
+from ...ir.graph import Module
+from ...ops.registry import Attrs
+from ...syntax import ast as A
+from ...syntax.spec import REQUIRED
+from .forward import INDENT, ForwardWriter
+from .pysource import Unrenderable, docstring, expression, literal, names_in
+from .sizes import Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, unwrap
+
+SENTINEL = 790_000_000_001  # sentinels count up from here; no real size is this large
+
+
+@dataclass
+class BlockClass:
+    name: str
+    instances: list
+    sizes: dict            # (input index, axis) -> constructor parameter name, in signature order
+    defaults: dict         # block parameter -> default value (absent: required)
+    source: str = ""
+
+
+@dataclass
+class Context:
+    """What rendering one class collects: size parameters, lets and parameters it needs."""
+
+    block: object
+    instances: list
+    sizes: dict = field(default_factory=dict)
+    lets: set = field(default_factory=set)       # lets used in __init__
+    stored: set = field(default_factory=set)     # parameters forward reads as `self.name`
+    sized: bool = True                           # takes input sizes (a model does not: its sizes are fixed)
+
+
+class ClassWriter:
+    def __init__(self, gen):
+        self.gen = gen
+        self.decls = Declarations(gen.graph)
+        self.tracer = SizeTracer(gen.graph, self.decls)
+
+    # --- classes
+    def block_classes(self, instances: list) -> list[BlockClass]:
+        rendered = self._render(instances)
+        if rendered is not None:
+            return [self._finish(instances, *rendered)]
+        groups: dict = {}
+        for m in instances:
+            body = self._render([m])
+            if body is None:
+                raise RuntimeError(f"no class can be written for `{m.path}`")
+            groups.setdefault(_key(body), (body, []))[1].append(m)
+        return [self._finish(ms, *body) for body, ms in groups.values()]
+
+    def model_class(self, root: Module, uses: list[str]) -> BlockClass:
+        ctx, init, forward = self._render([root], sized=False)
+        name = self.gen.fresh(_class_name(root.name))
+        used = [f"        self.{u} = {self.gen.model_classes[u]}() if {u} is None else {u}"
+                f"{self.gen.where(span.line)}" for u, span in root.block.uses]
+        cls = BlockClass(name, [root], {}, {})
+        doc = root.block.doc or self.gen.spec_name
+        cls.source = _class_source(name, docstring(doc, "    "), ["self"] + [f"{u}=None" for u in uses],
+                                   used + init, forward)
+        return cls
+
+    def _finish(self, instances: list, ctx: Context, init: list, forward: list) -> BlockClass:
+        block = instances[0].block
+        name = self.gen.fresh(_class_name(block.name))
+        defaults = _defaults(instances[0])
+        cls = BlockClass(name, instances, dict(sorted(ctx.sizes.items())), defaults)
+        signature = ["self"] + list(cls.sizes.values())
+        signature += [p if p not in defaults else f"{p}={literal(defaults[p])}" for p, _, _ in block.params]
+        doc = f"The block `{block.name}` ({self.gen.file}, line {block.span.line})."
+        if block.doc:
+            doc = f"{block.doc.strip()}\n\n{doc}"
+        cls.source = _class_source(name, docstring(doc, "    "), signature, init, forward)
+        return cls
+
+    def _render(self, instances: list, sized: bool = True):
+        """(context, __init__ lines, forward lines) shared by all `instances`, or None."""
+        block = instances[0].block
+        ctx = Context(block, instances, sized=sized)
+        try:
+            layers = [line for lname, node, _ in block.layers for line in self._layer(ctx, lname, node)]
+            forward = self._forward(ctx)
+        except Unrenderable:
+            return None
+        if forward is None:
+            return None
+        first, lets = instances[0], []
+        for n, node, _ in reversed(block.lets):  # a let may use earlier ones, which then are needed too
+            if n in ctx.lets:
+                lets.insert(0, f"{INDENT}{n} = {expression(node, lambda x: self._init_name(ctx, first, x))}")
+        stored = [f"{INDENT}self.{n} = {n}" for n in sorted(ctx.stored)]
+        return ctx, lets + stored + layers, forward
+
+    # --- layers
+    def _layer(self, ctx: Context, lname: str, node) -> list[str]:
+        present = [m for m in ctx.instances if lname in m.children and m.children[lname].calls]
+        if not present:
+            return []
+        texts = {self._ctor(ctx, m, m.children[lname], 2) for m in present}
+        if len(texts) != 1:
+            raise Unrenderable(f"the layer {lname} differs between instances")
+        text = texts.pop()
+        if len(present) < len(ctx.instances):
+            if not (isinstance(node, A.Cond) and node.orelse is None):
+                raise Unrenderable(f"the layer {lname} is present in some instances only")
+            test = self._test(ctx, node.test, present, self._init_name)
+            text = f"{text} if {test} else None"
+        first, nl, rest = text.partition("\n")
+        line = ctx.instances[0].children.get(lname, present[0].children[lname]).span.line
+        return [f"{INDENT}self.{lname} = {first}{self.gen.where(line)}{nl}{rest}"]
+
+    def _test(self, ctx: Context, test, present: list, name) -> str:
+        """Source of a condition that holds for exactly the instances `present`."""
+        truth = [_truth(m, test) for m in ctx.instances]
+        if None in truth or truth != [m in present for m in ctx.instances]:
+            raise Unrenderable("the condition does not tell the instances apart")
+        return expression(test, lambda n: name(ctx, ctx.instances[0], n))
+
+    @staticmethod
+    def _local(ctx: Context, m: Module) -> set[str]:
+        """The names written as names: a block's own; a model has none (its values are fixed)."""
+        return own_names(m) if ctx.sized else set()
+
+    def _init_name(self, ctx: Context, m: Module, n: str) -> str:
+        if n not in self._local(ctx, m):
+            return _constant(m, n)
+        let = next((node for name, node, _ in m.block.lets if name == n), None)
+        if let is not None:
+            try:  # a let written out needs its own lets
+                expression(let, lambda x: self._init_name(ctx, m, x))
+            except Unrenderable:
+                return _constant(m, n)
+            ctx.lets.add(n)
+        return n
+
+    def _forward_name(self, ctx: Context, m: Module, n: str) -> str:
+        if n not in self._local(ctx, m):
+            return _constant(m, n)
+        ctx.stored.add(n)
+        if any(n == let for let, _, _ in m.block.lets):
+            ctx.lets.add(n)
+        return f"self.{n}"
+
+    def _ctor(self, ctx: Context, m: Module, child: Module, indent: int) -> str:
+        if child.kind == "op":
+            return self._op_ctor(ctx, m, child)
+        if child.kind == "block":
+            return self._block_ctor(ctx, m, child)
+        pad = "    " * (indent + 1)
+        items = [self._ctor(ctx, m, c, indent + 1) for c in child.children.values()]
+        return "nn.Sequential(\n" + "".join(f"{pad}{i},\n" for i in items) + "    " * indent + ")"
+
+    def _op_ctor(self, ctx: Context, m: Module, child: Module) -> str:
+        node = self.gen.graph.node(child.calls[0])
+        op, ins = child.op, self.gen.in_shapes(node)
+        decl = self.decls.of(child)
+        given = bound_args(decl[0], [p.name for p in op.params]) if decl and decl[1] is m else None
+        local = self._local(ctx, m)
+        varying = {p: self._arg_source(ctx, m, arg, child.attrs[p]) for p, arg in (given or {}).items()
+                   if names_in(arg) & local and is_int(child.attrs.get(p))}
+        tensors = node["inputs"][0] if op.inputs is None else node["inputs"]
+        sizes = [[(t, k, d) if is_int(d) else None for k, d in enumerate(s)] if isinstance(s, tuple) else None
+                 for t, s in zip(tensors, ins)]
+        real = op.init(child.attrs, ins)
+        marked = [self._marked(op, child.attrs, ins, varying, sizes, base) for base in (SENTINEL, 2 * SENTINEL)]
+        return self._substitute(ctx, m, real, marked, varying, sizes)
+
+    @staticmethod
+    def _marked(op, attrs: dict, ins: list, varying: dict, sizes: list, base: int) -> str:
+        """The lowering with sentinel numbers, `base` + k, for the varying attributes and the input sizes."""
+        marks = itertools.count(base)
+        attrs = Attrs({k: next(marks) if k in varying else v for k, v in attrs.items()})
+        ins = [tuple(next(marks) if c is not None else d for c, d in zip(cells, s)) if cells is not None else s
+               for cells, s in zip(sizes, ins)]
+        return op.init(attrs, ins)
+
+    def _substitute(self, ctx: Context, m: Module, real: str, marked: list, varying: dict, sizes: list) -> str:
+        """The sentinels of the marked lowering replaced by their sources; `real` where that is not exact."""
+        a, b = _tokens(marked[0]), _tokens(marked[1])
+        if "\n" in real or a is None or b is None or len(a) != len(b):
+            return real
+        slots = list(varying.values()) + [c for cells in sizes if cells for c in cells if c is not None]
+        out, last = [], 0
+        for ta, tb in zip(a, b):
+            if ta.string == tb.string:
+                continue
+            k = int(ta.string) - SENTINEL if ta.type == tokenize.NUMBER and ta.string.isdigit() else -1
+            if not 0 <= k < len(slots) or int(tb.string) != 2 * SENTINEL + k:
+                return real  # a number computed from a sentinel: no source for it
+            src = slots[k] if isinstance(slots[k], str) else self._size_source(ctx, m, *slots[k])
+            out += [marked[0][last:ta.start[1]], src]
+            last = ta.end[1]
+        return "".join(out) + marked[0][last:]
+
+    def _arg_source(self, ctx: Context, m: Module, arg, value) -> str:
+        try:
+            return expression(arg, lambda n: self._init_name(ctx, m, n))
+        except Unrenderable:
+            return literal(value)
+
+    def _size_source(self, ctx: Context, m: Module, t, axis: int, value) -> str:
+        expr = self.tracer.trace(m, t, axis) if ctx.sized else None
+        return self._sympy_source(ctx, m, expr, value)
+
+    def _sympy_source(self, ctx: Context, m: Module, expr, value: int) -> str:
+        if expr is None or is_int(expr):
+            return str(value)
+        subs = {}
+        for s in expr.free_symbols:
+            if "@" in s.name:
+                j, axis = (int(x) for x in s.name.removeprefix("input").split("@"))
+                subs[s] = _input_dim(self.gen.graph, m, j, axis)
+            else:
+                subs[s] = m.args.get(s.name)
+            if not is_int(subs[s]):
+                return str(value)
+        if expr.xreplace(subs) != value:
+            return str(value)
+        try:
+            return sympy_source(expr, lambda s: self._symbol_name(ctx, m, s))
+        except Unrenderable:
+            return str(value)
+
+    def _symbol_name(self, ctx: Context, m: Module, s) -> str:
+        if "@" not in s.name:
+            return s.name
+        j, axis = (int(x) for x in s.name.removeprefix("input").split("@"))
+        if (j, axis) not in ctx.sizes:
+            ctx.sizes[(j, axis)] = _size_name(m, j, axis, self.gen.graph, set(ctx.sizes.values()))
+        return ctx.sizes[(j, axis)]
+
+    def _block_ctor(self, ctx: Context, m: Module, child: Module) -> str:
+        cls = self.gen.block_classes[id(child)]
+        args = [self._size_source(ctx, m, child.inputs[j], axis, _input_dim(self.gen.graph, child, j, axis))
+                for (j, axis) in cls.sizes]
+        decl = self.decls.of(child)
+        names = [p for p, _, _ in child.block.params]
+        given = bound_args(decl[0], names) if decl and decl[1] is m else None
+        local = self._local(ctx, m)
+        for p in names:
+            value, arg = child.args[p], (given or {}).get(p)
+            if arg is not None and names_in(arg) & local:
+                src = self._arg_source(ctx, m, arg, value)
+            elif p in cls.defaults and _same(value, cls.defaults[p]):
+                continue
+            else:
+                src = literal(value)
+            args.append(src if p not in cls.defaults else f"{p}={src}")
+        return f"{cls.name}({', '.join(args)})"
+
+    # --- forward
+    def _forward(self, ctx: Context) -> list[str] | None:
+        per = []
+        for m in ctx.instances:
+            writer = ForwardWriter(self.gen, m)
+            lines = writer.write()
+            per.append(_by_statement(lines, writer.statement))
+        stmts = ctx.block.forward.stmts
+        out: list[str] = []
+        for k in range(-1, len(stmts) + 1):
+            variants = [p.get(k, []) for p in per]
+            if all(v == variants[0] for v in variants):
+                out += variants[0]
+                continue
+            branch = self._branch(ctx, stmts[k], variants) if 0 <= k < len(stmts) else None
+            if branch is None:
+                return None
+            out += branch
+        return out
+
+    def _branch(self, ctx: Context, stmt, variants: list) -> list[str] | None:
+        """`if test:` / `else:` over the forms of a statement that differs between instances."""
+        for cond in _conds(stmt):
+            truth = [_truth(m, cond.test) for m in ctx.instances]
+            if None in truth:
+                continue
+            yes = [v for v, t in zip(variants, truth) if t]
+            no = [v for v, t in zip(variants, truth) if not t]
+            if not yes or not no or any(v != yes[0] for v in yes) or any(v != no[0] for v in no):
+                continue
+            try:
+                test = expression(cond.test, lambda n: self._forward_name(ctx, ctx.instances[0], n))
+            except Unrenderable:
+                continue
+            body, orelse = _indent(yes[0]), _indent(no[0])
+            if not body:
+                return [f"{INDENT}if not ({test}):"] + orelse
+            return [f"{INDENT}if {test}:"] + body + ([f"{INDENT}else:"] + orelse if orelse else [])
+        return None
+
+
+def _class_source(name: str, doc: str, signature: list[str], init: list[str], forward: list[str]) -> str:
+    head = f"class {name}(nn.Module):\n{doc}\n\n    def __init__({', '.join(signature)}):\n" \
+           "        super().__init__()\n"
+    return head + "".join(line + "\n" for line in init) + "\n" + "\n".join(forward) + "\n"
+
+
+def _class_name(name: str) -> str:
+    from .codegen import class_name
+
+    return class_name(name)
+
+
+def _key(body) -> tuple:
+    ctx, init, forward = body
+    return tuple(sorted(ctx.sizes.items())), tuple(init), tuple(forward)
+
+
+def _defaults(m: Module) -> dict:
+    """The block's parameters with a default, and its value (evaluated where the block is declared)."""
+    scope = block_scope(m)
+    out = {}
+    for p, default, _ in m.block.params:
+        if default is not REQUIRED:
+            try:
+                out[p] = Evaluator().static(default, scope.parent)
+            except ArchDSLError:
+                continue
+    return out
+
+
+def _constant(m: Module, name: str) -> str:
+    try:
+        return literal(m.static_scope.lookup(name, None))
+    except ArchDSLError:
+        raise Unrenderable(name) from None
+
+
+def _truth(m: Module, test):
+    try:
+        return bool(Evaluator().static(test, m.static_scope))
+    except (ArchDSLError, TypeError, ValueError):
+        return None
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _input_dim(graph, m: Module, j: int, axis: int):
+    t = m.inputs[j]
+    node = graph.node(t.node)
+    shape = node["outputs"][t.index] if node.get("outputs") is not None else node["shape"]
+    return shape[axis]
+
+
+def _size_name(m: Module, j: int, axis: int, graph, taken: set) -> str:
+    rank = len(_shape(graph, m.inputs[j]))
+    what = "channels" if axis == 1 and rank >= 3 else "features" if axis == rank - 1 else f"dim{axis}"
+    base = f"in_{what}" if len(m.block.inputs) == 1 else f"{m.block.inputs[j][0]}_{what}"
+    params = {p for p, _, _ in m.block.params} | {n for n, _, _ in m.block.layers} | taken
+    name, k = base, 2
+    while name in params:
+        name, k = f"{base}{k}", k + 1
+    return name
+
+
+def _shape(graph, t):
+    node = graph.node(t.node)
+    return node["outputs"][t.index] if node.get("outputs") is not None else node["shape"]
+
+
+def _tokens(text: str):
+    try:
+        return [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+
+
+def _by_statement(lines: list[str], statement: list[int]) -> dict:
+    out: dict = {}
+    for line, k in zip(lines, statement):
+        out.setdefault(k, []).append(line)
+    return out
+
+
+def _conds(node):
+    if isinstance(node, A.Cond):
+        yield node
+    for value in vars(node).values():
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, A.Node):
+                yield from _conds(item)
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["    " + line for line in lines]
+
+
+def sympy_source(expr, name) -> str:
+    """Python source of a size expression: integers, names, +, -, * and floor division."""
+    return _sympy(expr, name)[0]
+
+
+def _sympy(expr, name) -> tuple[str, int]:
+    if expr.is_Integer:
+        return str(int(expr)), 3
+    if expr.is_Symbol:
+        return name(expr), 3
+    if isinstance(expr, sympy.Add):
+        terms = sorted(expr.args, key=lambda t: t.is_number)
+        out = _sympy(terms[0], name)[0]
+        for t in terms[1:]:
+            negative = t.could_extract_minus_sign()
+            out += (" - " if negative else " + ") + _wrap(-t if negative else t, name, 2)
+        return out, 1
+    if isinstance(expr, sympy.Mul):
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff == -1:
+            return "-" + _wrap(rest, name, 2), 2
+        factors = [_wrap(f, name, 2) for f in rest.as_ordered_factors()]
+        if coeff != 1:
+            if not coeff.is_Integer:
+                raise Unrenderable(str(expr))
+            factors.append(str(int(coeff)))
+        return " * ".join(factors), 2
+    if isinstance(expr, sympy.floor):
+        num, den = expr.args[0].as_numer_denom()
+        if den.is_Integer:
+            return f"{_wrap(num, name, 2)} // {int(den)}", 2
+    raise Unrenderable(str(expr))
+
+
+def _wrap(expr, name, level: int) -> str:
+    text, own = _sympy(expr, name)
+    return f"({text})" if own < level else text

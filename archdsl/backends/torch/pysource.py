@@ -1,0 +1,185 @@
+"""Python source from values: literals, docstrings, comments, expressions of the spec's AST, and short lines.
+
+Nothing a spec writes reaches the generated file as raw text: names are validated identifiers, strings go
+through `repr`, docstrings and comments through `docstring`/`comment`.
+"""
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+import tokenize
+
+from ...syntax import ast as A
+
+MAX_LINE = 100
+
+
+class Unrenderable(Exception):
+    """A value or expression with no faithful Python source (a symbolic dim, an unsupported construct)."""
+
+
+def literal(value) -> str:
+    """Python source that evaluates to `value`: numbers, strings, bools, None, tuples and lists of them."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "float('nan')"
+        if math.isinf(value):
+            return "float('inf')" if value > 0 else "-float('inf')"
+        return repr(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    raise Unrenderable(f"no Python literal for {value!r}")
+
+
+def docstring(text: str, indent: str) -> str:
+    """A docstring that reads back as `text` (long lines wrapped): escapes, quotes and odd characters escaped."""
+    width = MAX_LINE - len(indent) - 6
+    lines = [repr(part)[1:-1].replace('"', '\\"')  # repr escapes backslashes and unprintable characters
+             for line in text.split("\n") for part in (textwrap.wrap(line, width) or [""])]
+    return f'{indent}"""' + ("\n" + indent).join(lines).rstrip(" ") + '"""'
+
+
+def comment(text: str) -> str:
+    """`# text` on one line, whatever `text` holds."""
+    return "# " + repr(text)[1:-1] if not text.isprintable() else "# " + text
+
+
+# --- expressions of the spec's AST, with a callback naming the names -------------------------------------
+
+_PY_BINOPS = {"+", "-", "*", "/", "//", "%", "**"}
+_LEVEL = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7,
+          "unary": 8, "**": 9}
+
+
+def expression(node: A.Node, name) -> str:
+    """Python source of an argument expression; `name(id)` gives each name's source or raises Unrenderable."""
+    return _expr(node, name)[0]
+
+
+def _expr(node, name) -> tuple[str, int]:
+    if isinstance(node, A.Name):
+        return name(node.id), 10
+    if isinstance(node, A.Const):
+        return literal(node.value), 10
+    if isinstance(node, A.BinOp) and node.op in _PY_BINOPS:
+        level = _LEVEL[node.op]
+        right_level = level + (node.op != "**")
+        return f"{_wrap(node.left, name, level + (node.op == '**'))} {node.op} " \
+               f"{_wrap(node.right, name, right_level)}", level
+    if isinstance(node, A.Unary):
+        if node.op == "not":
+            return f"not {_wrap(node.operand, name, _LEVEL['not'])}", _LEVEL["not"]
+        return f"{node.op}{_wrap(node.operand, name, _LEVEL['unary'])}", _LEVEL["unary"]
+    if isinstance(node, A.BoolOp):
+        level = _LEVEL[node.op]
+        return f"{_wrap(node.left, name, level)} {node.op} {_wrap(node.right, name, level + 1)}", level
+    if isinstance(node, A.Compare):
+        level = _LEVEL["cmp"]
+        parts = [_wrap(node.first, name, level + 1)]
+        for op, right in zip(node.ops, node.rest):
+            parts += [op, _wrap(right, name, level + 1)]
+        return " ".join(parts), level
+    if isinstance(node, A.Cond) and node.orelse is not None:
+        return f"{_wrap(node.body, name, 1)} if {_wrap(node.test, name, 1)} else " \
+               f"{_wrap(node.orelse, name, 0)}", 0
+    if isinstance(node, A.TupleExpr):
+        inner = ", ".join(expression(i, name) for i in node.items)
+        return (f"({inner},)" if len(node.items) == 1 else f"({inner})"), 10
+    raise Unrenderable(type(node).__name__)
+
+
+def _wrap(node, name, level: int) -> str:
+    text, own = _expr(node, name)
+    return f"({text})" if own < level else text
+
+
+def names_in(node) -> set[str]:
+    """Every name an expression reads."""
+    if isinstance(node, A.Name):
+        return {node.id}
+    out: set[str] = set()
+    for value in vars(node).values():
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, A.Node):
+                out |= names_in(item)
+            elif isinstance(item, tuple):  # kwargs: (name, Node, Span)
+                out |= set().union(*(names_in(x) for x in item if isinstance(x, A.Node)))
+    return out
+
+
+# --- short lines -------------------------------------------------------------------------------------------
+
+def fit(line: str) -> list[str]:
+    """`line` as it is when short enough, else split inside its first bracket, as black would."""
+    if len(line) <= MAX_LINE:
+        return [line]
+    code, note = _split_comment(line)
+    span = _first_bracket(code)
+    if span is None:
+        return [line]
+    opening, closing = span
+    indent = code[:len(code) - len(code.lstrip())]
+    first = code[:opening + 1] + (f"  {note}" if note else "")
+    args = _top_level_items(code[opening + 1:closing])
+    one = indent + "    " + ", ".join(args)
+    body = [one] if len(one) <= MAX_LINE else [indent + "    " + a + "," for a in args]
+    return [first] + [part for item in body for part in fit(item)] + [indent + code[closing:]]
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline))
+    except (tokenize.TokenError, SyntaxError):
+        return line, ""
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT:
+            at = line.rindex(tok.string)
+            return line[:at].rstrip(), tok.string
+    return line, ""
+
+
+def _first_bracket(code: str) -> tuple[int, int] | None:
+    """The first bracket pair with something inside, as (opening index, closing index)."""
+    depth, quote, opening = 0, None, None
+    for i, ch in enumerate(code):
+        if quote:
+            if ch == quote and code[i - 1] != "\\":
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            if depth == 0:
+                opening = i
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0 and i > opening + 1:
+                return opening, i
+    return None
+
+
+def _top_level_items(inner: str) -> list[str]:
+    items, depth, start, quote = [], 0, 0, None
+    for i, ch in enumerate(inner):
+        if quote:
+            if ch == quote and inner[i - 1] != "\\":
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(inner[start:i].strip())
+            start = i + 1
+    last = inner[start:].strip()
+    return items + ([last] if last else [])
