@@ -26,9 +26,13 @@ def test_every_spec_names_its_paper():
 # --- CapsNet ------------------------------------------------------------------------------------------------
 
 def test_capsnet_has_the_papers_parameter_counts():
+    """Sabour et al. 2017, Section 4 and Figures 1-2; the paper rounds the totals to 8.2M and 6.8M (Section 5)."""
     with_decoder, without = load("capsnet"), load("capsnet", decoder=False)
-    assert with_decoder.summary().params == 8_215_568            # 8.2M
-    assert without.summary().params == 6_804_224                 # 6.8M
+    conv1, primary = 9 * 9 * 1 * 256 + 256, 9 * 9 * 256 * 256 + 256   # 9x9 kernels, 256 channels, with biases
+    digit = 1152 * 10 * 16 * 8                                        # W_ij: 1152 primary to 10 digit capsules
+    decoder = (16 * 10 * 512 + 512) + (512 * 1024 + 1024) + (1024 * 784 + 784)  # FC 512, 1024, 784
+    assert without.summary().params == conv1 + primary + digit == 6_804_224
+    assert with_decoder.summary().params == conv1 + primary + digit + decoder == 8_215_568
     assert sum(p.numel() for p in with_decoder.build().parameters()) == 8_215_568
     shapes = {k: tuple(v.shape) for k, v in without.build().state_dict().items()}
     assert shapes == {"conv1.weight": (256, 1, 9, 9), "conv1.bias": (256,), "primary.weight": (256, 256, 9, 9),
