@@ -245,3 +245,60 @@ def test_comprehension_work_is_bounded(capsys, tmp_path, expr, caret):
     assert time.perf_counter() - start < 20  # before the fix: minutes, or 8 GB of memory
     assert code == 1 and located(err, "E011") and "`max_work`" in err
     assert under_caret(err).startswith(caret)
+
+
+LOOP = """\
+blocks:
+  Step:
+    inputs: [h]
+    layers:
+      fc: linear(8)
+    forward: |
+      tanh(fc(h))
+inputs:
+  x: [N, 8]
+layers:
+  step: Step
+forward: |
+  loop(step, 1000000000, state=[x])
+"""
+
+
+def test_loop_count_is_bounded_in_archdsl_test(capsys, tmp_path):
+    pytest.importorskip("hypothesis")
+    start = time.perf_counter()
+    code, _, err = cli(capsys, "test", spec_with(tmp_path, LOOP), "--examples", 2)
+    assert time.perf_counter() - start < 60  # before the fix: 10^9 steps, even on the meta device
+    assert code == 1 and located(err, "E011") and "bad.yaml:13:3:" in err and under_caret(err).startswith("loop(")
+
+
+def test_failures_in_the_generated_forward_have_a_stable_origin(tmp_path, monkeypatch):
+    """hypothesis compares a failure's origin, its context's included, between replays. An exception raised in
+    the generated forward has its last frame in the generated file, which is named anew on every build: the
+    property reported `FlakyFailure` instead of the counterexample."""
+    pytest.importorskip("hypothesis")
+    import itertools
+
+    import archdsl
+    import archdsl.runtime_shapes
+    from hypothesis.internal.escalation import InterestingOrigin
+
+    from archdsl.testing import ShapeMismatch, check_example, run_property
+
+    builds = itertools.count()
+
+    def run(spec, model, values, device=None):  # a forward that fails for S < 3, in a file named per build
+        if values["S"] < 3:
+            exec(compile("raise RuntimeError('k out of range')", f"<archdsl spec #{next(builds)}>", "exec"))
+        return {}
+
+    monkeypatch.setattr(archdsl.runtime_shapes, "runtime_shapes", run)
+    spec = archdsl.load(str(spec_with(tmp_path, "inputs:\n  x: [N, S]\nforward: |\n  topk_mask(x, k=2)\n")))
+    origins = set()
+    for _ in range(2):
+        with pytest.raises(ShapeMismatch) as info:
+            check_example(spec, None, "cpu", {"N": 1, "S": 1})
+        origins.add(InterestingOrigin.from_exception(info.value))
+    assert len(origins) == 1
+    failure = run_property(spec, 30, device="cpu").failure
+    assert failure is not None and "PyTorch raised RuntimeError with N=1, S=1" in str(failure)
