@@ -1,0 +1,280 @@
+"""Output-level references for the zoo models that torchvision does not have (issue 16, "Honest tests").
+
+Each test builds an archdsl model from its spec, writes an independent reference by hand in plain torch
+(nn.Sequential / nn.LSTM / the paper's equations), copies the archdsl model's weights into the reference
+through its state_dict (names mapped explicitly where the structures differ), feeds both the same seeded
+input in eval mode and asserts that the outputs are close. A model that computes the wrong thing (another
+activation, a missing residual, another pooling, a softmax over the wrong dim, a transposed weight) fails;
+`test_mutation_is_caught` proves it for a few behaviour-changing edits of the spec text.
+
+The references never read generated source: only the state_dict (whose keys are stable) and forward outputs.
+Sizes not given by a paper come "from the spec's params" and are small overrides so the file runs quickly.
+
+Tolerances: float32 throughout. Where the reference runs the very same torch kernels in the same order
+(nn.Sequential, nn.LSTM) the default float32 tolerance of assert_close (rtol 1.3e-6, atol 1e-5) is used.
+Where the reference writes equations whose reductions are ordered differently (einsum vs matmul, explicit
+gates, recurrences over several steps), rounding differs by a few ulps per op and compounds over steps:
+rtol 1e-4 / atol 1e-5 there (`LOOSE`), still orders of magnitude below any of the mutations' effects.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import archdsl
+from tests.helpers import spec_path
+
+# float32 equations evaluated in another order than the generated code: see the module docstring
+LOOSE = dict(rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+
+def build(name_or_path: str, model: str | None = None, **params) -> nn.Module:
+    """The archdsl model, seeded, with every constant-initialised tensor randomised, in eval mode."""
+    path = name_or_path if name_or_path.endswith(".yaml") else spec_path(name_or_path)
+    spec = archdsl.load(path, **params)
+    torch.manual_seed(0)
+    net = spec.build(model)
+    randomize_constants(net)
+    return net.eval()
+
+
+def randomize_constants(net: nn.Module) -> None:
+    """Batch norm's weight 1 / bias 0 / running statistics 0, 1 and zero-initialised learned tensors would make
+    a wrong use of them invisible: give every float tensor that is constant at initialisation random values."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if not t.is_floating_point() or t.numel() == 0:
+                continue
+            if name.endswith("running_var"):
+                t.copy_(torch.rand(t.shape, generator=gen) + 0.5)          # a variance must be positive
+            elif t.numel() == 1 or bool((t == t.flatten()[0]).all()):
+                t.copy_(torch.randn(t.shape, generator=gen) * 0.5 + (1.0 if name.endswith("bn.weight") else 0.0))
+
+
+def take(sd: dict, prefix: str) -> dict:
+    """The entries of `sd` under `prefix.`, with the prefix removed."""
+    return {k[len(prefix) + 1:]: v for k, v in sd.items() if k.startswith(prefix + ".")}
+
+
+def load_renamed(ref: nn.Module, sd: dict, renames: dict) -> nn.Module:
+    """Load `sd` into `ref`, renaming key prefixes (archdsl prefix -> reference prefix); strict, so that every
+    weight of either side is used exactly once."""
+    out = {}
+    for k, v in sd.items():
+        for old, new in renames.items():
+            if k == old or k.startswith(old + "."):
+                k = new + k[len(old):]
+                break
+        out[k] = v
+    ref.load_state_dict(out, strict=True)
+    return ref.eval()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# convolutional and fully connected classifiers
+
+def check_lenet5(path=spec_path("lenet5")):
+    net = build(path)
+    # LeCun et al. 1998, section II.B: C1 6@28x28 (5x5), S2 2x2 subsampling, C3 16@10x10 (5x5), S4 2x2,
+    # C5 120 (5x5), F6 84, output 10 classes (num_classes from the spec's params). Squashing: tanh, S2/S4 plain
+    # averages and a linear output layer are the spec's documented simplifications.
+    ref = nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2),            # 0 c1, 2 s2
+        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),           # 3 c3, 5 s4
+        nn.Conv2d(16, 120, 5), nn.Tanh(), nn.Flatten(),            # 6 c5
+        nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10))          # 9 f6, 11 output
+    load_renamed(ref, net.state_dict(), {"c1": "0", "c3": "3", "c5": "6", "f6": "9", "output": "11"})
+    torch.manual_seed(2)
+    x = torch.randn(3, 1, 32, 32)                                  # 32x32: the paper's padded input field
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), ref(x))
+
+
+def test_lenet5():
+    check_lenet5()
+
+
+def test_zfnet():
+    # Zeiler & Fergus 2014, Figure 3: 96 7x7/2 -> 3x3/2 max pool -> contrast norm -> 256 5x5/2 -> pool -> norm
+    # -> 384, 384, 256 3x3 -> 3x3/2 pool -> 4096 -> 4096 -> classes. Padding 1 on conv1, ceil_mode on the
+    # first two pools and the LRN constants (AlexNet's) are the spec's stated choices; 7 classes from the
+    # spec's params (smaller than 1000 only to save time).
+    net = build("zfnet", num_classes=7)
+    lrn = lambda: nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)   # noqa: E731
+    features = nn.Sequential(
+        nn.Conv2d(3, 96, 7, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True), lrn(),
+        nn.Conv2d(96, 256, 5, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True), lrn(),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2))
+    classifier = nn.Sequential(nn.Linear(256 * 6 * 6, 4096), nn.ReLU(), nn.Dropout(0.5),
+                               nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 7))
+    ref = nn.Sequential()
+    ref.features, ref.flatten, ref.classifier = features, nn.Flatten(), classifier
+    load_renamed(ref, net.state_dict(), {})
+    torch.manual_seed(2)
+    x = torch.randn(1, 3, 224, 224)                                # the paper's 224x224 crops
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), ref.eval()(x))
+
+
+@pytest.mark.parametrize("activation, module", [
+    ("relu", nn.ReLU), ("tanh", nn.Tanh), ("sigmoid", nn.Sigmoid), ("gelu", nn.GELU),
+    ("leaky_relu", nn.LeakyReLU)])   # leaky_relu's default slope 0.01 is torch's (docs/ops.md, leaky_relu)
+def test_mlp(activation, module):
+    # the spec's params: 784 inputs, hidden [512, 256, 128], 10 classes; a nonlinearity after every hidden layer
+    net = build("mlp", activation=activation)
+    widths = [784, 512, 256, 128]
+    features = nn.Sequential(*[m for a, b in zip(widths, widths[1:]) for m in (nn.Linear(a, b), module())])
+    ref = nn.Sequential()
+    ref.features, ref.classifier = features, nn.Linear(128, 10)
+    load_renamed(ref, net.state_dict(), {})
+    torch.manual_seed(2)
+    x = torch.randn(4, 784)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), ref(x))
+
+
+def test_conv_basics():
+    # Dumoulin & Visin 2016, relationships 1-6 as the spec writes them: SAME 3x3 (28), VALID 5x5 (24),
+    # 2x2 max pool (12), SAME 3x3/2 with padding 1 (6), VALID 3x3/2 (2), then 64*2*2 -> 10.
+    net = build("conv_basics")
+    ref = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, stride=2), nn.ReLU(),
+        nn.Flatten(), nn.Linear(256, 10))
+    load_renamed(ref, net.state_dict(), {"conv1": "0", "conv2": "2", "conv3": "5", "conv4": "7", "fc": "10"})
+    torch.manual_seed(2)
+    x = torch.randn(3, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), ref(x))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the recurrent family: one parametrized test, a hand-written reference per model
+
+def ref_rnn_elman(sd, p, x):
+    # Elman 1990 (the spec's comment): h_t = tanh(W x_t + U h_(t-1) + b), y_t = V h_t + c, h_0 = 0;
+    # nn.RNNCell keeps two biases b_ih + b_hh, which the equation adds.
+    W, U = sd["step.cell.weight_ih"], sd["step.cell.weight_hh"]
+    b = sd["step.cell.bias_ih"] + sd["step.cell.bias_hh"]
+    V, c = sd["step.out.weight"], sd["step.out.bias"]
+    h = x.new_zeros(x.shape[0], U.shape[0])
+    ys = []
+    for t in range(x.shape[1]):
+        h = torch.tanh(x[:, t] @ W.T + h @ U.T + b)
+        ys.append(h @ V.T + c)
+    return torch.stack(ys, 1), h
+
+
+def ref_rnn_fused(sd, p, x):
+    ref = nn.Module()
+    ref.rnn = nn.RNN(p["features"], p["hidden"], num_layers=p["layers"], batch_first=True)
+    ref.out = nn.Linear(p["hidden"], p["outputs"])
+    load_renamed(ref, sd, {})
+    hs, h = ref.rnn(x)
+    return ref.out(hs), h
+
+
+def _last_hidden(h, bidirectional):
+    # h_n is [layers * directions, N, H], layer-major: the top layer's forward state is h[-2], its backward h[-1]
+    return torch.cat([h[-2], h[-1]], dim=-1) if bidirectional else h[-1]
+
+
+def ref_lstm_classifier(sd, p, tokens):
+    d = 2 if p["bidirectional"] else 1
+    ref = nn.Module()
+    ref.embed = nn.Embedding(p["vocab"], p["embed"], padding_idx=0)
+    ref.lstm = nn.LSTM(p["embed"], p["hidden"], num_layers=p["layers"], bidirectional=p["bidirectional"],
+                       batch_first=True)
+    ref.fc = nn.Linear(d * p["hidden"], p["classes"])
+    load_renamed(ref, sd, {})
+    _, (h, _) = ref.lstm(ref.embed(tokens))
+    return torch.softmax(ref.fc(_last_hidden(h, p["bidirectional"])), dim=-1)   # probabilities over classes
+
+
+def ref_stacked_lstm(sd, p, x):
+    # Graves et al. 2013, eq. 11: h^n_t = H(W h^(n-1)_t + ...): each layer reads the whole sequence below it
+    sizes = p["sizes"]
+    ref = nn.Module()
+    ref.stack = nn.ModuleList()
+    for a, b in zip([p["series"]] + sizes, sizes):
+        layer = nn.Module()
+        layer.lstm = nn.LSTM(a, b, batch_first=True)
+        ref.stack.append(layer)
+    ref.head = nn.Linear(sizes[-1], p["horizon"] * p["series"])
+    load_renamed(ref, sd, {})
+    ys = x
+    for layer in ref.stack:
+        ys, _ = layer.lstm(ys)
+    return ref.head(ys[:, -1]).reshape(x.shape[0], p["horizon"], p["series"])
+
+
+def ref_gru(sd, p, tokens):
+    d = 2 if p["bidirectional"] else 1
+    ref = nn.Module()
+    ref.embed = nn.Embedding(p["vocab"], p["embed"])
+    ref.gru = nn.GRU(p["embed"], p["hidden"], num_layers=p["layers"], bidirectional=p["bidirectional"],
+                     batch_first=True)
+    ref.tagger = nn.Linear(d * p["hidden"], p["tags"])
+    load_renamed(ref, sd, {})
+    ys, h = ref.gru(ref.embed(tokens))
+    return ref.tagger(ys), _last_hidden(h, p["bidirectional"])
+
+
+def _tokens(vocab):
+    # word ids with some padding (id 0: the spec's padding id) to exercise the embedding's padding row
+    def make():
+        t = torch.randint(1, vocab, (3, 6))
+        t[0, -2:] = 0
+        return t
+    return make
+
+
+# (spec, model, params, the archdsl defaults of the params the reference reads, input maker, reference)
+RECURRENT = {
+    "rnn elman": ("rnn", "elman", {}, dict(features=16, hidden=64, outputs=16),
+                  lambda: torch.randn(3, 7, 16), ref_rnn_elman),
+    "rnn fused, 2 layers": ("rnn", "fused", {"layers": 2}, dict(features=16, hidden=64, outputs=16, layers=2),
+                            lambda: torch.randn(3, 7, 16), ref_rnn_fused),
+    "lstm_classifier": ("lstm_classifier", None, {"vocab": 50},
+                        dict(vocab=50, embed=128, hidden=128, layers=1, bidirectional=False, classes=2),
+                        _tokens(50), ref_lstm_classifier),
+    "lstm_classifier bidirectional, 2 layers": (
+        "lstm_classifier", None, {"vocab": 50, "layers": 2, "bidirectional": True, "hidden": 32, "embed": 16},
+        dict(vocab=50, embed=16, hidden=32, layers=2, bidirectional=True, classes=2), _tokens(50),
+        ref_lstm_classifier),
+    "stacked_lstm": ("stacked_lstm", None, {}, dict(series=8, sizes=[64, 64, 32], horizon=4),
+                     lambda: torch.randn(3, 7, 8), ref_stacked_lstm),
+    "gru bidirectional, 2 layers": ("gru", None, {"vocab": 50},
+                                    dict(vocab=50, embed=64, hidden=128, layers=2, bidirectional=True, tags=17),
+                                    _tokens(50), ref_gru),
+    "gru one direction, 1 layer": ("gru", None, {"vocab": 50, "layers": 1, "bidirectional": False, "dropout": 0.0},
+                                   dict(vocab=50, embed=64, hidden=128, layers=1, bidirectional=False, tags=17),
+                                   _tokens(50), ref_gru),
+}
+
+
+def check_recurrent(case, path=None):
+    name, model, params, p, make_input, reference = RECURRENT[case]
+    net = build(path or spec_path(name), model, **params)
+    torch.manual_seed(2)
+    x = make_input()
+    with torch.no_grad():
+        got = net(x)
+        want = reference(net.state_dict(), p, x)
+    # nn.RNN / nn.LSTM / nn.GRU run the same kernels as the generated code; the Elman equations do not
+    torch.testing.assert_close(got, want, **(LOOSE if case == "rnn elman" else {}))
+
+
+@pytest.mark.parametrize("case", list(RECURRENT))
+def test_recurrent(case):
+    check_recurrent(case)
