@@ -123,10 +123,13 @@ def _run(args) -> int:
         from .ir.graph import flat_tensors
         from .summary import human
 
+        def shapes(outs) -> str:
+            return ", ".join(fmt_shape(_shape_of(spec.graph.node(t.node), t.index)) for t in flat_tensors(outs))
+
         for model in spec.models:
-            outs = spec.graph.outputs[model]
-            shapes = ", ".join(fmt_shape(_shape_of(spec.graph.node(t.node), t.index)) for t in flat_tensors(outs))
-            print(f"{args.spec}: model `{model}` ok: output {shapes}")
+            print(f"{args.spec}: model `{model}` ok: output {shapes(spec.graph.outputs[model])}")
+            for method, view in spec.graph.roots[model].methods.items():
+                print(f"{args.spec}: method `{model}.{method}` ok: output {shapes(view.output)}")
         print(f"{len(s.rows)} ops, {s.params:,} parameters, {human(s.macs)} MACs")
     elif args.command == "compile":
         source = spec.source

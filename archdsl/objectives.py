@@ -69,14 +69,14 @@ def elaborate_objectives(builder) -> None:
 def objective_sources(gen) -> list[str]:
     """One function per objective, written like a forward (see backends/torch/forward.py) without `self`."""
     from .backends.torch.forward import ForwardWriter
+    from .backends.torch.pysource import docstring
 
     out = []
     for name, root in gen.graph.objectives.items():
         lines = ForwardWriter(gen, root).write()
         params = ", ".join(n for n, _, _ in root.block.inputs)
         doc = str(root.block.doc or f"The objective `{name}`").strip()
-        doc = doc.replace("\\", "\\\\").replace('"' * 3, "'" * 3)  # a safe docstring
-        head = [f"def {name}({params}):", f'    """{doc} ({gen.file}:{root.block.span.line})"""']
+        head = [f"def {name}({params}):", docstring(f"{doc} ({gen.file}, line {root.block.span.line})", "    ")]
         if gen.probe:  # probes report as `self`, the objective's scope
             head.append(f"    self = _objective_scope({name!r})")
         out.append("\n".join(head + [line[4:] for line in lines[1:]]) + "\n")

@@ -143,9 +143,10 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
 
 
 def _model_nodes(spec, model: str):
-    """The nodes made by `model`'s forward, including those it makes in the layers of the models it uses."""
+    """The nodes made by `model`'s forward, including those it makes in the layers of the models it uses
+    (not those of its other methods: the probe runs `forward`)."""
     for nid, node in spec.graph.nodes():
-        if node.get("model") == model:
+        if node.get("model") == model and node.get("method") is None:
             yield nid
 
 

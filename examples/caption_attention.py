@@ -2,7 +2,7 @@
 
 Each 56x56 image holds one to three coloured shapes; its caption names them from left to right
 ("red square blue cross <eos>"). A small CNN encoder (three conv stages, two max pools) gives the 14x14 grid of
-annotation vectors the decoder attends over. After training, the greedy `caption` model describes a few new
+annotation vectors the decoder attends over. After training, the model's greedy `caption` method describes a few new
 images, and for each one a figure shows the image and, for every generated word, the attention weights over
 the 14x14 grid (needs matplotlib: pip install -e ".[examples]"; without it the weights are saved as .pt files).
 
@@ -86,7 +86,7 @@ def train(steps: int = 600, minutes: float = 5.0, batch_size: int = 32, lr: floa
     torch.manual_seed(seed)
     rng = random.Random(seed)
     spec = archdsl.load(SPEC, **PARAMS)
-    model, captioner = spec.build("teacher_forced"), spec.build("caption")
+    model = spec.build()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     log(f"show_attend_tell: {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary {WORDS[3:]}")
     losses, start = [], time.time()
@@ -108,15 +108,14 @@ def train(steps: int = 600, minutes: float = 5.0, batch_size: int = 32, lr: floa
             log(f"step {step:4d}  {time.time() - start:6.1f}s  word loss {sum(losses[-50:]) / len(losses[-50:]):.4f}")
         if time.time() - start > minutes * 60:
             break
-    captioner.load_state_dict(model.state_dict())
-    return {"losses": losses, "model": model, "captioner": captioner, "rng": rng}
+    return {"losses": losses, "model": model, "rng": rng}
 
 
-def describe(captioner, images: torch.Tensor):
+def describe(model, images: torch.Tensor):
     """Greedy captions: lists of words (up to <eos>) and their attention weights [words, 14, 14]."""
-    captioner.eval()
+    model.eval()
     with torch.no_grad():
-        tokens, alphas = captioner(images)
+        tokens, alphas = model.caption(images)
     out = []
     for i in range(len(images)):
         ids = tokens[i].tolist()
@@ -167,7 +166,7 @@ def main(argv=None) -> int:
     result = train(args.steps, args.minutes, seed=args.seed, log=lambda s: print(s, flush=True))
     rng = random.Random(args.seed + 1)
     tests = [sample(rng) for _ in range(200)]
-    captions = describe(result["captioner"], torch.stack([img for img, _ in tests]))
+    captions = describe(result["model"], torch.stack([img for img, _ in tests]))
     right = sum([IDS[w] for w in words] == want for (words, _), (_, want) in zip(captions, tests))
     print(f"exact captions on 200 new images: {right / len(tests):.1%}")
     os.makedirs(args.out, exist_ok=True)

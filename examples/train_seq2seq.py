@@ -1,7 +1,7 @@
 """Train specs/seq2seq_attention.yaml (Luong et al. 2015) to reverse sequences of digits, then translate held-out ones.
 
-The spec has two models with the same layers: `teacher_forced` (the decoder runs over the given target, for
-training) and `translate` (greedy decoding, for inference); the trained state_dict loads into the second.
+The spec's model has two entry points over one set of weights: `forward` (the decoder runs over the given
+target, for training) and `translate` (greedy decoding, for inference).
 
     .venv/bin/python examples/train_seq2seq.py                 # until 97% exact-match or 10 minutes
     .venv/bin/python examples/train_seq2seq.py --minutes 3 --out /tmp/s2s
@@ -75,15 +75,15 @@ def batch(seqs: list):
     return src, tgt_in, tgt_out
 
 
-def exact_match(translator, seqs: list, chunk: int = 500) -> tuple[float, torch.Tensor, torch.Tensor]:
+def exact_match(model, seqs: list, chunk: int = 500) -> tuple[float, torch.Tensor, torch.Tensor]:
     """The share of sequences whose greedy translation is exactly the reversal followed by <eos>."""
-    translator.eval()
+    model.eval()
     right = 0
     with torch.no_grad():
         for k in range(0, len(seqs), chunk):
             part = seqs[k:k + chunk]
             src, _, want = batch(part)
-            tokens, attn = translator(src)
+            tokens, attn = model.translate(src)
             for i, q in enumerate(part):
                 right += tokens[i, :len(q) + 1].tolist() == want[i, :len(q) + 1].tolist()
     return right / len(seqs), tokens, attn
@@ -93,12 +93,12 @@ def train(minutes: float = 10.0, max_steps: int | None = None, target: float = 0
           lr: float = 3e-3, warmup: int = 100, eval_every: int = 200, lo: int = 3, hi: int = 12,
           held_out: int = 1000, params: dict | None = None, seed: int = 0, log=print) -> dict:
     """Train until the held-out exact-match reaches `target`, `max_steps` or `minutes` run out.
-    Returns the losses, the evaluations [(step, seconds, exact-match)], the task and both models."""
+    Returns the losses, the evaluations [(step, seconds, exact-match)], the task and the model."""
     import archdsl
 
     torch.manual_seed(seed)
     spec = archdsl.load(SPEC, src_vocab=VOCAB, tgt_vocab=VOCAB, max_len=hi + 2, **(params or {}))
-    model, translator = spec.build("teacher_forced"), spec.build("translate")
+    model = spec.build()
     task = Task(lo, hi, held_out, seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     # warm up, then halve the rate every 500 steps (down to 1/20): a steady end of training
@@ -122,24 +122,23 @@ def train(minutes: float = 10.0, max_steps: int | None = None, target: float = 0
         elapsed = time.time() - start
         out_of_time = elapsed > minutes * 60 or (max_steps is not None and step >= max_steps)
         if step % eval_every == 0 or out_of_time:
-            translator.load_state_dict(model.state_dict())
-            acc = exact_match(translator, task.test)[0]
+            acc = exact_match(model, task.test)[0]
             evals.append((step, elapsed, acc))
             recent = sum(losses[-eval_every:]) / len(losses[-eval_every:])
             log(f"step {step:5d}  {elapsed:6.1f}s  loss {recent:.4f}  held-out exact-match {acc:6.1%}")
             if acc >= target or out_of_time:
                 break
-    return {"losses": losses, "evals": evals, "task": task, "model": model, "translator": translator}
+    return {"losses": losses, "evals": evals, "task": task, "model": model}
 
 
-def save_heatmap(translator, seq: tuple, path: str) -> None:
+def save_heatmap(model, seq: tuple, path: str) -> None:
     """The attention weights of the greedy translation of `seq`: output words (rows) x source words."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    _, tokens, attn = exact_match(translator, [seq])
+    _, tokens, attn = exact_match(model, [seq])
     out = tokens[0].tolist()
     rows = out.index(EOS) + 1 if EOS in out else len(out)
     weights = attn[0, :rows, :len(seq)].numpy()
@@ -173,7 +172,7 @@ def main(argv=None) -> int:
     example = max(result["task"].test[:50], key=len)
     try:
         path = os.path.join(args.out, "attention.png")
-        save_heatmap(result["translator"], example, path)
+        save_heatmap(result["model"], example, path)
         print(f"wrote {path}")
     except ImportError:
         print("matplotlib is not installed: no heatmap (pip install -e '.[examples]')", file=sys.stderr)

@@ -102,20 +102,40 @@ class Builder(Evaluator):
             self._fill_block(root, self.globals)
             use_models(self, name, root)
             self.graph.roots[name] = root
-            scope = SymbolScope(self.globals, self.dim_values)
-            inputs = []
-            for in_name, dims, span in model.inputs:
-                shape = tuple(self._dim(d, scope) for d in dims)
-                nid = self.graph.unique_id(f"{path}.{in_name}" if path else in_name)
-                self.graph.add(nid, [], op=None, kind="input", attrs=Attrs(), scope=path, module=None, span=span,
-                               call_span=span, shape=shape, name=in_name, **self._input_type(model, in_name, scope))
-                inputs.append(Tensor(nid))
+            inputs = self._inputs(model, path, path)
             self.graph.inputs[name] = [t.node for t in inputs]
             self.graph.outputs[name] = self.run_block(root, inputs, model.span)
             tag_nodes(self.graph, first, name)
+            for method, mdef in model.methods.items():
+                first = len(self.graph)
+                inputs = self._inputs(mdef, f"{path}.{method}" if path else method, path)
+                root.methods[method] = self.run_method(root, mdef, inputs)
+                tag_nodes(self.graph, first, name)
+                for nid in list(self.graph.g.nodes)[first:]:
+                    self.graph.node(nid)["method"] = method
         elaborate_objectives(self)
         self._lint()
         return self.graph
+
+    def _inputs(self, model, path: str, scope_path: str) -> list:
+        """Input nodes for the declared inputs of a model or method, ids prefixed with `path`."""
+        scope = SymbolScope(self.globals, self.dim_values)
+        inputs = []
+        for in_name, dims, span in model.inputs:
+            shape = tuple(self._dim(d, scope) for d in dims)
+            nid = self.graph.unique_id(f"{path}.{in_name}" if path else in_name)
+            self.graph.add(nid, [], op=None, kind="input", attrs=Attrs(), scope=scope_path,
+                           module=None, span=span, call_span=span, shape=shape, name=in_name,
+                           **self._input_type(model, in_name, scope))
+            inputs.append(Tensor(nid))
+        return inputs
+
+    def run_method(self, root: Module, method, inputs: list):
+        """A method of a model: its forward over the model's layers, recorded apart from the model's own."""
+        view = Module(root.path, root.name, "block", method.span, block=method, args={}, children=root.children,
+                      disabled=root.disabled, static_scope=self._lets(method.lets, root.static_scope))
+        self.run_block(view, inputs, method.span)
+        return view
 
     def _input_type(self, model, name: str, scope: Scope) -> dict:
         """dtype (float32 unless declared) and, for integer inputs, the value range [low, high) as dims."""

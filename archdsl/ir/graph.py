@@ -64,6 +64,7 @@ class Module:
     inputs: list = field(default_factory=list)      # block: input Tensors of the first call
     output: Any = None                              # block: output structure of the first call
     static_scope: Any = None                        # block: names visible to its forward (args, lets)
+    methods: dict = field(default_factory=dict)     # model: method name -> a Module view running that method
 
     def walk(self):
         yield self

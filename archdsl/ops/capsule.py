@@ -37,9 +37,11 @@ register(
 
 CAPSULE_TRANSFORM = '''
 class CapsuleTransform(nn.Module):
-    """Prediction vectors u_hat[j|i] = W_ij u_i for every input capsule i and output capsule j (Sabour et al. 2017).
+    """Prediction vectors u_hat[j|i] = W_ij u_i for every input capsule i and output capsule j
+    (Sabour et al. 2017).
 
-    weight [in_caps, out_caps, out_dim, in_dim]; input [*, in_caps, in_dim] -> [*, in_caps, out_caps, out_dim].
+    weight [in_caps, out_caps, out_dim, in_dim];
+    input [*, in_caps, in_dim] -> [*, in_caps, out_caps, out_dim].
     """
 
     def __init__(self, in_caps, in_dim, out_caps, out_dim, std=0.01):

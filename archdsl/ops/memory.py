@@ -13,8 +13,8 @@ from .registry import Param, register
 
 CIRCULAR = '''
 def circular_convolution(w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """Rotate the weighting w by the shift weighting s over the shifts -r..r, wrapping around (Graves et al. 2014,
-    eq. 8): out[i] = sum_k s[k] w[i - k]."""
+    """Rotate the weighting w by the shift weighting s over the shifts -r..r, wrapping around
+    (Graves et al. 2014, eq. 8): out[i] = sum_k s[k] w[i - k]."""
     r = s.shape[-1] // 2
     rolled = torch.stack([torch.roll(w, shift, -1) for shift in range(-r, r + 1)], -1)
     return (rolled * s.unsqueeze(-2)).sum(-1)
@@ -47,8 +47,9 @@ register(
 )
 
 SHARPEN = '''
-def sharpen(w: torch.Tensor, gamma: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
-    """w^gamma / sum(w^gamma) along `dim` (Graves et al. 2014, eq. 9); gamma >= 1 focuses the weighting."""
+def sharpen(w: torch.Tensor, gamma: torch.Tensor, dim: int = -1,
+            eps: float = 1e-12) -> torch.Tensor:
+    """w^gamma / sum(w^gamma) along `dim` (Graves et al. 2014, eq. 9); gamma >= 1 focuses."""
     p = (w + eps).pow(gamma)
     return p / p.sum(dim, keepdim=True)
 '''
@@ -72,8 +73,9 @@ register(
 
 POSITION = '''
 def position_encoding(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """x * l with l[j, k] = (1 - j/J) - (k/d) (1 - 2j/J), j = 1..J along `dim` (the words of a sentence) and
-    k = 1..d along the last dim (the embedding): position encoding of Sukhbaatar et al. 2015."""
+    """x * l with l[j, k] = (1 - j/J) - (k/d) (1 - 2j/J), j = 1..J along `dim` (the words of a
+    sentence) and k = 1..d along the last dim (the embedding): position encoding of Sukhbaatar
+    et al. 2015."""
     J, d = x.shape[dim], x.shape[-1]
     j = torch.arange(1, J + 1, dtype=x.dtype, device=x.device)[:, None] / J
     k = torch.arange(1, d + 1, dtype=x.dtype, device=x.device)[None, :] / d
@@ -103,7 +105,8 @@ register(
 
 LEARNED = '''
 class LearnedTensor(nn.Module):
-    """A learned tensor, repeated over the batch (the input's first dim): learned initial states and encodings."""
+    """A learned tensor, repeated over the batch (the input's first dim): learned initial states
+    and encodings."""
 
     def __init__(self, *shape, std=0.0):
         super().__init__()

@@ -13,8 +13,10 @@ from .expr import parse, parse_expr
 from .yaml_loader import YMap, YScalar, YSeq, load_yaml
 
 MAX_FILE_BYTES = DEFAULTS["max_file_bytes"]
-TOP_KEYS = ("name", "doc", "params", "let", "inputs", "blocks", "layers", "forward", "models", "objectives")
-MODEL_KEYS = ("doc", "inputs", "let", "layers", "forward", "uses")
+TOP_KEYS = ("name", "doc", "params", "let", "inputs", "blocks", "layers", "forward", "methods", "models",
+            "objectives")
+MODEL_KEYS = ("doc", "inputs", "let", "layers", "forward", "methods", "uses")
+METHOD_KEYS = ("doc", "inputs", "let", "forward")
 OBJECTIVE_KEYS = ("doc", "inputs", "let", "forward")
 BLOCK_KEYS = ("doc", "inputs", "let", "layers", "forward")
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
@@ -34,6 +36,7 @@ class BlockDef:
     doc: str = ""
     input_types: dict = field(default_factory=dict)  # model input name -> InputType, for typed inputs
     uses: list = field(default_factory=list)     # models: the other models its forward calls, (name, span)
+    methods: dict = field(default_factory=dict)  # models: more entry points over the same layers, name -> BlockDef
 
 
 INPUT_DTYPES = ("float32", "float64", "int64", "int32", "bool")
@@ -110,7 +113,7 @@ def parse_spec(text: str, file: str) -> SpecDoc:
                 raise StructureError(f"the block `{bdef.name}` is defined twice", bdef.span)
             blocks[bdef.name] = bdef
     if "models" in top.items:
-        for key in ("inputs", "layers", "forward"):
+        for key in ("inputs", "layers", "forward", "methods"):
             if key in top.items:
                 raise StructureError(f"`{key}` at the top level cannot be combined with `models:`", top.keys[key],
                                      hint=f"move `{key}` into one of the models")
@@ -228,9 +231,29 @@ def _model(name: str, span: Span, node, nested: bool = True) -> BlockDef:
     if "forward" not in m.items:
         raise StructureError(f"the model `{name}` has no `forward:`", span,
                              hint="add `forward: |` with the dataflow, e.g. `x >> conv1 >> relu`")
-    return BlockDef(name, span, [], inputs, _lets(m.get("let")), _layers(m.get("layers")),
-                    _forward(m.items["forward"], f"the model `{name}`"),
-                    m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "", types)
+    model = BlockDef(name, span, [], inputs, _lets(m.get("let")), _layers(m.get("layers")),
+                     _forward(m.items["forward"], f"the model `{name}`"),
+                     m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "", types)
+    if "methods" in m.items:
+        model.methods = _methods(m.items["methods"], model)
+    return model
+
+
+def _methods(node, model: BlockDef) -> dict:
+    """`methods:` more entry points of a model, over its layers: `translate` beside a teacher-forced forward."""
+    out = {}
+    methods = _mapping(node, "`methods`")
+    layers = {n for n, _, _ in model.layers}
+    for key, value in methods.items.items():
+        span = methods.keys[key]
+        check_attribute_name(key, span, "a method name")
+        if key == "forward" or key in layers:
+            raise StructureError(f"the method `{key}` of `{model.name}` is named like its "
+                                 + ("forward" if key == "forward" else "layer"), span,
+                                 hint="a method becomes a function of the model's module; pick another name")
+        _check_keys(_mapping(value, f"the method `{key}`"), METHOD_KEYS, f"the method `{key}`")
+        out[key] = _model(key, span, value, nested=False)
+    return out
 
 
 def _dims(seq: YSeq) -> list:

@@ -92,19 +92,27 @@ def test_stacked_lstm_layers_return_sequences(zoo):
     assert "stack.2.lstm.weight_hh_l0" in model.state_dict()
 
 
-def test_seq2seq_models_share_one_state_dict_and_decode_greedily(zoo):
+def test_seq2seq_entry_points_share_one_set_of_weights(zoo):
     spec = zoo["seq2seq_attention"]
-    train, translate = spec.build("teacher_forced"), spec.build("translate")
-    translate.load_state_dict(train.state_dict())  # same keys, same shapes
+    model = spec.build()
+    # the spec's params: vocab 13, embed 64, hidden 128, 2 LSTM layers; an LSTM layer has 4h(in + h) + 8h
+    lstm = (4 * 128 * (64 + 128) + 8 * 128) + (4 * 128 * (128 + 128) + 8 * 128)
+    decoder_lstm = (4 * 128 * (64 + 128 + 128) + 8 * 128) + (4 * 128 * (128 + 128) + 8 * 128)
+    one_copy = 13 * 64 + lstm + 13 * 64 + decoder_lstm + 128 * 128 + 256 * 128 + (128 * 13 + 13)
+    assert one_copy == 580_877  # the count the issue gives for one copy of the weights
+    assert sum(p.numel() for p in model.parameters()) == spec.summary().params == one_copy
     src = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]])
-    tokens, attn = translate.eval()(src)
+    tokens, attn = model.eval().translate(src)
     assert tokens.shape == (2, 14) and attn.shape == (2, 14, 4)
     assert (attn[1, :, 2:] == 0).all()  # padding gets no attention
     for row in tokens.tolist():
         if 2 in row:
             assert set(row[row.index(2):]) == {2}
-    logits, attn = train(src, torch.tensor([[1, 6, 5, 4], [1, 8, 7, 0]]))
+    logits, attn = model(src, torch.tensor([[1, 6, 5, 4], [1, 8, 7, 0]]))
     assert logits.shape == (2, 4, 13) and attn.shape == (2, 4, 4)
+    # both entry points read the same weights: greedy decoding's first step is teacher forcing's first step
+    first = model(src, torch.tensor([[1], [1]]))[0].argmax(-1)[:, 0]
+    assert torch.equal(first, tokens[:, 0])
 
 
 def test_summary_gives_macs_per_time_step_and_for_a_given_length(capsys):
@@ -117,7 +125,7 @@ def test_summary_gives_macs_per_time_step_and_for_a_given_length(capsys):
     assert main(["summary", spec_path("seq2seq_attention"), "-D", "T=20", "-D", "S=12", "-D", "N=1"]) == 0
     out_text = capsys.readouterr().out
     step = lstm + score + combine + out + per_source_token * 12
-    assert f"scan `teacher_forced.decoder.scan`: 20 steps x {step / 1000:.3f}K MACs per step" in out_text
+    assert f"scan `decoder.scan`: 20 steps x {step / 1000:.3f}K MACs per step" in out_text
     spec = archdsl.load(spec_path("seq2seq_attention"))
     per_step = spec.summary().macs_per("T")
     assert str(per_step) == f"{per_source_token}*N*S + {lstm + score + combine + out}*N"
@@ -126,10 +134,10 @@ def test_summary_gives_macs_per_time_step_and_for_a_given_length(capsys):
 def test_show_attend_tell_attends_over_the_14x14_grid():
     spec = archdsl.load(spec_path("show_attend_tell"))
     shapes = spec.check()
-    assert spec.graph.node("teacher_forced.encoder.cnn.34")["shape"][1:] == (512, 14, 14)  # VGG-19 conv5_4
+    assert spec.graph.node("encoder.cnn.34")["shape"][1:] == (512, 14, 14)  # VGG-19 conv5_4
     n, t = archdsl.dims.symbol("N"), archdsl.dims.symbol("T")
-    assert shapes["teacher_forced.encoder.permute"] == (n, 196, 512)
-    assert spec.graph.node("teacher_forced.decoder.scan")["outputs"][1] == (n, t, 196)
+    assert shapes["encoder.permute"] == (n, 196, 512)
+    assert spec.graph.node("decoder.scan")["outputs"][1] == (n, t, 196)
 
 
 def test_train_seq2seq_shortened_halves_the_loss():
@@ -152,7 +160,7 @@ def test_caption_example_saves_a_map_per_word(tmp_path):
 
     result = cap.train(steps=2, batch_size=4, log=lambda s: None)
     image, _ = cap.sample(result["rng"])
-    [(words, alphas)] = cap.describe(result["captioner"], image.unsqueeze(0))
+    [(words, alphas)] = cap.describe(result["model"], image.unsqueeze(0))
     assert 1 <= len(words) <= cap.PARAMS["max_len"] and alphas.shape == (len(words), 14, 14)
     torch.testing.assert_close(alphas.sum((1, 2)), torch.ones(len(words)))
     path = cap.save_maps(image, words, alphas, str(tmp_path / "caption.png"))

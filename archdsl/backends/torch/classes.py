@@ -21,6 +21,7 @@ import sympy
 from ...elaborate.evaluate import Evaluator
 from ...errors import ArchDSLError
 from ...ir.graph import Module
+from ...names import class_name
 from ...ops.registry import Attrs
 from ...syntax import ast as A
 from ...syntax.spec import REQUIRED
@@ -73,7 +74,9 @@ class ClassWriter:
 
     def model_class(self, root: Module, uses: list[str]) -> BlockClass:
         ctx, init, forward = self._render([root], sized=False)
-        name = self.gen.fresh(_class_name(root.name))
+        for method, view in root.methods.items():
+            forward = forward + [""] + ForwardWriter(self.gen, view, method).write()
+        name = self.gen.fresh(class_name(root.name))
         used = [f"        self.{u} = {self.gen.model_classes[u]}() if {u} is None else {u}"
                 f"{self.gen.where(span.line)}" for u, span in root.block.uses]
         cls = BlockClass(name, [root], {}, {})
@@ -84,7 +87,7 @@ class ClassWriter:
 
     def _finish(self, instances: list, ctx: Context, init: list, forward: list) -> BlockClass:
         block = instances[0].block
-        name = self.gen.fresh(_class_name(block.name))
+        name = self.gen.fresh(class_name(block.name))
         defaults = _defaults(instances[0])
         cls = BlockClass(name, instances, dict(sorted(ctx.sizes.items())), defaults)
         signature = ["self"] + list(cls.sizes.values())
@@ -315,12 +318,6 @@ def _class_source(name: str, doc: str, signature: list[str], init: list[str], fo
     head = f"class {name}(nn.Module):\n{doc}\n\n    def __init__({', '.join(signature)}):\n" \
            "        super().__init__()\n"
     return head + "".join(line + "\n" for line in init) + "\n" + "\n".join(forward) + "\n"
-
-
-def _class_name(name: str) -> str:
-    from .codegen import class_name
-
-    return class_name(name)
 
 
 def _key(body) -> tuple:

@@ -8,16 +8,16 @@ carries a comment with its spec line. The backend only reads what the passes com
 from __future__ import annotations
 
 import ast
-import keyword
 import os
 
+from ... import names
 from ...ir.graph import Graph, Module
 from .classes import BlockClass, ClassWriter
 from .pysource import comment, docstring, fit
 
-RESERVED = {"self", "torch", "nn", "F", "_probe", "super"} | set(keyword.kwlist)
+RESERVED = names.RESERVED | {"_probe"}
 # The container of a spec whose models use other models: the used model is one submodule with two names.
-SHARED = """        # a model used by another is shared, not copied; state_dict holds its weights once, under its name
+SHARED = """        # a model used by another is shared, not copied: state_dict holds its weights once
         self._shared = {shared!r}
         self.register_state_dict_post_hook(self._without_shared)
         self.register_load_state_dict_pre_hook(self._with_shared)
@@ -33,12 +33,6 @@ SHARED = """        # a model used by another is shared, not copied; state_dict 
         for alias, owner in module._shared:
             for key in [k for k in state if k.startswith(prefix + owner)]:
                 state.setdefault(prefix + alias + key[len(prefix + owner):], state[key])"""
-
-
-def class_name(name: str) -> str:
-    parts = [p for p in name.replace("-", "_").split("_") if p]
-    out = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
-    return out if out.isidentifier() and not keyword.iskeyword(out) else "Model" + out
 
 
 def spec_reference(spec_file: str, output: str | None) -> str:
@@ -113,7 +107,7 @@ class TorchCodegen:
         return self.model_classes[model]
 
     def container(self) -> str:
-        preferred = class_name(self.spec_name)  # `VaeModels` when a model is named like the spec
+        preferred = names.class_name(self.spec_name)  # `VaeModels` when a model is named like the spec
         name = self.container_class = self.fresh(preferred + "Models" if preferred in self.taken else preferred)
         lines = [f"class {name}(nn.Module):", docstring(f"The models of {self.spec_name}, each as a submodule.",
                                                         "    "), "",

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from ...ir.graph import Module, Tensor
 from ...syntax import ast as A
+from .pysource import docstring
 
 INDENT = "        "
 
 
 class ForwardWriter:
-    def __init__(self, gen, module: Module):
-        self.gen, self.module = gen, module
+    def __init__(self, gen, module: Module, name: str = "forward"):
+        self.gen, self.module, self.name = gen, module, name
         self.stmts = module.program
         self.live_until = _last_uses(self.stmts, module.output)
         self.holder: dict = {}   # variable -> the value it holds now
@@ -25,8 +26,11 @@ class ForwardWriter:
         for n, t in zip(names, self.module.inputs):
             self.holder[n] = t
             self.expr.setdefault(t, n)
-        self.lines.append(f"    def forward(self, {', '.join(names)}):")
+        self.lines.append(f"    def {self.name}(self, {', '.join(names)}):")
         self.statement.append(-1)
+        if self.name != "forward" and self.module.block.doc:
+            self.lines.append(docstring(self.module.block.doc.strip(), INDENT))
+            self.statement.append(-1)
         starts = [(s.span.line, s.span.col) for s in self.module.block.forward.stmts]
         for self.i, st in enumerate(self.stmts):
             where = f"  # line {st.span.line}"
@@ -150,14 +154,20 @@ class ForwardWriter:
         ys = [self.var(nm, out) for nm, out in zip(names[:m], outs[:m])]
         step = self.var("t")
         ys_t = [self.var(f"{y}_t") for y in ys]
-        steps = [self.var(f"{y}_steps") for y in ys]
-        self.lines += [f"{INDENT}{', '.join(steps)} = {', '.join('[]' for _ in steps)}",
-                       f"{INDENT}for {step} in range({xs}.shape[{dim}]):",
+        kept = self._kept(outs[:m], ys, ys_t)
+        steps = [self.var(f"{y}_steps") for y, _ in kept]
+        if steps:
+            self.lines.append(f"{INDENT}{', '.join(steps)} = {', '.join('[]' for _ in steps)}")
+        self.lines += [f"{INDENT}for {step} in range({xs}.shape[{dim}]):",
                        f"{INDENT}    {self._step_lhs(st, ys_t, state)} = "
                        f"self.{st.callee}({self._body_args(st, _select(xs, dim, step), state, 1)})"]
-        self.lines += [f"{INDENT}    {s}.append({y})" for s, y in zip(steps, ys_t)]
-        self.lines += [f"{INDENT}{y} = torch.stack({s}, {dim})" for y, s in zip(ys, steps)]
-        self._outputs_probe(st, ys + state)
+        self.lines += [f"{INDENT}    {s}.append({y_t})" for s, (_, y_t) in zip(steps, kept)]
+        self.lines += [f"{INDENT}{y} = torch.stack({s}, {dim})" for s, (y, _) in zip(steps, kept)]
+        self._outputs_probe(st, [y for y, _ in kept] + state)
+
+    def _kept(self, outs: list, ys: list[str], ys_t: list[str]) -> list[tuple[str, str]]:
+        """The stacked per-step outputs that are used later (all of them when probing)."""
+        return [(y, y_t) for out, y, y_t in zip(outs, ys, ys_t) if self.gen.probe or out in self.live_until]
 
     def _step_lhs(self, st, ys_t: list[str], state: list[str]) -> str:
         """`y_t, h` or, for grouped per-step outputs, `(y_t, a_t), h`."""
@@ -186,11 +196,12 @@ class ForwardWriter:
         tokens = self.var(names[0], outs[0])
         ys = [self.var(nm, out) for nm, out in zip(names[1:1 + m], outs[1:1 + m])]
         ys_t = [self.var(f"{y}_t") for y in ys]
+        kept = self._kept(outs[1:1 + m], ys, ys_t)
         token_steps = self.var(f"{tokens}_steps")
-        steps = [self.var(f"{y}_steps") for y in ys]
+        steps = [self.var(f"{y}_steps") for y, _ in kept]
         eos = st.options["eos"]
         done = self.var("done") if eos is not None else None
-        self.lines.append(f"{INDENT}{', '.join([token_steps] + steps)} = {', '.join('[]' for _ in range(1 + m))}")
+        self.lines.append(f"{INDENT}{', '.join([token_steps] + steps)} = {', '.join('[]' for _ in [0] + steps)}")
         if done:
             self.lines.append(f"{INDENT}{done} = torch.zeros_like({token}, dtype=torch.bool)")
         self.lines += [f"{INDENT}for _ in range({st.options['max_len']}):",
@@ -201,14 +212,16 @@ class ForwardWriter:
             self.lines += [f"{INDENT}    {token} = torch.where({done}, torch.full_like({token}, {eos}), {token})",
                            f"{INDENT}    {done} = {done} | ({token} == {eos})"]
         self.lines.append(f"{INDENT}    {token_steps}.append({token})")
-        self.lines += [f"{INDENT}    {s}.append({y})" for s, y in zip(steps, ys_t)]
+        self.lines += [f"{INDENT}    {s}.append({y_t})" for s, (_, y_t) in zip(steps, kept)]
         at = len(start_shape)
         self.lines.append(f"{INDENT}{tokens} = torch.stack({token_steps}, {at})")
-        self.lines += [f"{INDENT}{y} = torch.stack({s}, {at})" for y, s in zip(ys, steps)]
-        self._outputs_probe(st, [tokens] + ys + state)
+        self.lines += [f"{INDENT}{y} = torch.stack({s}, {at})" for s, (y, _) in zip(steps, kept)]
+        self._outputs_probe(st, [tokens] + [y for y, _ in kept] + state)
 
     def _body_input_names(self, st) -> list[str]:
-        return [n for n, _, _ in self.module.children[st.callee].block.inputs]
+        """The inputs of the loop's body: a layer of this block, or a model this model uses."""
+        body = self.module.children.get(st.callee) or self.gen.graph.roots[st.callee]
+        return [n for n, _, _ in body.block.inputs]
 
 
 def _statement_of(starts: list, span) -> int:

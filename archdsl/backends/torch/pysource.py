@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import math
-import textwrap
 import tokenize
 
 from ...syntax import ast as A
@@ -40,11 +39,23 @@ def literal(value) -> str:
 
 
 def docstring(text: str, indent: str) -> str:
-    """A docstring that reads back as `text` (long lines wrapped): escapes, quotes and odd characters escaped."""
+    """A docstring that reads back as `text` (long lines wrapped at spaces): escapes, quotes and odd
+    characters escaped."""
     width = MAX_LINE - len(indent) - 6
     lines = [repr(part)[1:-1].replace('"', '\\"')  # repr escapes backslashes and unprintable characters
-             for line in text.split("\n") for part in (textwrap.wrap(line, width) or [""])]
+             for line in text.split("\n") for part in _wrap_at_spaces(line, width)]
     return f'{indent}"""' + ("\n" + indent).join(lines).rstrip(" ") + '"""'
+
+
+def _wrap_at_spaces(line: str, width: int) -> list[str]:
+    """`line` cut at single spaces into pieces of at most `width` characters where it can be."""
+    out = [""]
+    for word in line.split(" "):
+        if out[-1] and len(out[-1]) + 1 + len(word) > width:
+            out.append(word)
+        else:
+            out[-1] = f"{out[-1]} {word}" if out[-1] else word
+    return out
 
 
 def comment(text: str) -> str:

@@ -195,31 +195,42 @@ class SizeTracer:
         return sympy.sympify(expr).xreplace(subs)
 
     def _through_op(self, module: Module, t: Tensor, node: dict, axis: int):
+        """The output dim as a sum of input dims and attributes plus a constant, found by moving each."""
         op, attrs = node["op"], node["attrs"]
         ins = input_shapes(self.graph, node)
         flat = ins[0] if op.inputs is None else ins
+        tensors = node["inputs"][0] if op.inputs is None else node["inputs"]
         out = _output(op, attrs, flat, t.index)
-        if out is None or not out:
+        if not out or not is_int(out[axis % len(out)]):
             return None
         ax = axis % len(out)
-        v = out[ax]
-        if not is_int(v):
-            return None
-        for j, k in _candidates(flat, ax, len(out), v):
-            changed = [list(s) for s in flat]
-            for jj in j:
-                changed[jj][k[jj]] = 3 * v
-            got = _output(op, attrs, [tuple(s) for s in changed], t.index)
-            if got is not None and len(got) == len(out) and got[ax] == 3 * v:
-                tensors = node["inputs"][0] if op.inputs is None else node["inputs"]
-                return self.trace(module, tensors[j[0]], k[j[0]])
+        total, rest, found = 0, out[ax], False
+        for group in _input_groups(flat, ax - len(out)):
+            if found and len(group) > 1:
+                break  # the dims moved one by one already account for the output
+            moved = [list(s) for s in flat]
+            for j, k in group:
+                moved[j][k] += STEP
+            slope = _slope(op, attrs, [tuple(s) for s in moved], t.index, out, ax)
+            if slope is None:
+                return None
+            if slope == 1:
+                j, k = group[0]
+                term = self.trace(module, tensors[j], k)
+                if term is None:
+                    return None
+                total, rest, found = total + term, rest - flat[j][k], True
         for name, value in attrs.items():
-            if value != v or not is_int(value):
-                continue
-            got = _output(op, {**attrs, name: 3 * v}, flat, t.index)
-            if got is not None and len(got) == len(out) and got[ax] == 3 * v:
-                return self._attr(module, node, name, v)
-        return None
+            if is_int(value):
+                slope = _slope(op, {**attrs, name: value + STEP}, flat, t.index, out, ax)
+                if slope is None:
+                    return None
+                if slope == 1:
+                    term = self._attr(module, node, name, value)
+                    if term is None:
+                        return None
+                    total, rest = total + term, rest - value
+        return total + rest
 
     def _attr(self, module: Module, node: dict, name: str, value: int):
         layer = self.graph.module_at(node["module"]) if node["module"] else None
@@ -242,18 +253,32 @@ def _output(op, attrs, ins, index: int):
     return tuple(shape[index]) if op.outputs is not None else tuple(shape)
 
 
-def _candidates(ins: list, ax: int, rank: int, v: int):
-    """Inputs whose dim could be the output's dim `ax`: each alone, then all aligned from the right at once."""
-    from_right = ax - rank
-    aligned = {}
+STEP = 720720  # how far a dim or an attribute is moved: divisible by 1..16, so groups still divide
+
+
+def _slope(op, attrs, ins, index: int, out: tuple, ax: int):
+    """How the output dim `ax` moved per STEP: 0 or 1 are understood, None is anything else."""
+    got = _output(op, attrs, ins, index)
+    if got is None:
+        return 0  # the rule refuses the moved value: treat the dim as not passed through
+    if len(got) != len(out) or not is_int(got[ax]):
+        return None
+    slope, remainder = divmod(got[ax] - out[ax], STEP)
+    return slope if remainder == 0 and slope in (0, 1) else None
+
+
+def _input_groups(ins: list, from_right: int):
+    """The input dims to move: each alone, and the dims aligned from the right in every input at once
+    (elementwise ops need those equal)."""
+    aligned = []
     for j, s in enumerate(ins):
         if not isinstance(s, tuple):
             continue
         for k, d in enumerate(s):
-            if d == v:
-                yield (j,), {j: k}
+            if is_int(d):
+                yield [(j, k)]
         k = len(s) + from_right
-        if 0 <= k < len(s) and s[k] == v:
-            aligned[j] = k
+        if 0 <= k < len(s) and is_int(s[k]):
+            aligned.append((j, k))
     if len(aligned) > 1:
-        yield tuple(aligned), aligned
+        yield aligned
