@@ -278,3 +278,213 @@ def check_recurrent(case, path=None):
 @pytest.mark.parametrize("case", list(RECURRENT))
 def test_recurrent(case):
     check_recurrent(case)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# generative models
+
+def _mlp(widths, act, last=None):
+    """Linear layers between consecutive widths, `act` after each; `last` (if any) after the final one."""
+    layers = []
+    for a, b in zip(widths, widths[1:]):
+        layers += [nn.Linear(a, b), act()]
+    if last is not None:
+        layers[-1] = last()
+    return nn.Sequential(*layers)
+
+
+def test_autoencoder():
+    # Hinton & Salakhutdinov 2006, Fig. 1: 784-1000-500-250-30 logistic encoder with a linear code layer, the
+    # mirrored decoder with logistic outputs (widths, code and activation from the spec's params)
+    spec = archdsl.load(spec_path("autoencoder"))
+    net = build("autoencoder", "autoencoder")
+    enc = nn.Module()
+    enc.hidden = _mlp([784, 1000, 500, 250], nn.Sigmoid)
+    enc.bottleneck = nn.Linear(250, 30)
+    dec = nn.Module()
+    dec.hidden = _mlp([30, 250, 500, 1000], nn.Sigmoid)
+    dec.out = nn.Sequential(nn.Linear(1000, 784), nn.Sigmoid())
+    ref = nn.Module()
+    ref.encoder, ref.decoder = enc, dec
+    load_renamed(ref, net.state_dict(), {})
+    torch.manual_seed(2)
+    x = torch.rand(4, 784)                                         # pixel values in [0, 1]
+    with torch.no_grad():
+        got = net(x)
+        code = enc.bottleneck(enc.hidden(x))
+        want = dec.out(dec.hidden(code))
+        torch.testing.assert_close(got, want)
+        # the objective: binary cross-entropy averaged over pixels and the batch (the spec's `loss: bce`)
+        bce = -(x * want.log() + (1 - x) * (1 - want).log()).mean()
+        torch.testing.assert_close(spec.objective("reconstruction")(x, got), bce, **LOOSE)
+
+
+def check_vae(path=spec_path("vae")):
+    # Kingma & Welling 2014, appendix C.2: one tanh hidden layer (500 units for MNIST), Gaussian q(z|x) with a
+    # mean and a log-variance head, Bernoulli decoder; latent 20 from the spec's params
+    spec = archdsl.load(path)
+    net = build(path, "vae")
+    enc = nn.Module()
+    enc.hidden = nn.Sequential(nn.Linear(784, 500), nn.Tanh())
+    enc.mu, enc.logvar = nn.Linear(500, 20), nn.Linear(500, 20)
+    dec = nn.Module()
+    dec.hidden = nn.Sequential(nn.Linear(20, 500), nn.Tanh())
+    dec.out = nn.Sequential(nn.Linear(500, 784), nn.Sigmoid())
+    ref = nn.Module()
+    ref.encoder, ref.decoder = enc, dec
+    load_renamed(ref, net.state_dict(), {})
+    torch.manual_seed(2)
+    x = torch.rand(4, 784)
+    with torch.no_grad():
+        x_hat, mu, logvar = net(x)
+        h = enc.hidden(x)
+        want_mu, want_logvar = enc.mu(h), enc.logvar(h)
+        # eval mode: eps = 0, so z = mu (docs/ops.md, reparameterize)
+        torch.testing.assert_close((x_hat, mu, logvar), (dec.out(dec.hidden(want_mu)), want_mu, want_logvar))
+        # -ELBO (eq. 10 with the KL term of appendix B), summed over pixels / latent dims, averaged over the batch:
+        #   -sum x log x_hat + (1 - x) log(1 - x_hat)   and   -1/2 sum (1 + log sigma^2 - mu^2 - sigma^2)
+        n = x.shape[0]
+        rec = -(x * x_hat.log() + (1 - x) * (1 - x_hat).log()).sum() / n
+        kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum() / n
+        torch.testing.assert_close(tuple(spec.objective("neg_elbo")(x, x_hat, mu, logvar)), (rec + kl, rec, kl),
+                                   **LOOSE)
+
+
+def test_vae():
+    check_vae()
+
+
+def test_vae_samples_with_the_reparameterization_trick():
+    """Training mode draws z = mu + sigma * eps, sigma = exp(logvar / 2), eps ~ N(0, I) (Kingma & Welling 2014,
+    section 2.4 and eq. 10). The noise is archdsl's own, so the test recovers eps = (z - mu) / sigma from the z
+    the decoder receives and checks that it is standard normal."""
+    net = build("vae", "vae")
+    with torch.no_grad():
+        net.encoder.logvar.bias.fill_(2.0)     # sigma around e: exp(logvar) or no 1/2 would be far off
+    seen = []
+    net.decoder.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    net.train()
+    torch.manual_seed(2)
+    x = torch.rand(512, 784)
+    with torch.no_grad():
+        _, mu, logvar = net(x)
+    eps = (seen[0] - mu) / torch.exp(logvar / 2)
+    # 512 x 20 = 10,240 draws: the standard error of the mean is 1 / sqrt(10240) ~ 0.01 and that of the standard
+    # deviation ~ 0.007, so 0.05 is 5 or more standard errors; sigma = exp(logvar) would give std ~ 1/e.
+    assert abs(eps.mean().item()) < 0.05
+    assert abs(eps.std().item() - 1) < 0.05
+
+
+def test_gan():
+    # Goodfellow et al. 2014 with the spec's choices: G 100 -> 256 -> 512 -> 1024 (ReLU) -> 784 sigmoid,
+    # D 784 -> 1024 -> 512 -> 256 (LeakyReLU 0.2, dropout 0.3) -> 1 sigmoid (widths from the spec's params)
+    spec = archdsl.load(spec_path("gan"))
+    net = build("gan", "gan")
+    gen = nn.Module()
+    gen.hidden = _mlp([100, 256, 512, 1024], nn.ReLU)
+    gen.out = nn.Sequential(nn.Linear(1024, 784), nn.Sigmoid())
+    disc = nn.Module()
+    disc.hidden = nn.Sequential(*[m for a, b in [(784, 1024), (1024, 512), (512, 256)]
+                                  for m in (nn.Linear(a, b), nn.LeakyReLU(0.2), nn.Dropout(0.3))])
+    disc.out = nn.Sequential(nn.Linear(256, 1), nn.Sigmoid())
+    ref = nn.Module()
+    ref.generator, ref.discriminator = gen, disc
+    load_renamed(ref, net.state_dict(), {})
+    torch.manual_seed(2)
+    z, x = torch.randn(4, 100), torch.rand(4, 784)
+    with torch.no_grad():
+        d_fake = net(z)
+        want_fake = disc.out(disc.hidden(gen.out(gen.hidden(z))))
+        torch.testing.assert_close(d_fake, want_fake)
+        d_real = net.discriminator(x)
+        torch.testing.assert_close(d_real, disc.out(disc.hidden(x)))
+        # eq. 1: D ascends log D(x) + log(1 - D(G(z))); the non-saturating G ascends log D(G(z)) (section 3)
+        torch.testing.assert_close(spec.objective("discriminator_loss")(d_real, d_fake),
+                                   -(d_real.log().mean() + (1 - d_fake).log().mean()), **LOOSE)
+        torch.testing.assert_close(spec.objective("generator_loss")(d_fake), -d_fake.log().mean(), **LOOSE)
+
+
+def _dcgan_generator(noise, ngf, levels, channels, text=None):
+    # Radford et al. 2016, section 3 and Figure 1: project z to 4x4 x base, batch norm + ReLU, stride-2
+    # fractionally-strided convolutions halving the channels with batch norm + ReLU, a tanh output layer;
+    # 4x4 kernels with padding 1 (the spec's `kernel` param: (4 - 1) // 2 = 1, output_padding 0)
+    base = ngf * 2 ** (levels - 1)
+    g = nn.Module()
+    if text is not None:
+        g.compress = nn.Sequential(nn.Linear(text[0], text[1]), nn.LeakyReLU(0.2))
+    g.project = nn.Linear(noise + (text[1] if text else 0), base * 16, bias=False)
+    g.bn = nn.BatchNorm2d(base)
+    g.ups = nn.Sequential(*[m for i in range(levels - 2, -1, -1)
+                            for m in (nn.ConvTranspose2d(ngf * 2 ** (i + 1), ngf * 2 ** i, 4, 2, 1, bias=False),
+                                      nn.BatchNorm2d(ngf * 2 ** i), nn.ReLU())])
+    g.out = nn.Sequential(nn.ConvTranspose2d(ngf, channels, 4, 2, 1), nn.Tanh())
+
+    def forward(z, t=None):
+        if text is not None:
+            z = torch.cat([z, g.compress(t)], dim=1)
+        h = F.relu(g.bn(g.project(z).reshape(-1, base, 4, 4)))
+        return g.out(g.ups(h))
+    return g, forward
+
+
+def _dcgan_downs(ndf, levels, channels):
+    # section 3: strided convolutions, LeakyReLU slope 0.2, batch norm on all but the first layer
+    first = nn.Sequential(nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2))
+    downs = nn.Sequential(*[m for i in range(1, levels)
+                            for m in (nn.Conv2d(ndf * 2 ** (i - 1), ndf * 2 ** i, 4, 2, 1, bias=False),
+                                      nn.BatchNorm2d(ndf * 2 ** i), nn.LeakyReLU(0.2))])
+    return first, downs
+
+
+# 16x16 images (levels 2: 16 -> 8 -> 4), ngf = ndf = 8: small overrides of the spec's params
+SMALL_GAN = dict(image_size=16, ngf=8, ndf=8)
+
+
+def check_dcgan(path=spec_path("dcgan")):
+    spec = archdsl.load(path, **SMALL_GAN)
+    net = build(path, "gan", **SMALL_GAN)
+    gen, generate = _dcgan_generator(100, 8, 2, 3)
+    disc = nn.Module()
+    disc.first, disc.downs = _dcgan_downs(8, 2, 3)
+    disc.out = nn.Sequential(nn.Linear(16 * 4 * 4, 1), nn.Sigmoid())
+    ref = nn.Module()
+    ref.generator, ref.discriminator = gen, disc
+    load_renamed(ref, net.state_dict(), {})
+    torch.manual_seed(2)
+    z = torch.rand(3, 100) * 2 - 1                               # z uniform in [-1, 1] (section 3)
+    with torch.no_grad():
+        image = generate(z)
+        torch.testing.assert_close(net.generator(z), image, **LOOSE)
+        score = disc.out(disc.downs(disc.first(image)).flatten(1))
+        torch.testing.assert_close(net(z), score, **LOOSE)
+        del spec
+
+
+def test_dcgan():
+    check_dcgan()
+
+
+def test_text_to_image_gan():
+    # Reed et al. 2016, section 4.1: phi(t) compressed by a fully connected layer + leaky ReLU, concatenated to z
+    # in G; in D, replicated spatially at 4x4, depth-concatenated, a 1x1 convolution + rectification, then a
+    # 4x4 convolution to the score. Sizes small overrides of the spec's params.
+    params = dict(SMALL_GAN, text_dim=32, text_code=8)
+    net = build("text_to_image_gan", "gan", **params)
+    gen, generate = _dcgan_generator(100, 8, 2, 3, text=(32, 8))
+    disc = nn.Module()
+    disc.first, disc.downs = _dcgan_downs(8, 2, 3)
+    disc.compress = nn.Sequential(nn.Linear(32, 8), nn.LeakyReLU(0.2))
+    disc.joint = nn.Sequential(nn.Conv2d(16 + 8, 16, 1, bias=False), nn.BatchNorm2d(16), nn.LeakyReLU(0.2))
+    disc.score = nn.Sequential(nn.Conv2d(16, 1, 4), nn.Sigmoid())
+    ref = nn.Module()
+    ref.generator, ref.discriminator = gen, disc
+    load_renamed(ref, net.state_dict(), {})
+    torch.manual_seed(2)
+    z, text = torch.randn(3, 100), torch.randn(3, 32)
+    with torch.no_grad():
+        image = generate(z, text)
+        torch.testing.assert_close(net.generator(z, text), image, **LOOSE)
+        h = disc.downs(disc.first(image))
+        code = disc.compress(text)[:, :, None, None].expand(-1, -1, 4, 4)
+        score = disc.score(disc.joint(torch.cat([h, code], dim=1))).flatten(1)
+        torch.testing.assert_close(net(z, text), score, **LOOSE)
