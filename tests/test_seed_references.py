@@ -488,3 +488,187 @@ def test_text_to_image_gan():
         code = disc.compress(text)[:, :, None, None].expand(-1, -1, 4, 4)
         score = disc.score(disc.joint(torch.cat([h, code], dim=1))).flatten(1)
         torch.testing.assert_close(net(z, text), score, **LOOSE)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# capsules and memory
+
+def squash(s, dim=-1):
+    # Sabour et al. 2017, eq. 1: v = |s|^2 / (1 + |s|^2) * s / |s|
+    n2 = (s * s).sum(dim, keepdim=True)
+    return n2 / (1 + n2) * s / n2.sqrt()
+
+
+def check_capsnet(path=spec_path("capsnet")):
+    # Sabour et al. 2017, section 4: Conv1 256 9x9 stride 1 + ReLU; PrimaryCaps 32 channels of 8D capsules,
+    # 9x9 stride 2 (a 6x6 grid: 1152 capsules); DigitCaps 16D per class, u_hat_j|i = W_ij u_i (eq. 2);
+    # 3 routing iterations (Procedure 1); decoder 512 -> 1024 -> 784 (Figure 2). All from the spec's params.
+    net = build(path)
+    sd = net.state_dict()
+    conv1, primary = nn.Conv2d(1, 256, 9), nn.Conv2d(256, 256, 9, stride=2)
+    conv1.load_state_dict(take(sd, "conv1"))
+    primary.load_state_dict(take(sd, "primary"))
+    W = sd["digit.weight"]                                         # [i=1152, j=10, 16, 8]
+    decoder = nn.Sequential(nn.Linear(160, 512), nn.ReLU(), nn.Linear(512, 1024), nn.ReLU(),
+                            nn.Linear(1024, 784), nn.Sigmoid())
+    decoder.load_state_dict(take(sd, "reconstruct"))
+    torch.manual_seed(2)
+    n = 2
+    x = torch.rand(n, 1, 28, 28)
+    y = F.one_hot(torch.tensor([3, 7]), 10).float()
+    with torch.no_grad():
+        got = net(x, y)
+        # the paper does not fix how the 256 PrimaryCaps channels group into 32 x 8D capsules; the spec's
+        # reshape takes 8 consecutive channels per capsule channel, and so does this reference
+        p = primary(F.relu(conv1(x))).reshape(n, 32, 8, 6, 6)
+        u = squash(p.permute(0, 1, 3, 4, 2).reshape(n, 1152, 8))
+        u_hat = torch.einsum("ijdk,nik->nijd", W, u)             # eq. 2
+        b = torch.zeros(n, 1152, 10)
+        for _ in range(3):                                         # Procedure 1
+            c = torch.softmax(b, dim=2)                            # line 4: softmax over the parents j
+            s = (c[..., None] * u_hat).sum(1)                      # line 5: s_j = sum_i c_ij u_hat_j|i
+            v = squash(s)                                          # line 6
+            b = b + (u_hat * v[:, None]).sum(-1)                   # line 7: b_ij += u_hat_j|i . v_j
+        lengths = v.norm(dim=-1)                                   # section 2: the length is the probability
+        recon = decoder((v * y[..., None]).flatten(1))             # section 4.1: all but the true capsule masked
+    torch.testing.assert_close(got, (lengths, recon), **LOOSE)
+
+
+def test_capsnet():
+    check_capsnet()
+
+
+def test_memnn():
+    # Weston et al. 2015, section 2 and 3.1 (the spec's comment): G writes fact i to slot i; O picks k = 2
+    # supporting memories, o_1 = argmax_i s_O(q, m_i), o_2 = argmax_i s_O([q, m_o1], m_i) with
+    # s_O(x, m) = (U x)^T (U m), U split per feature block; R scores every word w with s_R([q, m_o1, m_o2], w).
+    net = build("memnn")
+    sd = net.state_dict()
+    Uq, Uc, Us = sd["question_o.weight"], sd["candidate.weight"], sd["pick.support.weight"]
+    Rq, Rs, Rw = sd["question_r.weight"], sd["support_r.weight"], sd["words.weight"]
+    torch.manual_seed(2)
+    n, slots, vocab = 3, 5, 12                                     # vocab 12 from the spec's params
+    facts = torch.bernoulli(torch.full((n, slots, vocab), 0.4))    # binary bags of words
+    question = torch.bernoulli(torch.full((n, vocab), 0.4))
+    assert all(len({tuple(f.tolist()) for f in story}) == slots for story in facts), "distinct facts: no ties"
+    with torch.no_grad():
+        scores, answer, chosen, addresses = net(facts, question)
+        memory = facts                                             # G: slot i holds fact i, unchanged
+        keys = memory @ Uc.T
+        z = question @ Uq.T
+        picked = torch.zeros(n, vocab)
+        want_chosen = torch.zeros(n, slots)
+        for _ in range(2):                                         # k = 2 supporting memories
+            o = torch.einsum("nsd,nd->ns", keys, z).argmax(-1)
+            m = memory[torch.arange(n), o]
+            z, picked = z + m @ Us.T, picked + m
+            want_chosen[torch.arange(n), o] += 1
+        want = (question @ Rq.T + picked @ Rs.T) @ Rw.T
+    torch.testing.assert_close(scores, want, **LOOSE)
+    torch.testing.assert_close(answer, want.argmax(-1))
+    torch.testing.assert_close(chosen, want_chosen)
+    # the write addresses: step t writes slot t (one-hot), stacked over the steps
+    torch.testing.assert_close(addresses, torch.eye(slots).expand(n, slots, slots))
+
+
+def position_weights(J, d):
+    # Sukhbaatar et al. 2015, section 4.1: l_kj = (1 - j/J) - (k/d)(1 - 2j/J), j = 1..J words, k = 1..d entries
+    j = torch.arange(1, J + 1, dtype=torch.float32)[:, None]
+    k = torch.arange(1, d + 1, dtype=torch.float32)[None, :]
+    return (1 - j / J) - (k / d) * (1 - 2 * j / J)                 # [J, d]
+
+
+MEMN2N = dict(memory_size=6)   # 6 sentences in memory: a small override of the spec's params (V 40, d 20, K 3)
+
+
+def check_memn2n(tying, path=spec_path("memn2n")):
+    net = build(path, tying=tying, **MEMN2N)
+    sd = net.state_dict()
+    V, d, K, S, J, n = 40, 20, 3, 6, 5, 3
+    tables = K + 1 if tying == "adjacent" else 2
+    E = sd["embed.weight"].reshape(tables, d, V)                   # E_t x: the story embeddings side by side
+    T = sd["temporal.value"]                                       # [S, tables, d]: T_A(i), T_C(i) per table
+    torch.manual_seed(2)
+    story = F.one_hot(torch.randint(0, V, (n, S, J)), V).float()
+    query = F.one_hot(torch.randint(0, V, (n, J)), V).float()
+    l = position_weights(J, d)
+    with torch.no_grad():
+        got = net(story, query)
+
+        def memories(t):                                           # m_i = sum_j l_j . E_t x_ij + T_t(i)
+            return torch.einsum("nsjv,dv,jd->nsd", story, E[t], l) + T[:, t]
+        B = E[0] if tying == "adjacent" else sd["embed_query.weight"]
+        u = torch.einsum("njv,dv,jd->nd", query, B, l)             # u = sum_j l_j . B q_j (section 2.1, 4.1)
+        for k in range(K):
+            # adjacent (section 2.2): A^(k+1) = C^k, so hop k reads A = E_k, C = E_(k+1); layerwise: A, C fixed
+            a, c = (k, k + 1) if tying == "adjacent" else (0, 1)
+            m, cv = memories(a), memories(c)
+            p = torch.softmax(torch.einsum("nsd,nd->ns", m, u), dim=-1)   # eq. 1: p_i = softmax(u^T m_i)
+            o = torch.einsum("ns,nsd->nd", p, cv)                          # eq. 2: o = sum_i p_i c_i
+            u = (u if tying == "adjacent" else u @ sd["hop.H.weight"].T) + o   # u^(k+1) = u^k (or H u^k) + o^k
+        # eq. 3: a_hat = softmax(W (o^K + u^K)); adjacent: W^T = C^K = E_K; the model returns the logits
+        want = u @ E[K] if tying == "adjacent" else u @ sd["answer.weight"].T
+    torch.testing.assert_close(got, want, **LOOSE)
+
+
+@pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
+def test_memn2n(tying):
+    check_memn2n(tying)
+
+
+NTM = dict(controller_size=12, memory_n=16, memory_m=6)   # small overrides of the spec's params (shift_range 1)
+
+
+def ntm_reference(sd, x):
+    """Graves et al. 2014: the LSTM controller, then per head content addressing (eqs. 5, 6), interpolation
+    (eq. 7), circular shift (eq. 8), sharpening (eq. 9); reading (eq. 2), erasing (eq. 3), adding (eq. 4). The
+    head activations (tanh key, softplus beta >= 0, sigmoid g, softmax shift, gamma = 1 + softplus >= 1) meet
+    the paper's constraints and are the spec's choices."""
+    def lin(name, v):
+        return v @ sd[name + ".weight"].T + sd[name + ".bias"]
+
+    def address(head, h, memory, w_prev):
+        k = torch.tanh(lin(head + ".key", h))
+        beta = F.softplus(lin(head + ".strength", h))
+        g = torch.sigmoid(lin(head + ".gate", h))
+        s = torch.softmax(lin(head + ".shift", h), dim=-1)         # weights of the shifts -1, 0, +1
+        gamma = 1 + F.softplus(lin(head + ".focus", h))
+        # eq. 6: K[u, v] = u.v / (|u| |v|)
+        cos = (memory @ k[:, :, None])[..., 0] / (memory.norm(dim=-1) * k.norm(dim=-1, keepdim=True))
+        w = torch.softmax(beta * cos, dim=-1)                      # eq. 5
+        w = g * w + (1 - g) * w_prev                               # eq. 7
+        # eq. 8: w~(i) = sum_j w(j) s(i - j), indices modulo N; torch.roll(w, k)[i] = w[i - k]
+        w = sum(s[:, r:r + 1] * torch.roll(w, shifts=r - 1, dims=-1) for r in range(3))
+        w = w ** gamma
+        return w / w.sum(-1, keepdim=True)                          # eq. 9
+
+    n = x.shape[0]
+    h, c = sd["h0.value"].expand(n, -1), sd["c0.value"].expand(n, -1)
+    memory = sd["memory0.value"].expand(n, -1, -1)
+    r = sd["read0.value"].expand(n, -1)
+    w_read = w_write = torch.softmax(sd["w0.value"], -1).expand(n, -1)
+    ys = []
+    for t in range(x.shape[1]):
+        z = torch.cat([x[:, t], r, h], dim=1)                     # the controller reads x_t, r_(t-1), h_(t-1)
+        gate = lambda name: lin("step.controller." + name, z)     # noqa: E731
+        c = torch.sigmoid(gate("forget_gate")) * c + torch.sigmoid(gate("input_gate")) * torch.tanh(gate("cell_input"))
+        h = torch.sigmoid(gate("output_gate")) * torch.tanh(c)
+        w_read = address("step.read_head", h, memory, w_read)
+        r = torch.einsum("ni,nim->nm", w_read, memory)             # eq. 2
+        w_write = address("step.write_head", h, memory, w_write)
+        e, a = torch.sigmoid(lin("step.erase", h)), torch.tanh(lin("step.add", h))
+        memory = memory * (1 - w_write[:, :, None] * e[:, None]) + w_write[:, :, None] * a[:, None]  # eqs. 3, 4
+        ys.append(lin("step.out", torch.cat([h, r], dim=1)))
+    return torch.stack(ys, 1)
+
+
+def check_ntm(path=spec_path("ntm")):
+    net = build(path, **NTM)
+    torch.manual_seed(2)
+    x = torch.bernoulli(torch.full((3, 5, 9), 0.5))                # copy task bits: 8 + a delimiter channel
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), ntm_reference(net.state_dict(), x), **LOOSE)
+
+
+def test_ntm():
+    check_ntm()
