@@ -154,13 +154,19 @@ class Spec:
 
     @cached_property
     def source(self) -> str:
-        """The generated PyTorch source (imports only torch)."""
+        """The generated PyTorch source (imports only torch); it names the spec by its path as given."""
         return self._codegen().generate()
 
-    def _codegen(self, probe: bool = False):
+    def compile(self, output: str) -> str:
+        """The generated source for the file `output`: it names the spec relative to that file, so the
+        bytes do not depend on the working directory."""
+        return self._codegen(output=output).generate()
+
+    def _codegen(self, probe: bool = False, output: str | None = None):
         from .backends.torch.codegen import TorchCodegen
 
-        return TorchCodegen(self.graph, self.doc.file, self.doc.name, self.doc.multi_model, probe=probe)
+        return TorchCodegen(self.graph, self.doc.file, self.doc.name, self.doc.multi_model, probe=probe,
+                            output=output)
 
     def build(self, name: str | None = None, probe: bool = False, *, device=None, dtype=None,
               channels_last: bool = False):

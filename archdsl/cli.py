@@ -132,7 +132,7 @@ def _run(args) -> int:
                 print(f"{args.spec}: method `{model}.{method}` ok: output {shapes(view.output)}")
         print(f"{len(s.rows)} ops, {s.params:,} parameters, {human(s.macs)} MACs")
     elif args.command == "compile":
-        source = spec.source
+        source = spec.compile(args.output) if args.output else spec.source
         if args.output:
             write_atomic(args.output, source, (args.spec,))
             print(f"wrote {args.output}", file=sys.stderr)

@@ -25,7 +25,7 @@ from ...names import class_name
 from ...ops.registry import Attrs
 from ...syntax import ast as A
 from ...syntax.spec import REQUIRED
-from .forward import INDENT, ForwardWriter
+from .forward import INDENT, ForwardWriter, arg_names
 from .pysource import Unrenderable, docstring, expression, literal, names_in
 from .sizes import Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, unwrap
 
@@ -58,6 +58,7 @@ class ClassWriter:
         self.gen = gen
         self.decls = Declarations(gen.graph)
         self.tracer = SizeTracer(gen.graph, self.decls)
+        self.arg_names: dict = {}  # id(block) -> the tensor names its calls were written with
 
     # --- classes
     def block_classes(self, instances: list) -> list[BlockClass]:
@@ -74,9 +75,10 @@ class ClassWriter:
 
     def model_class(self, root: Module, uses: list[str]) -> BlockClass:
         ctx, init, forward = self._render([root], sized=False)
+        preferred = class_name(root.name)
         for method, view in root.methods.items():
             forward = forward + [""] + ForwardWriter(self.gen, view, method).write()
-        name = self.gen.fresh(class_name(root.name))
+        name = self.gen.fresh(preferred + "Model" if preferred in self.gen.taken else preferred)
         used = [f"        self.{u} = {self.gen.model_classes[u]}() if {u} is None else {u}"
                 f"{self.gen.where(span.line)}" for u, span in root.block.uses]
         cls = BlockClass(name, [root], {}, {})
@@ -183,12 +185,19 @@ class ClassWriter:
         local = self._local(ctx, m)
         varying = {p: self._arg_source(ctx, m, arg, child.attrs[p]) for p, arg in (given or {}).items()
                    if names_in(arg) & local and is_int(child.attrs.get(p))}
+        varying = {p: varying[p] for p in child.attrs if p in varying}  # sentinels are counted in this order
         tensors = node["inputs"][0] if op.inputs is None else node["inputs"]
-        sizes = [[(t, k, d) if is_int(d) else None for k, d in enumerate(s)] if isinstance(s, tuple) else None
-                 for t, s in zip(tensors, ins)]
+        names = self._arg_names(m).get(node["call_span"], [])
+        sizes = [[(t, k, d, names[j] if j < len(names) else None) if is_int(d) else None for k, d in enumerate(s)]
+                 if isinstance(s, tuple) else None for j, (t, s) in enumerate(zip(tensors, ins))]
         real = op.init(child.attrs, ins)
         marked = [self._marked(op, child.attrs, ins, varying, sizes, base) for base in (SENTINEL, 2 * SENTINEL)]
         return self._substitute(ctx, m, real, marked, varying, sizes)
+
+    def _arg_names(self, m: Module) -> dict:
+        if id(m.block) not in self.arg_names:
+            self.arg_names[id(m.block)] = arg_names(m.block.forward) if m.block.forward else {}
+        return self.arg_names[id(m.block)]
 
     @staticmethod
     def _marked(op, attrs: dict, ins: list, varying: dict, sizes: list, base: int) -> str:
@@ -223,8 +232,8 @@ class ClassWriter:
         except Unrenderable:
             return literal(value)
 
-    def _size_source(self, ctx: Context, m: Module, t, axis: int, value) -> str:
-        expr = self.tracer.trace(m, t, axis) if ctx.sized else None
+    def _size_source(self, ctx: Context, m: Module, t, axis: int, value, name: str | None = None) -> str:
+        expr = self.tracer.trace(m, t, axis, name) if ctx.sized else None
         return self._sympy_source(ctx, m, expr, value)
 
     def _sympy_source(self, ctx: Context, m: Module, expr, value: int) -> str:

@@ -23,13 +23,13 @@ SHARED = """        # a model used by another is shared, not copied: state_dict 
         self.register_load_state_dict_pre_hook(self._with_shared)
 
     @staticmethod
-    def _without_shared(module, state, prefix, local_metadata):
+    def _without_shared(module, state, prefix, *_):
         drop = tuple(prefix + alias for alias, _ in module._shared)
         for key in [k for k in state if k.startswith(drop)]:
             del state[key]
 
     @staticmethod
-    def _with_shared(module, state, prefix, *rest):
+    def _with_shared(module, state, prefix, *_):
         for alias, owner in module._shared:
             for key in [k for k in state if k.startswith(prefix + owner)]:
                 state.setdefault(prefix + alias + key[len(prefix + owner):], state[key])"""
@@ -37,7 +37,7 @@ SHARED = """        # a model used by another is shared, not copied: state_dict 
 
 def spec_reference(spec_file: str, output: str | None) -> str:
     """How the generated file names its spec: relative to the output file, else as given."""
-    if output is None or not os.path.isabs(spec_file) and not os.path.dirname(output):
+    if output is None:
         return spec_file
     return os.path.relpath(os.path.abspath(spec_file), os.path.dirname(os.path.abspath(output)))
 

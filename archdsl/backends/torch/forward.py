@@ -18,7 +18,7 @@ class ForwardWriter:
         self.lines: list[str] = []
         self.i = 0
         self.busy: set | None = None  # inside a loop statement: the names it uses, which no new variable may take
-        self.hints = _arg_names(module.block.forward) if module.block.forward else {}
+        self.hints = arg_names(module.block.forward) if module.block.forward else {}
         self.statement: list[int] = []  # per line: the index of the spec statement it comes from
 
     def write(self) -> list[str]:
@@ -230,7 +230,7 @@ def _statement_of(starts: list, span) -> int:
     return max((k for k, s in enumerate(starts) if s <= at), default=0)
 
 
-def _arg_names(program) -> dict:
+def arg_names(program) -> dict:
     """Call span -> the names the spec wrote as its tensor arguments (None where it wrote an expression)."""
     out: dict = {}
 

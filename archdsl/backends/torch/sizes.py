@@ -139,8 +139,13 @@ class SizeTracer:
             self.symbolic[id(module)] = Symbolic(module)
         return self.symbolic[id(module)]
 
-    def trace(self, module: Module, t: Tensor, axis: int):
-        """Dim `axis` of `t` inside `module`'s forward, in its parameter and input-size symbols, or None."""
+    def trace(self, module: Module, t: Tensor, axis: int, name: str | None = None):
+        """Dim `axis` of `t` inside `module`'s forward, in its parameter and input-size symbols, or None.
+        `name`: what the spec called `t` where it was used, which tells inputs given the same tensor apart."""
+        positions = [j for j, x in enumerate(module.inputs) if x == t]
+        if len(positions) > 1:
+            named = [j for j in positions if module.block.inputs[j][0] == name]
+            return size_symbol(named[0], axis) if named else None
         key = (id(module), t, axis)
         if key not in self.memo:
             self.memo[key] = None  # no cycles
@@ -150,7 +155,7 @@ class SizeTracer:
     def _trace(self, module: Module, t: Tensor, axis: int):
         positions = [j for j, x in enumerate(module.inputs) if x == t]
         if positions:
-            return size_symbol(positions[0], axis) if len(positions) == 1 else None
+            return size_symbol(positions[0], axis)
         node = self.graph.node(t.node)
         if node["kind"] != "op":
             return None
