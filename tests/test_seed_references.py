@@ -672,3 +672,201 @@ def check_ntm(path=spec_path("ntm")):
 
 def test_ntm():
     check_ntm()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# attention decoders: teacher forcing (a scan over the given tokens) and greedy decoding
+
+def teacher_and_greedy(path, greedy: str, **params):
+    """The teacher-forced network and its greedy decoder, sharing one set of weights: either one model with a
+    method `greedy`, or (the older layout) two models `teacher_forced` and `greedy` with one state_dict."""
+    spec = archdsl.load(path, **params)
+    if "teacher_forced" in spec.models:
+        net = build(path, "teacher_forced", **params)
+        other = spec.build(greedy).eval()
+        other.load_state_dict(net.state_dict())
+        return net, other
+    net = build(path, **params)
+    return net, getattr(net, greedy)
+
+
+def greedy_reference(step, state, start, max_len, eos):
+    """Greedy decoding (docs/language.md, decode): feed back the argmax of each step's logits; after <eos> a
+    sequence only repeats it. Returns the tokens, the per-step attention and whether each step is at or before
+    the sequence's first <eos> (where the model's output is fully determined)."""
+    token, done = start, torch.zeros_like(start, dtype=torch.bool)
+    tokens, attns, live = [], [], []
+    for _ in range(max_len):
+        logits, attn, state = step(token, state)
+        token = torch.where(done, torch.full_like(token, eos), logits.argmax(-1))
+        live.append(~done)
+        done = done | (token == eos)
+        tokens.append(token)
+        attns.append(attn)
+    return torch.stack(tokens, 1), torch.stack(attns, 1), torch.stack(live, 1)
+
+
+def make_eos_reachable(net, bias_key, run_reference, eos=2):
+    """Untrained weights rarely emit <eos>: scale the weights up (a livelier network) and raise the <eos>
+    logit's bias until the reference decoder ends a sequence after its first step and before max_len, so that
+    the stopping rule is exercised. Leaves those weights in `net`; returns the reference's greedy output."""
+    sd = net.state_dict()
+    original = {k: v.clone() for k, v in sd.items()}
+    for gain in (1.0, 2.0, 3.0):
+        for delta in torch.linspace(0, 5, 51).tolist():
+            with torch.no_grad():
+                for k, v in sd.items():
+                    v.copy_(original[k] * gain if v.is_floating_point() and "running_var" not in k else original[k])
+                sd[bias_key][eos] += delta
+            want = run_reference()
+            live = want[2]
+            if (live[:, 1] & ~live[:, -1]).any():      # a sequence that emits <eos> after its first step
+                return want
+    raise AssertionError("no gain and <eos> bias end a sequence early: choose another seed")
+
+
+def compare_greedy(got_tokens, got_attn, want_tokens, want_attn, live):
+    steps = got_tokens.shape[1]          # decoding may stop early once every sequence has emitted <eos>
+    assert steps >= 1 and not live[:, steps:].any(), "stopped before every sequence emitted <eos>"
+    torch.testing.assert_close(got_tokens, want_tokens[:, :steps])
+    mask = live[:, :steps]
+    torch.testing.assert_close(got_attn[mask], want_attn[:, :steps][mask], **LOOSE)
+
+
+SEQ2SEQ = dict(embed=16, hidden=24)    # small overrides of the spec's params (vocabularies 13, 2 layers)
+
+
+def seq2seq_reference(sd):
+    """Luong et al. 2015, section 3 with input feeding (3.3): a 2-layer LSTM encoder; a 2-layer LSTM decoder
+    reading [embedding of y_(t-1); h~_(t-1)]; the `general` score h_t^T W_a h_s (eq. 8), a softmax over the
+    source positions that ignores padding (eq. 7), c_t = sum_s a_t(s) h_s, h~_t = tanh(W_c [c_t; h_t])
+    (eq. 5) and the logits W_s h~_t (eq. 6)."""
+    E, H, L, V = 16, 24, 2, 13
+    ref = nn.Module()
+    ref.src_embed = nn.Embedding(V, E)
+    ref.encoder = nn.LSTM(E, H, L, batch_first=True)
+    dec = ref.decoder = nn.Module()
+    dec.embed = nn.Embedding(V, E)
+    dec.lstm = nn.LSTM(E + H, H, L, batch_first=True)
+    dec.out = nn.Linear(H, V)
+    # general_score is nn.Linear(H, H) applied to h_t: its weight [out, in] is the paper's W_a transposed
+    W_a = sd["decoder.score.weight"].T
+    W_c = sd["decoder.combine.weight"]                             # [H, 2H]: no bias in eq. 5
+    load_renamed(ref, {k: v for k, v in sd.items() if k not in ("decoder.score.weight", "decoder.combine.weight")},
+                 {})
+
+    def encode(src):
+        memory, (h, c) = ref.encoder(ref.src_embed(src))
+        return memory, src != 0, (torch.zeros(src.shape[0], H), h, c)   # pad id 0 (the spec's params)
+
+    def step(token, state, memory, mask):
+        feed, h, c = state
+        y, (h, c) = dec.lstm(torch.cat([dec.embed(token), feed], dim=1)[:, None], (h, c))
+        h_t = y[:, 0]
+        score = torch.einsum("nd,de,nse->ns", h_t, W_a, memory)
+        a = torch.softmax(score.masked_fill(~mask, float("-inf")), dim=-1)
+        ctx = torch.einsum("ns,nsd->nd", a, memory)
+        feed = torch.tanh(torch.cat([ctx, h_t], dim=1) @ W_c.T)
+        return dec.out(feed), a, (feed, h, c)
+    return encode, step
+
+
+def check_seq2seq(path=spec_path("seq2seq_attention")):
+    net, translate = teacher_and_greedy(path, "translate", **SEQ2SEQ)
+    encode, step = seq2seq_reference(net.state_dict())
+    torch.manual_seed(2)
+    src = torch.randint(3, 13, (3, 6))
+    src[0, -2:] = 0                                                # padding the attention must ignore
+    src[1, -1] = 0
+    tgt = torch.cat([torch.ones(3, 1, dtype=torch.long), torch.randint(3, 13, (3, 4))], 1)   # <bos> y_1..y_4
+    with torch.no_grad():
+        logits, attn = net(src, tgt)
+        memory, mask, state = encode(src)
+        want_logits, want_attn = [], []
+        for t in range(tgt.shape[1]):
+            out, a, state = step(tgt[:, t], state, memory, mask)
+            want_logits.append(out)
+            want_attn.append(a)
+        torch.testing.assert_close((logits, attn), (torch.stack(want_logits, 1), torch.stack(want_attn, 1)),
+                                   **LOOSE)
+        # greedy decoding from <bos> = 1, <eos> = 2, max_len 14 (the spec's params)
+        def reference():
+            encode, step = seq2seq_reference(net.state_dict())
+            memory, mask, state = encode(src)
+            return greedy_reference(lambda tok, st: step(tok, st, memory, mask), state,
+                                    torch.ones(3, dtype=torch.long), 14, 2)
+        want = make_eos_reachable(net, "decoder.out.bias", reference)
+        tokens, attn = translate(src)
+        compare_greedy(tokens, attn, *want)
+
+
+def test_seq2seq_attention():
+    check_seq2seq()
+
+
+# 16x16 images through two stages [1 conv of 4, pool, 1 conv of 8]: an 8x8 grid of L = 64 annotations of D = 8;
+# vocab 30, embed/hidden 16, attention 8: small overrides of the spec's params (the paper's VGG-19 is the default)
+SAT = dict(vocab=30, embed=16, hidden=16, att_units=8, convs=[1, 1], widths=[4, 8], image_size=16, max_len=6)
+
+
+def show_attend_tell_reference(sd):
+    """Xu et al. 2015: annotations a_i from the last convolutional layer (section 3.1.1); h_0, c_0 = tanh of
+    f_init_h / f_init_c of the mean annotation (section 3.1.2); the alignment MLP e_ti = v^T tanh(W h_(t-1) +
+    U a_i + b) and alpha = softmax over the L locations (eqs. 4, 5); z = beta * sum_i alpha_i a_i with the
+    gate beta = sigmoid(f_beta(h_(t-1))) (section 4.2.1); the LSTM reads [E y_(t-1); z] (eq. 1) and the deep
+    output layer gives L_o(E y_(t-1) + L_h h_t + L_z z_t) (eq. 7)."""
+    ref = nn.Module()
+    enc = ref.encoder = nn.Module()
+    enc.cnn = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),
+                            nn.Conv2d(4, 8, 3, padding=1), nn.ReLU())
+    enc.init_h, enc.init_c = nn.Linear(8, 16), nn.Linear(8, 16)
+    dec = ref.decoder = nn.Module()
+    dec.embed = nn.Embedding(30, 16)
+    dec.lstm = nn.LSTMCell(16 + 8, 16)
+    dec.f_beta, dec.L_h, dec.L_z, dec.L_o = nn.Linear(16, 1), nn.Linear(16, 16), nn.Linear(8, 16), nn.Linear(16, 30)
+    att = take(sd, "decoder.f_att")                                # W (query), U and b (key), v
+    load_renamed(ref, {k: v for k, v in sd.items() if not k.startswith("decoder.f_att.")}, {})
+
+    def encode(image):
+        fmap = enc.cnn(image)
+        annotations = fmap.flatten(2).transpose(1, 2)              # [N, L, D]
+        mean = annotations.mean(1)
+        return annotations, (torch.tanh(enc.init_h(mean)), torch.tanh(enc.init_c(mean)))
+
+    def step(word, state, annotations):
+        h, c = state
+        e = dec.embed(word)
+        scores = torch.tanh((h @ att["query.weight"].T)[:, None] + annotations @ att["key.weight"].T
+                            + att["key.bias"]) @ att["v.weight"][0]
+        alpha = torch.softmax(scores, dim=-1)
+        z = torch.sigmoid(dec.f_beta(h)) * torch.einsum("nl,nld->nd", alpha, annotations)
+        h, c = dec.lstm(torch.cat([e, z], dim=1), (h, c))
+        return dec.L_o(e + dec.L_h(h) + dec.L_z(z)), alpha, (h, c)
+    return encode, step
+
+
+def test_show_attend_tell():
+    net, caption = teacher_and_greedy(spec_path("show_attend_tell"), "caption", **SAT)
+    encode, step = show_attend_tell_reference(net.state_dict())
+    torch.manual_seed(2)
+    image = torch.randn(2, 3, 16, 16)
+    words = torch.cat([torch.ones(2, 1, dtype=torch.long), torch.randint(3, 30, (2, 3))], 1)   # <bos> w_1..w_3
+    with torch.no_grad():
+        logits, alphas = net(image, words)
+        annotations, state = encode(image)
+        want_logits, want_alphas = [], []
+        for t in range(words.shape[1]):
+            out, a, state = step(words[:, t], state, annotations)
+            want_logits.append(out)
+            want_alphas.append(a)
+        torch.testing.assert_close((logits, alphas), (torch.stack(want_logits, 1), torch.stack(want_alphas, 1)),
+                                   **LOOSE)
+        # greedy captioning from <bos> = 1 until <eos> = 2 or max_len (the spec's params)
+        def reference():
+            encode, step = show_attend_tell_reference(net.state_dict())
+            annotations, state = encode(image)
+            return greedy_reference(lambda w, st: step(w, st, annotations), state,
+                                    torch.ones(2, dtype=torch.long), SAT["max_len"], 2)
+        want = make_eos_reachable(net, "decoder.L_o.bias", reference)
+        got_words, got_alphas = caption(image)
+        compare_greedy(got_words, got_alphas, *want)
