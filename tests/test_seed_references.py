@@ -870,3 +870,47 @@ def test_show_attend_tell():
         want = make_eos_reachable(net, "decoder.L_o.bias", reference)
         got_words, got_alphas = caption(image)
         compare_greedy(got_words, got_alphas, *want)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the references catch a wrong model: each edit keeps the spec valid (same shapes, same state_dict keys) but
+# changes what it computes, and must make its reference test fail
+
+# name: (spec, text in it, replacement, how many times the text occurs, the check run on the mutated copy)
+MUTATIONS = {
+    "lenet5: max instead of average subsampling in S2": (
+        "lenet5", "s2: avgpool2d(2)", "s2: maxpool2d(2)", 1, check_lenet5),
+    "lstm_classifier: softmax over the batch instead of the classes": (
+        "lstm_classifier", "softmax(dim=-1)", "softmax(dim=0)", 1,
+        lambda path: check_recurrent("lstm_classifier", path)),
+    "stacked_lstm: the head reads the first step instead of the last": (
+        "stacked_lstm", "select(ys, 1, -1)", "select(ys, 1, 0)", 1,
+        lambda path: check_recurrent("stacked_lstm", path)),
+    "vae: KL averaged over the latent dims too": (
+        "vae", "kl_normal(mu, logvar, reduction='batchmean')", "kl_normal(mu, logvar, reduction='mean')", 1,
+        check_vae),
+    "dcgan: ReLU instead of LeakyReLU 0.2 in the discriminator's strided layers": (
+        "dcgan", "batchnorm2d(), leaky_relu(0.2)]]", "batchnorm2d(), relu]]", 1, check_dcgan),
+    "capsnet: coupling coefficients softmaxed over the children i instead of the parents j": (
+        "capsnet", "c = softmax(b, dim=2)", "c = softmax(b, dim=1)", 1, check_capsnet),
+    "memn2n: no residual u^k in u^(k+1) = u^k + o^k (adjacent tying)": (
+        "memn2n", "u = (u if adjacent else H(u)) + o", "u = o if adjacent else H(u) + o", 1,
+        lambda path: check_memn2n("adjacent", path)),
+    "ntm: content addressing without the key strength beta": (
+        "ntm", "w = softmax(similarity * beta, dim=-1)", "w = softmax(similarity, dim=-1)", 1, check_ntm),
+    "seq2seq_attention: attention over the padding too": (
+        "seq2seq_attention", "masked_softmax(score(h_t, memory), mask)", "softmax(score(h_t, memory), dim=-1)", 1,
+        check_seq2seq),
+}
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_mutation_is_caught(mutation, tmp_path):
+    name, old, new, count, check = MUTATIONS[mutation]
+    text = open(spec_path(name)).read()
+    assert text.count(old) == count, f"the spec changed: update the mutation {mutation!r}"
+    mutated = tmp_path / f"{name}.yaml"
+    mutated.write_text(text.replace(old, new))
+    with pytest.raises(AssertionError, match="not close|not equal|mismatch") as failure:   # assert_close's words
+        check(str(mutated))
+    print(mutation, "->", str(failure.value).splitlines()[0])
