@@ -9,10 +9,13 @@ outcome tallies are written there as JSON when the session ends.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
+import signal
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings, strategies as st
@@ -26,7 +29,7 @@ ZOO_TEXT = {p.stem: p.read_bytes() for p in ZOO}
 
 LONG = os.environ.get("ARCHDSL_FUZZ", "") == "long"
 LONG_TOTAL = 20_000
-CI_TOTAL = 520  # the sum of the CI counts of the fuzz tests; `examples()` scales each share to LONG_TOTAL
+CI_TOTAL = 560  # the sum of the CI counts of the fuzz tests; `examples()` scales each share to LONG_TOTAL
 
 TALLY: Counter = Counter()  # (test name, outcome) -> count
 
@@ -67,18 +70,39 @@ def assert_located(err: ArchDSLError, path: str, data: bytes) -> None:
     assert rendered.startswith(f"{err.span}: error[{err.code}]")
 
 
+CASE_SECONDS = 60  # a case running longer is a hang (the slowest zoo spec checks and builds in ~2 s)
+
+
 def check_file(path: str, data: bytes, deep: bool = True) -> str:
-    """Load and check a spec file; return the outcome ('ok' or an error code); fail on anything else."""
+    """Load and check a spec file; return the outcome ('ok' or an error code); fail on anything else.
+    `deep`: what checks ok is also summarized, compiled, parsed, imported and built (on the meta device,
+    so no weights are allocated): the generated file must be valid Python that builds the model."""
+    with _time_limit(CASE_SECONDS):
+        try:
+            spec = archdsl.load(path)
+            spec.check()
+            if deep:
+                spec.summary()
+                ast.parse(spec.source)
+                spec.build(device="meta")
+            return "ok"
+        except ArchDSLError as err:
+            assert_located(err, path, data)
+            return err.code
+
+
+@contextmanager
+def _time_limit(seconds: int):
+    def hang(*_):
+        raise AssertionError(f"the case ran for more than {seconds} s: a hang")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(seconds)
     try:
-        spec = archdsl.load(path)
-        spec.check()
-        if deep:
-            spec.summary()
-            spec.source  # noqa: B018  (generates the PyTorch source)
-        return "ok"
-    except ArchDSLError as err:
-        assert_located(err, path, data)
-        return err.code
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def run_case(tmp_dir: Path, data: bytes, test: str, name: str = "spec.yaml", deep: bool = True) -> str:
