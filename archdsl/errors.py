@@ -66,11 +66,14 @@ class ArchDSLError(Exception):
         return f"{where}error[{self.code}]: {self.message}"
 
 
+def read_limit() -> int:
+    """How much of a file rendering may read; limits.py replaces this with its `max_file_bytes`."""
+    return 64 * 2**20
+
+
 def _read_quietly(path: str) -> str | None:
     """The file's text for showing a line; None if it cannot be read or exceeds `max_file_bytes` (/dev/zero)."""
-    from .limits import current
-
-    limit = current("max_file_bytes")
+    limit = read_limit()
     try:
         with open(path, "rb") as f:
             raw = f.read(limit + 1)

@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from . import errors
+from .errors import LimitError, UsageError, did_you_mean
+
 GiB = 1 << 30
 
 
@@ -48,8 +51,6 @@ _active: ContextVar[dict | None] = ContextVar("archdsl_limits", default=None)
 
 def resolve(overrides: dict | None) -> dict:
     """All limits, with `overrides` checked (known names, positive integers) and applied."""
-    from .errors import UsageError, did_you_mean
-
     out = dict(DEFAULTS)
     for name, value in (overrides or {}).items():
         if name not in LIMITS:
@@ -80,8 +81,6 @@ def check_int_literal(text: str, span=None) -> None:
     """A LimitError, before Python reads it, for an integer written with more than MAX_INT_DIGITS characters."""
     if len(text) <= MAX_INT_DIGITS:
         return
-    from .errors import LimitError
-
     raise LimitError(f"an integer of {len(text):,} characters is too long (at most {MAX_INT_DIGITS:,})", span,
                       hint="numbers in a spec are sizes, counts and rates")
 
@@ -121,3 +120,6 @@ def parse_size(text: str) -> int:
     if not math.isfinite(value):  # `inf`, `nan`, `1e999`: int() would raise OverflowError
         raise ValueError(f"not a size: {text!r} (write e.g. 16GiB or 2000000000)")
     return int(value)
+
+
+errors.read_limit = lambda: current("max_file_bytes")  # error rendering reads at most what loading may
