@@ -18,7 +18,6 @@ rtol 1e-4 / atol 1e-5 there (`LOOSE`), still orders of magnitude below any of th
 """
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
@@ -320,8 +319,9 @@ def test_autoencoder():
 
 
 def check_vae(path=spec_path("vae")):
-    # Kingma & Welling 2014, appendix C.2: one tanh hidden layer (500 units for MNIST), Gaussian q(z|x) with a
-    # mean and a log-variance head, Bernoulli decoder; latent 20 from the spec's params
+    # Kingma & Welling 2014, appendix C: tanh MLPs, a Gaussian encoder q(z|x) with a mean and a log-variance
+    # head (C.2) and a Bernoulli decoder (C.1); 500 hidden units for MNIST (section 5); latent 20 from the
+    # spec's params
     spec = archdsl.load(path)
     net = build(path, "vae")
     enc = nn.Module()
@@ -428,7 +428,7 @@ def _dcgan_generator(noise, ngf, levels, channels, text=None):
 
 
 def _dcgan_downs(ndf, levels, channels):
-    # section 3: strided convolutions, LeakyReLU slope 0.2, batch norm on all but the first layer
+    # section 3: strided convolutions, batch norm on all but the first layer; LeakyReLU slope 0.2 (section 4)
     first = nn.Sequential(nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2))
     downs = nn.Sequential(*[m for i in range(1, levels)
                             for m in (nn.Conv2d(ndf * 2 ** (i - 1), ndf * 2 ** i, 4, 2, 1, bias=False),
@@ -441,7 +441,6 @@ SMALL_GAN = dict(image_size=16, ngf=8, ndf=8)
 
 
 def check_dcgan(path=spec_path("dcgan")):
-    spec = archdsl.load(path, **SMALL_GAN)
     net = build(path, "gan", **SMALL_GAN)
     gen, generate = _dcgan_generator(100, 8, 2, 3)
     disc = nn.Module()
@@ -451,13 +450,12 @@ def check_dcgan(path=spec_path("dcgan")):
     ref.generator, ref.discriminator = gen, disc
     load_renamed(ref, net.state_dict(), {})
     torch.manual_seed(2)
-    z = torch.rand(3, 100) * 2 - 1                               # z uniform in [-1, 1] (section 3)
+    z = torch.rand(3, 100) * 2 - 1                               # a 100-d uniform z (Figure 1's caption)
     with torch.no_grad():
         image = generate(z)
         torch.testing.assert_close(net.generator(z), image, **LOOSE)
         score = disc.out(disc.downs(disc.first(image)).flatten(1))
         torch.testing.assert_close(net(z), score, **LOOSE)
-        del spec
 
 
 def test_dcgan():
