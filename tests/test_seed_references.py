@@ -676,14 +676,7 @@ def test_ntm():
 # attention decoders: teacher forcing (a scan over the given tokens) and greedy decoding
 
 def teacher_and_greedy(path, greedy: str, **params):
-    """The teacher-forced network and its greedy decoder, sharing one set of weights: either one model with a
-    method `greedy`, or (the older layout) two models `teacher_forced` and `greedy` with one state_dict."""
-    spec = archdsl.load(path, **params)
-    if "teacher_forced" in spec.models:
-        net = build(path, "teacher_forced", **params)
-        other = spec.build(greedy).eval()
-        other.load_state_dict(net.state_dict())
-        return net, other
+    """The teacher-forced network and its greedy decoder: one model and its method `greedy`, one set of weights."""
     net = build(path, **params)
     return net, getattr(net, greedy)
 
