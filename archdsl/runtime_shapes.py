@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .backends.torch.lowerings import probed_call
 from .dims import fmt_shape, substitute
 from .passes.loops import LOOP_KINDS
 
@@ -94,7 +95,7 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
     for nid in mine:
         node = graph.node(nid)
         m = layers.get(node.get("module"))
-        if m is not None and not m.op.probed_call:  # probed layers report through `_probe`, like inline ops
+        if m is not None and not probed_call(m.op):  # probed layers report through `_probe`, like inline ops
             module_of[nid] = (m.path, n_calls[m.path])
             n_calls[m.path] += 1
         if "call_index" in node:

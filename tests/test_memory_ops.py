@@ -1,5 +1,5 @@
 """The memory and routing ops (archdsl/ops/linalg.py, capsule.py, memory.py): static rules, clear errors, the
-math of each op against a direct computation, and helper sources (Op.support) in the generated file."""
+math of each op against a direct computation, and helper sources (Lowering.support) in the generated file."""
 import math
 
 import pytest
@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import archdsl
+from archdsl.backends.torch.lowerings import lowering
 from archdsl.dims import symbol
 from archdsl.errors import ShapeRuleError, Span
 from archdsl.ops import REGISTRY, bind
@@ -25,11 +26,11 @@ def run(name, *xs, **kw):
     op = REGISTRY.get(name)
     a = bind(op, [], {k: (v, SPAN) for k, v in kw.items()}, SPAN)
     env = {"torch": torch, "nn": torch.nn, "F": F}
-    exec(op.support, env)
+    exec(lowering(op).support, env)
     names = [f"x{i}" for i in range(len(xs))]
     env.update(zip(names, xs))
     args = [f"[{', '.join(names)}]"] if op.inputs is None else names
-    return eval(op.call(a, [tuple(x.shape) for x in xs], args), env)
+    return eval(lowering(op).call(a, [tuple(x.shape) for x in xs], args), env)
 
 
 # --- einsum: equations checked statically -----------------------------------------------------------------
@@ -97,8 +98,8 @@ def test_caps_transform_is_one_matrix_per_capsule_pair():
     op = REGISTRY.get("caps_transform")
     a = bind(op, [(3, SPAN), (4, SPAN)], {}, SPAN)
     env = {"torch": torch, "nn": torch.nn}
-    exec(op.support, env)
-    layer = eval(op.init(a, [(2, 5, 6)]), env)
+    exec(lowering(op).support, env)
+    layer = eval(lowering(op).init(a, [(2, 5, 6)]), env)
     assert tuple(layer.weight.shape) == (5, 3, 4, 6)      # [in_caps, out_caps, out_dim, in_dim]
     u = torch.randn(2, 5, 6)
     want = torch.stack([torch.stack([torch.stack([layer.weight[i, j] @ u[n, i] for j in range(3)])
@@ -190,8 +191,8 @@ def test_learned_tensor_repeats_over_the_batch():
     op = REGISTRY.get("learned_tensor")
     a = bind(op, [([5, 3], SPAN)], {"std": (0.5, SPAN)}, SPAN)
     env = {"torch": torch, "nn": torch.nn}
-    exec(op.support, env)
-    layer = eval(op.init(a, [(4, 9)]), env)
+    exec(lowering(op).support, env)
+    layer = eval(lowering(op).init(a, [(4, 9)]), env)
     out = layer(torch.randn(4, 9))
     assert out.shape == (4, 5, 3) and torch.equal(out[0], out[3]) and op.weights(a, [(4, 9)]) == 15
     assert shape("learned_tensor", [(N, 7, 2)], shape=[5, 3]) == (N, 5, 3)

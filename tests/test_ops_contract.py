@@ -1,4 +1,5 @@
-"""Contract tests for every registered op: its shape rule, lowering, weight count and MACs agree with PyTorch."""
+"""Contract tests for every registered op: its shape rule, lowering, weight count, MACs and flags agree with PyTorch,
+and every backend table (the PyTorch lowerings, the diagram's captions and colours) names registered ops only."""
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -11,6 +12,9 @@ from hypothesis import given, settings, strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 from archdsl import dims
+from archdsl.backends.graphviz.labels import CAPTIONS, SYMBOLS
+from archdsl.backends.graphviz.style import FAMILY_COLOURS
+from archdsl.backends.torch.lowerings import LOWERINGS, lowering
 from archdsl.errors import ShapeRuleError, Span
 from archdsl.ops import REGISTRY, bind
 from archdsl.ops._util import window_out
@@ -438,14 +442,31 @@ def test_every_op_has_a_contract_case():
     assert sorted(CASES) == REGISTRY.names()
 
 
+def test_every_op_has_a_lowering_and_every_lowering_an_op():
+    assert sorted(LOWERINGS) == REGISTRY.names()
+
+
+@pytest.mark.parametrize("name", REGISTRY.names())
+def test_flags_agree_with_the_lowering(name):
+    op, low = REGISTRY.get(name), LOWERINGS[name]
+    assert low.init or low.call
+    assert op.layer_only == (low.call is None) and op.inline_only == (low.init is None)
+    if low.layer_call:  # a layer called in its own way is never a step of an nn.Sequential
+        assert not op.chainable
+
+
+def test_drawing_tables_name_registered_ops():
+    assert set(CAPTIONS) | set(SYMBOLS) <= set(REGISTRY.names())
+    assert FAMILIES <= set(FAMILY_COLOURS)
+
+
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("name", REGISTRY.names())
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_op_contract(name, data):
-    op = REGISTRY.get(name)
+    op, low = REGISTRY.get(name), lowering(REGISTRY.get(name))
     assert op.doc and op.shape_doc and op.family in FAMILIES
-    assert op.init or op.call
     kw, ins = data.draw(CASES[name], label="kwargs, inputs")
     a = attrs(name, kw)
     assert op.inputs is None or len(ins) in op.arities
@@ -455,44 +476,68 @@ def test_op_contract(name, data):
     xs = [example_input(op, a, s) for s in ins]
     names = [f"x{i}" for i in range(len(xs))]
     scope = dict(SCOPE)
-    exec(op.support, scope)  # helper classes/functions the lowering refers to (Op.support)
+    exec(low.support, scope)  # helper classes/functions the lowering refers to (Lowering.support)
     env = {**scope, "self": SimpleNamespace(training=False), **dict(zip(names, xs))}
     want = None
-    if op.init:
-        module = eval(op.init(a, ins), scope).eval()
+    if low.init:
+        module = eval(low.init(a, ins), scope).eval()
         assert sum(p.numel() for p in module.parameters()) == op.weights(a, ins)
-        call = lambda srcs: eval(op.layer_call(a, ins, "module", srcs), {**env, "module": module})  # noqa: E731
-        no_onednn = torch.backends.mkldnn.flags(enabled=False) if op.family == "recurrent" else nullcontext()
-        with no_onednn, FlopCounterMode(display=False) as flops:  # FlopCounterMode misses oneDNN's RNN kernels
-            if op.layer_call:
-                want = call(names)
-            else:
-                want = module(xs) if op.inputs is None else module(*xs)
+        call = lambda srcs: eval(low.layer_call(a, ins, "module", srcs), {**env, "module": module})  # noqa: E731
+        run = lambda: call(names) if low.layer_call else module(xs) if op.inputs is None else module(*xs)  # noqa: E731
+        def no_onednn():  # FlopCounterMode misses oneDNN's RNN kernels
+            return torch.backends.mkldnn.flags(enabled=False) if op.family == "recurrent" else nullcontext()
+
+        with no_onednn(), FlopCounterMode(display=False) as flops:
+            want = run()
         assert shapes_of(want) == expected
         assert 2 * op.macs(a, ins, main) == flops.get_total_flops()
-        if op.layer_call:  # inputs given as expressions must keep their meaning
+        if low.layer_call:  # inputs given as expressions must keep their meaning
             torch.testing.assert_close(call([f"1 * {n} + 0" for n in names]), want)
+        if not op.depends_on_training(a):  # then training mode computes the same
+            module.train()
+            with no_onednn():
+                torch.testing.assert_close(run(), want)
+        check_layer_sizes(op, low, a, ins)
     else:
         assert op.weights(a, ins) == 0
-    if op.call:
+    if low.call:
+        assert ("self.training" in low.call(a, ins, call_args(op, names))) == op.depends_on_training(a)
         with FlopCounterMode(display=False) as flops:
-            got = eval(op.call(a, ins, call_args(op, names)), env)
+            got = eval(low.call(a, ins, call_args(op, names)), env)
         assert shapes_of(got) == expected
         if want is None:  # functional ops count MACs as PyTorch runs them (einsum: its contraction; most: 0)
             assert 2 * op.macs(a, ins, main) == flops.get_total_flops()
         if want is not None:
             torch.testing.assert_close(got, want, equal_nan=True)
         # inputs given as expressions must keep their meaning (parenthesized where needed)
-        again = eval(op.call(a, ins, call_args(op, [f"1 * {n} + 0" for n in names])), env)
+        again = eval(low.call(a, ins, call_args(op, [f"1 * {n} + 0" for n in names])), env)
         torch.testing.assert_close(again, got, equal_nan=True)
 
 
 def example_input(op, a, shape):
     """A random input: probabilities for ops marked `unit_interval`, token ids below the attribute named by
     `ids_below` (embedding), normal samples otherwise."""
-    if op.extra.get("ids_below"):
-        return torch.randint(0, a[op.extra["ids_below"]], shape)
-    return torch.rand(shape) if op.extra.get("unit_interval") else torch.randn(shape)
+    if op.ids_below:
+        return torch.randint(0, a[op.ids_below], shape)
+    return torch.rand(shape) if op.unit_interval else torch.randn(shape)
+
+
+def check_layer_sizes(op, low, a, ins):
+    """`Op.sizes` names exactly the input sizes the constructor reads: growing one input dim changes the
+    constructor's source if and only if it changes the sizes."""
+    for other in grown(ins):
+        try:
+            op.shape(a, other)
+        except ShapeRuleError:
+            continue
+        assert (low.init(a, other) == low.init(a, ins)) == (op.sizes(a, other) == op.sizes(a, ins)), other
+
+
+def grown(ins):
+    """The input shapes with one dim grown by one, for each dim of each input."""
+    for i, shape in enumerate(ins):
+        for k in range(len(shape)):
+            yield [s if j != i else (*s[:k], s[k] + 1, *s[k + 1:]) for j, s in enumerate(ins)]
 
 
 def shapes_of(value):

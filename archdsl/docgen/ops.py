@@ -46,7 +46,7 @@ def inputs_text(op) -> str:
 
 
 def use_text(op) -> str:
-    if op.init is None:
+    if op.inline_only:
         return "inline in `forward` only"
     if op.layer_only:
         return "a layer (declare it under `layers:`; it has weights)"

@@ -198,7 +198,7 @@ class Builder(Evaluator):
         if isinstance(value, BlockFn):
             value = self.bind_block(value.block, [], {}, span)
         if isinstance(value, OpTemplate):
-            if value.op.init is None:
+            if value.op.inline_only:
                 raise TypeError_(f"`{value.op.name}` cannot be a layer; use it inline in `forward`", value.span)
             return Module(path, name, "op", value.span, op=value.op, attrs=value.attrs)
         if isinstance(value, BlockTemplate):
@@ -214,10 +214,10 @@ class Builder(Evaluator):
             for item in value:
                 index = str(len(module.children))
                 child = self.instantiate(item, f"{path}.{index}", index, getattr(item, "span", span))
-                if child is not None and child.kind == "op" and child.op.probed_call:
+                if child is not None and child.kind == "op" and not child.op.chainable:
                     raise TypeError_(f"`{child.op.name}` cannot be an element of a layer list: "
                                      + ("it returns several tensors" if child.op.outputs is not None else
-                                        "its call is not a plain chain step"), child.span,
+                                        "it takes several tensors"), child.span,
                                      hint=f"declare it as a layer of its own and call it in `forward`")
                 if child is not None:
                     module.children[index] = child

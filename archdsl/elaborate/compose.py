@@ -105,7 +105,8 @@ def check_across(graph: Graph) -> None:
                                  hint="reduce it: e.g. reduction='mean' or 'batchmean'")
         for nid in root_nodes(graph, name):
             node = graph.node(nid)
-            if node["kind"] == "op" and node.get("shape") is not None and "self." in _call_source(graph, node):
+            checked = node["kind"] == "op" and node.get("shape") is not None
+            if checked and node["op"].depends_on_training(node["attrs"]):
                 raise TypeError_(f"`{node['op'].name}` depends on the training mode, so it cannot be used in the "
                                  f"objective `{name}`", node["call_span"],
                                  hint="objectives are plain functions; sample or drop out inside a model")
@@ -116,14 +117,3 @@ def root_nodes(graph: Graph, owner: str):
     for nid, node in graph.nodes():
         if node.get("model") == owner:
             yield nid
-
-
-def _call_source(graph: Graph, node: dict) -> str:
-    from ..passes.shapes import input_shapes
-
-    op = node["op"]
-    if op.call is None:
-        return ""
-    ins = input_shapes(graph, node)
-    ins = ins[0] if op.inputs is None else ins
-    return op.call(node["attrs"], ins, [f"x{i}" for i in range(len(node["inputs"]))])

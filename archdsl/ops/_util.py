@@ -1,4 +1,4 @@
-"""Helpers shared by shape rules and lowerings."""
+"""Helpers shared by the shape rules."""
 from __future__ import annotations
 
 from ..dims import as_static, fmt_shape, known_positive
@@ -40,30 +40,12 @@ def norm_dim(op: str, dim: int, shape, what: str = "dim") -> int:
 
 
 def static_dim(op: str, d, what: str) -> int:
-    """A dim the lowering needs as a number (channels, features)."""
+    """A dim a layer needs as a number (channels, features)."""
     d = as_static(d)
     if not isinstance(d, int):
         raise ShapeRuleError(f"`{op}` needs a static {what}, got the symbolic dim `{d}`",
                              hint=f"give the {what} as a number in the input shape")
     return d
-
-
-def src_args(a, pos=(), kw=None, first=()) -> str:
-    """Argument source: `first` (sources, e.g. the input or in_channels), then attributes in `pos` positionally,
-    then those in `kw` ({name: PyTorch default}) by keyword when they differ from the default."""
-    out = [str(f) for f in first] + [repr(a[k]) for k in pos]
-    out += [f"{k}={a[k]!r}" for k, default in (kw or {}).items() if not _is_default(a[k], default)]
-    return ", ".join(out)
-
-
-def _is_default(v, default) -> bool:
-    """`(1, 1)` counts as the default `1`: PyTorch expands an int to every spatial dim."""
-    return v == default or (isinstance(v, tuple) and all(e == default for e in v))
-
-
-def atom(src: str) -> str:
-    """`src` safe to put before `.method()` or next to an operator: dotted names pass, the rest is parenthesized."""
-    return src if all(part.isidentifier() for part in src.split(".")) else f"({src})"
 
 
 def window_out(op: str, size, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False, axis: str = "spatial"):

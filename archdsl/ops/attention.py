@@ -9,14 +9,13 @@ source states h_s ([N, S, Dk]) and give [N, S] (or [N, Tq, S]):
     additive_score    v_a^T tanh(W_a h_t + U_a h_s + b) (Bahdanau et al. 2015; Xu et al. 2015's f_att)
 
 then   a = masked_softmax(scores, mask),  c_t = attend(a, h_s),  h~_t = attentional_state(c_t, h_t) = tanh(W_c[c_t; h_t]).
-The layers are plain torch modules (nn.Linear, nn.Sequential, nn.ModuleDict); their call is generated inline.
 """
 from __future__ import annotations
 
 from ..dims import fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
-from ._util import atom, expect_min_rank, expect_rank, static_dim
-from .registry import REGISTRY, Param, register
+from ._util import expect_min_rank, expect_rank, static_dim
+from .registry import Param, register
 
 
 def _score_dims(op: str, q, k, same_size: bool = False):
@@ -34,22 +33,24 @@ def _score_dims(op: str, q, k, same_size: bool = False):
     return (*q[:-1], k[1]), dq, dk
 
 
+def _query_key_sizes(a, ins) -> dict:
+    return {"query_size": ins[0][-1], "key_size": ins[1][-1]}
+
+
+def _pair_size(a, ins) -> dict:
+    """Layers on the concatenation of their two inputs need only the sum of their sizes."""
+    return {"in_features": ins[0][-1] + ins[1][-1]}
+
+
 def _queries(q) -> object:
     """Number of query vectors: N or N * Tq."""
     return product(q[:-1])
 
 
-def _dot_call(q: str, k: str, rank: int) -> str:
-    if rank == 2:
-        return f"torch.bmm({k}, {q}.unsqueeze(2)).squeeze(2)"
-    return f"torch.bmm({q}, {atom(k)}.transpose(1, 2))"
-
-
 register(
     name="dot_score", family="attention",
     doc="Luong dot alignment score h_t . h_s of a query against every source state.",
-    inputs=2, shape=lambda a, ins: _score_dims("dot_score", *ins, same_size=True)[0],
-    call=lambda a, ins, args: _dot_call(atom(args[0]), atom(args[1]), len(ins[0])),
+    inputs=2, shape=lambda a, ins: _score_dims("dot_score", ins[0], ins[1], same_size=True)[0], inline_only=True,
     macs=lambda a, ins, out: product(out) * ins[0][-1],
     shape_doc="query [N, D] or [N, Tq, D], sources [N, S, D] -> [N, S] or [N, Tq, S]",
     macs_doc="out elements x D",
@@ -58,9 +59,7 @@ register(
 register(
     name="general_score", family="attention",
     doc="Luong general alignment score h_t^T W_a h_s; W_a is applied to the query (nn.Linear(Dq, Dk, bias=False)).",
-    inputs=2, shape=lambda a, ins: _score_dims("general_score", *ins)[0],
-    init=lambda a, ins: f"nn.Linear({ins[0][-1]}, {ins[1][-1]}, bias=False)",
-    layer_call=lambda a, ins, m, args: _dot_call(f"{m}({args[0]})", atom(args[1]), len(ins[0])),
+    inputs=2, shape=lambda a, ins: _score_dims("general_score", *ins)[0], layer_only=True, sizes=_query_key_sizes,
     weights=lambda a, ins: ins[0][-1] * ins[1][-1],
     macs=lambda a, ins, out: _queries(ins[0]) * ins[0][-1] * ins[1][-1] + product(out) * ins[1][-1],
     shape_doc="query [N, Dq] or [N, Tq, Dq], sources [N, S, Dk] -> [N, S] or [N, Tq, S]",
@@ -68,22 +67,11 @@ register(
 )
 
 
-def _pairs(q: str, k: str, rank: int) -> str:
-    """[h_t; h_s] for every (query, source) pair: [N, S, Dq + Dk] or [N, Tq, S, Dq + Dk]."""
-    if rank == 2:
-        return f"torch.cat([{q}.unsqueeze(1).expand(-1, {k}.shape[1], -1), {k}], -1)"
-    return (f"torch.cat([{q}.unsqueeze(2).expand(-1, -1, {k}.shape[1], -1), "
-            f"{k}.unsqueeze(1).expand(-1, {q}.shape[1], -1, -1)], -1)")
-
-
 register(
     name="concat_score", family="attention",
     doc="Luong concat alignment score v_a^T tanh(W_a [h_t; h_s]) (an nn.Sequential of Linear, Tanh, Linear).",
     params=(Param("units", "int", min=1, doc="rows of W_a"),),
-    inputs=2, shape=lambda a, ins: _score_dims("concat_score", *ins)[0],
-    init=lambda a, ins: (f"nn.Sequential(nn.Linear({ins[0][-1] + ins[1][-1]}, {a.units}, bias=False), nn.Tanh(), "
-                         f"nn.Linear({a.units}, 1, bias=False))"),
-    layer_call=lambda a, ins, m, args: f"{m}({_pairs(atom(args[0]), atom(args[1]), len(ins[0]))}).squeeze(-1)",
+    inputs=2, shape=lambda a, ins: _score_dims("concat_score", *ins)[0], layer_only=True, sizes=_pair_size,
     weights=lambda a, ins: (ins[0][-1] + ins[1][-1]) * a.units + a.units,
     macs=lambda a, ins, out: product(out) * ((ins[0][-1] + ins[1][-1]) * a.units + a.units),
     shape_doc="query [N, Dq] or [N, Tq, Dq], sources [N, S, Dk] -> [N, S] or [N, Tq, S]",
@@ -91,24 +79,12 @@ register(
 )
 
 
-def _additive_call(a, ins, m, args) -> str:
-    q, k = atom(args[0]), atom(args[1])
-    if len(ins[0]) == 2:
-        inner = f"{m}.query({q}).unsqueeze(1) + {m}.key({k})"
-    else:
-        inner = f"{m}.query({q}).unsqueeze(2) + {m}.key({k}).unsqueeze(1)"
-    return f"{m}.v(torch.tanh({inner})).squeeze(-1)"
-
-
 register(
     name="additive_score", family="attention",
     doc="Bahdanau additive alignment score v_a^T tanh(W_a h_t + U_a h_s + b); an nn.ModuleDict with the "
         "projections `query` (W_a), `key` (U_a, with the bias) and `v`.",
     params=(Param("units", "int", min=1, doc="size of the hidden layer of the alignment model"),),
-    inputs=2, shape=lambda a, ins: _score_dims("additive_score", *ins)[0],
-    init=lambda a, ins: (f"nn.ModuleDict({{'query': nn.Linear({ins[0][-1]}, {a.units}, bias=False), "
-                         f"'key': nn.Linear({ins[1][-1]}, {a.units}), 'v': nn.Linear({a.units}, 1, bias=False)}})"),
-    layer_call=_additive_call,
+    inputs=2, shape=lambda a, ins: _score_dims("additive_score", *ins)[0], layer_only=True, sizes=_query_key_sizes,
     weights=lambda a, ins: ins[0][-1] * a.units + ins[1][-1] * a.units + a.units + a.units,
     macs=lambda a, ins, out: (_queries(ins[0]) * ins[0][-1] + ins[1][0] * ins[1][1] * ins[1][-1] + product(out))
     * a.units,
@@ -128,18 +104,11 @@ def _masked_softmax_shape(a, ins):
     return s
 
 
-def _masked_softmax_call(a, ins, args) -> str:
-    s, m = atom(args[0]), atom(args[1])
-    if len(ins[1]) != len(ins[0]):
-        m = f"{m}[:, {', '.join(['None'] * (len(ins[0]) - 2))}]"
-    return f"torch.softmax({s}.masked_fill({m} == 0, float('-inf')), dim=-1)"
-
-
 register(
     name="masked_softmax", family="attention",
     doc="Softmax over the last dim (the source positions) that gives weight 0 where the mask is false (padding); "
         "a row whose mask is all false has no valid position and gives NaN.",
-    inputs=2, shape=_masked_softmax_shape, call=_masked_softmax_call,
+    inputs=2, shape=_masked_softmax_shape, inline_only=True,
     shape_doc="scores [N, ..., S], mask [N, S] or the scores' shape -> scores' shape",
 )
 
@@ -157,9 +126,7 @@ def _attend_shape(a, ins):
 register(
     name="attend", family="attention",
     doc="The context vector c_t = sum_s a_t(s) h_s: the attention weights applied to the source states.",
-    inputs=2, shape=_attend_shape,
-    call=lambda a, ins, args: (f"torch.bmm({atom(args[0])}.unsqueeze(1), {args[1]}).squeeze(1)" if len(ins[0]) == 2
-                               else f"torch.bmm({args[0]}, {args[1]})"),
+    inputs=2, shape=_attend_shape, inline_only=True,
     macs=lambda a, ins, out: product(ins[0]) * ins[1][-1],
     shape_doc="weights [N, S] or [N, Tq, S], values [N, S, D] -> [N, D] or [N, Tq, D]",
     macs_doc="weight elements x D",
@@ -180,9 +147,7 @@ register(
     name="attentional_state", family="attention",
     doc="Luong's attentional hidden state h~_t = tanh(W_c [c_t; h_t]) (nn.Linear on the concatenation).",
     params=(Param("units", "int", min=1), Param("bias", "bool", False)),
-    inputs=2, shape=_attentional_shape,
-    init=lambda a, ins: f"nn.Linear({ins[0][-1] + ins[1][-1]}, {a.units}{'' if a.bias else ', bias=False'})",
-    layer_call=lambda a, ins, m, args: f"torch.tanh({m}(torch.cat([{args[0]}, {args[1]}], -1)))",
+    inputs=2, shape=_attentional_shape, layer_only=True, sizes=_pair_size,
     weights=lambda a, ins: (ins[0][-1] + ins[1][-1]) * a.units + (a.units if a.bias else 0),
     macs=lambda a, ins, out: product(out[:-1]) * (ins[0][-1] + ins[1][-1]) * a.units,
     shape_doc="c_t [*, Dc], h_t [*, Dh] -> [*, units]",
@@ -190,7 +155,7 @@ register(
 )
 
 
-# --- matmul, bmm (registered here unless another op file already provides them) ---------------------------------
+# --- matmul, bmm ------------------------------------------------------------------------------------------------
 
 def _broadcast_batch(p, q):
     out = []
@@ -238,20 +203,16 @@ def _bmm_shape(a, ins):
     return (x[0], x[1], y[2])
 
 
-if "matmul" not in REGISTRY:
-    register(
-        name="matmul", family="linear", doc="Matrix product with broadcasting (torch.matmul); also written `a @ b`.",
-        inputs=2, shape=_matmul_shape, macs=_matmul_macs,
-        call=lambda a, ins, args: f"torch.matmul({args[0]}, {args[1]})",
-        shape_doc="[*B, n, k] @ [*B, k, m] -> [*B, n, m] (1-D operands as in torch.matmul)",
-        macs_doc="batch x n x k x m",
-    )
+register(
+    name="matmul", family="linear", doc="Matrix product with broadcasting (torch.matmul); also written `a @ b`.",
+    inputs=2, shape=_matmul_shape, macs=_matmul_macs, inline_only=True,
+    shape_doc="[*B, n, k] @ [*B, k, m] -> [*B, n, m] (1-D operands as in torch.matmul)",
+    macs_doc="batch x n x k x m",
+)
 
-if "bmm" not in REGISTRY:
-    register(
-        name="bmm", family="linear", doc="Batched matrix product of two rank-3 tensors (torch.bmm).",
-        inputs=2, shape=_bmm_shape, macs=lambda a, ins, out: product(out) * ins[0][2],
-        call=lambda a, ins, args: f"torch.bmm({args[0]}, {args[1]})",
-        shape_doc="[B, n, k], [B, k, m] -> [B, n, m]",
-        macs_doc="B x n x k x m",
-    )
+register(
+    name="bmm", family="linear", doc="Batched matrix product of two rank-3 tensors (torch.bmm).",
+    inputs=2, shape=_bmm_shape, macs=lambda a, ins, out: product(out) * ins[0][2], inline_only=True,
+    shape_doc="[B, n, k], [B, k, m] -> [B, n, m]",
+    macs_doc="B x n x k x m",
+)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..dims import known_positive, product
 from ..errors import ShapeRuleError
-from ._util import expect_rank, ntuple, per_dim, src_args, static_dim, window_out
+from ._util import expect_rank, ntuple, per_dim, static_dim, window_out
 from .registry import Param, register
 
 
@@ -45,12 +45,8 @@ def _conv_shape(n: int):
     return shape
 
 
-def _conv_init(n: int):
-    def init(a, ins):
-        return "nn.Conv{}d({})".format(n, src_args(a, ("out_channels", "kernel_size"), {
-            "stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True}, first=(ins[0][1],)))
-
-    return init
+def _in_channels(a, ins) -> dict:
+    return {"in_channels": ins[0][1]}
 
 
 def _conv_weights(n: int):
@@ -72,8 +68,8 @@ for _n in (1, 2):
     register(
         name=f"conv{_n}d", family="conv",
         doc=f"{_n}-D convolution (nn.Conv{_n}d); in_channels is taken from the input shape.",
-        params=_conv_params(), shape=_conv_shape(_n), init=_conv_init(_n),
-        weights=_conv_weights(_n), macs=_conv_macs(_n),
+        params=_conv_params(), shape=_conv_shape(_n), layer_only=True,
+        weights=_conv_weights(_n), macs=_conv_macs(_n), sizes=_in_channels,
         shape_doc="[N, C, *S] -> [N, out_channels, *S'] with S' = floor((S + 2p - d(k-1) - 1) / s) + 1",
         macs_doc="out elements x C/groups x prod(kernel)",
     )
@@ -112,9 +108,7 @@ register(
         Param("bias", "bool", True),
         Param("dilation", "ints", 1, min=1),
     ),
-    shape=_convt_shape,
-    init=lambda a, ins: "nn.ConvTranspose2d({})".format(src_args(a, ("out_channels", "kernel_size"), {
-        "stride": 1, "padding": 0, "output_padding": 0, "groups": 1, "bias": True, "dilation": 1}, first=(ins[0][1],))),
+    shape=_convt_shape, layer_only=True, sizes=_in_channels,
     weights=lambda a, ins: (ins[0][1] * (a.out_channels // a.groups) * product(ntuple(a.kernel_size, 2))
                             + (a.out_channels if a.bias else 0)),
     macs=lambda a, ins, out: product(ins[0]) * (a.out_channels // a.groups) * product(ntuple(a.kernel_size, 2)),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ShapeRuleError
-from ._util import expect_rank, src_args
+from ._util import expect_rank
 from .registry import Param, register
 
 
@@ -17,15 +17,13 @@ def _shape(name: str, ranks):
     return shape
 
 
-for _name, _cls, _ranks, _doc in (
-        ("dropout", "Dropout", None, "Zero elements with probability p (nn.Dropout)."),
-        ("dropout2d", "Dropout2d", (4,), "Zero whole channels of [N, C, H, W] with probability p (nn.Dropout2d)."),
+for _name, _ranks, _doc in (
+        ("dropout", None, "Zero elements with probability p (nn.Dropout)."),
+        ("dropout2d", (4,), "Zero whole channels of [N, C, H, W] with probability p (nn.Dropout2d)."),
 ):
     register(
         name=_name, family="dropout", doc=_doc,
         params=(Param("p", "float", 0.5, min=0, doc="drop probability, 0 to 1"),),
-        shape=_shape(_name, _ranks),
-        init=lambda a, ins, c=_cls: f"nn.{c}({src_args(a, (), {'p': 0.5})})",
-        call=lambda a, ins, args, f=_name: f"F.{f}({args[0]}, p={a.p!r}, training=self.training)",
+        shape=_shape(_name, _ranks), training_dependent=True,
         shape_doc="shape unchanged" if _ranks is None else "[N, C, H, W] unchanged",
     )

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from ..dims import fmt_shape, known_eq
 from ..errors import ShapeRuleError
-from ._util import atom, expect_min_rank
+from ._util import expect_min_rank
 from .registry import Param, register
 
 REDUCTIONS = ("mean", "sum", "batchmean", "none")
-# Inputs that must lie in [0, 1] (probabilities): tests draw them uniformly (see tests/test_ops_contract.py).
-UNIT_INTERVAL = {"unit_interval": True}
 
 
 def _same_shapes(name: str, what: tuple[str, str]):
@@ -45,23 +43,7 @@ def _reduced(name: str, x, reduction: str):
     return ()
 
 
-def _reduce(src: str, reduction: str, first: str) -> str:
-    """Reduce an elementwise loss source; `first` is the source of a tensor of the same shape (for dim 0)."""
-    return {"none": src, "mean": f"{atom(src)}.mean()", "sum": f"{atom(src)}.sum()",
-            "batchmean": f"{atom(src)}.sum() / {atom(first)}.shape[0]"}[reduction]
-
-
 # --- the stochastic node -------------------------------------------------------------------------------
-
-def _reparameterize_call(a, ins, args):
-    mu, logvar = atom(args[0]), atom(args[1])
-    sample = f"{mu} + torch.exp(0.5 * {logvar}) * torch.randn_like({mu})"
-    if a.sample == "always":
-        return sample
-    if a.sample == "never":
-        return mu  # eps = 0
-    return f"({sample} if self.training else {mu})"
-
 
 register(
     name="reparameterize", family="stochastic",
@@ -69,8 +51,8 @@ register(
         "(Kingma & Welling 2014); eps = 0, so z = mu, in eval mode (sample='train'), or always (sample='never').",
     params=(Param("sample", "str", "train", choices=("train", "always", "never"),
                   doc="when eps is drawn: in training mode only (eval: eps = 0), always, or never (eps = 0)"),),
-    inputs=2, shape=lambda a, ins: _same_shapes("reparameterize", ("mu", "logvar"))(ins),
-    call=_reparameterize_call,
+    inputs=2, shape=lambda a, ins: _same_shapes("reparameterize", ("mu", "logvar"))(ins), inline_only=True,
+    training_dependent=lambda a: a.sample == "train",
     shape_doc="mu [*S], logvar [*S] -> z [*S]",
 )
 
@@ -84,36 +66,20 @@ def _pair_loss_shape(name: str, what=("the input", "the target")):
     return shape
 
 
-def _functional_loss(fn: str):
-    def call(a, ins, args):
-        x, t = args
-        if a.reduction == "batchmean":
-            return f"{fn}({x}, {t}, reduction='sum') / {atom(x)}.shape[0]"
-        return f"{fn}({x}, {t}, reduction={a.reduction!r})"
-
-    return call
-
-
-for _name, _fn, _doc, _extra in (
-        ("bce", "F.binary_cross_entropy",
-         "Binary cross-entropy -[t log p + (1 - t) log(1 - p)] of probabilities p (a Bernoulli likelihood) "
-         "against targets t in [0, 1].", UNIT_INTERVAL),
-        ("bce_with_logits", "F.binary_cross_entropy_with_logits",
+for _name, _doc, _unit_interval in (
+        ("bce", "Binary cross-entropy -[t log p + (1 - t) log(1 - p)] of probabilities p (a Bernoulli likelihood) "
+                "against targets t in [0, 1].", True),
+        ("bce_with_logits",
          "Binary cross-entropy of logits (sigmoid applied inside, numerically stable) against targets in [0, 1].",
-         UNIT_INTERVAL),
-        ("mse", "F.mse_loss", "Squared error (x - t)^2.", {}),
+         True),
+        ("mse", "Squared error (x - t)^2.", False),
 ):
     register(
         name=_name, family="loss", doc=_doc,
         params=(Param("reduction", "str", "mean", choices=REDUCTIONS),),
-        inputs=2, shape=_pair_loss_shape(_name), call=_functional_loss(_fn), extra=dict(_extra),
+        inputs=2, shape=_pair_loss_shape(_name), inline_only=True, unit_interval=_unit_interval,
         shape_doc="input [*S], target [*S] -> [] (reduction='none': [*S])",
     )
-
-
-def _kl_call(a, ins, args):
-    mu, logvar = atom(args[0]), atom(args[1])
-    return _reduce(f"-0.5 * (1 + {logvar} - {mu}.pow(2) - {logvar}.exp())", a.reduction, mu)
 
 
 register(
@@ -121,14 +87,9 @@ register(
     doc="KL divergence of the diagonal Gaussian N(mu, exp(logvar)) from N(0, I): "
         "-1/2 (1 + logvar - mu^2 - exp(logvar)) per element (Kingma & Welling 2014, appendix B).",
     params=(Param("reduction", "str", "mean", choices=REDUCTIONS),),
-    inputs=2, shape=_pair_loss_shape("kl_normal", ("mu", "logvar")), call=_kl_call,
+    inputs=2, shape=_pair_loss_shape("kl_normal", ("mu", "logvar")), inline_only=True,
     shape_doc="mu [*S], logvar [*S] -> [] (reduction='none': [*S])",
 )
-
-
-def _bce_const(src: str, value: str, logits: bool) -> str:
-    fn = "F.binary_cross_entropy_with_logits" if logits else "F.binary_cross_entropy"
-    return f"{fn}({src}, torch.{value}_like({src}))"
 
 
 register(
@@ -136,19 +97,9 @@ register(
     doc="GAN discriminator loss -mean log D(x) - mean log(1 - D(G(z))) (Goodfellow et al. 2014): binary "
         "cross-entropy of D on real samples against 1 and on generated samples against 0.",
     params=(Param("logits", "bool", False, doc="D outputs logits rather than probabilities"),),
-    inputs=2, shape=lambda a, ins: (),
-    call=lambda a, ins, args: f"{_bce_const(atom(args[0]), 'ones', a.logits)} + "
-                              f"{_bce_const(atom(args[1]), 'zeros', a.logits)}",
-    extra=dict(UNIT_INTERVAL),
+    inputs=2, shape=lambda a, ins: (), inline_only=True, unit_interval=True,
     shape_doc="d_real [*S], d_fake [*T] -> []",
 )
-
-
-def _generator_call(a, ins, args):
-    fake = atom(args[0])
-    if a.non_saturating:
-        return _bce_const(fake, "ones", a.logits)
-    return f"-{_bce_const(fake, 'zeros', a.logits)}"
 
 
 register(
@@ -158,7 +109,7 @@ register(
     params=(Param("non_saturating", "bool", True, doc="maximise log D(G(z)) instead of minimising "
                                                       "log(1 - D(G(z)))"),
             Param("logits", "bool", False, doc="D outputs logits rather than probabilities")),
-    inputs=1, shape=lambda a, ins: (), call=_generator_call, extra=dict(UNIT_INTERVAL),
+    inputs=1, shape=lambda a, ins: (), inline_only=True, unit_interval=True,
     shape_doc="d_fake [*S] -> []",
 )
 
@@ -198,14 +149,13 @@ register(
     doc="Replicate size-1 dims to the given sizes without copying (Tensor.expand); -1 keeps a dim, extra "
         "leading sizes add dims.",
     params=(Param("sizes", "int_list", min=-1, doc="the output size of each dim; -1 keeps the input's"),),
-    shape=_expand_shape,
-    call=lambda a, ins, args: f"{atom(args[0])}.expand({', '.join(map(str, a.sizes))})",
+    shape=_expand_shape, inline_only=True,
     shape_doc="[*S] -> sizes, each input dim equal to its size, 1, or kept with -1",
 )
 
 for _name, _value in (("ones_like", "ones"), ("zeros_like", "zeros")):
     register(
         name=_name, family="tensor", doc=f"A tensor of {_value} with the input's shape (torch.{_name}).",
-        shape=lambda a, ins: ins[0], call=lambda a, ins, args, n=_name: f"torch.{n}({args[0]})",
+        shape=lambda a, ins: ins[0], inline_only=True,
         shape_doc="shape unchanged",
     )

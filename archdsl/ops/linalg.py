@@ -11,7 +11,7 @@ import string
 
 from ..dims import as_static, fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
-from ._util import atom, expect_min_rank, norm_dim, src_args
+from ._util import expect_min_rank, norm_dim
 from .merge import _broadcast
 from .registry import Param, register
 
@@ -130,17 +130,12 @@ def _einsum_macs(a, ins, out):
     return product(sizes[k] for k in sorted(used))
 
 
-def _einsum_call(a, ins, args):
-    operands = args[0][1:-1] if args[0].startswith("[") and args[0].endswith("]") else f"*{args[0]}"
-    return f"torch.einsum({a.equation!r}, {operands})"
-
-
 register(
     name="einsum", family="linear",
     doc="Einstein summation over one or two operands, given as one list: `einsum([c, u], 'nij,nijd->njd')` "
         "(torch.einsum). The equation is checked against the input shapes.",
     params=(Param("equation", "str", doc="subscripts per operand, `->`, output subscripts; `...` for other dims"),),
-    inputs=None, shape=_einsum_shape, call=_einsum_call, macs=_einsum_macs,
+    inputs=None, shape=_einsum_shape, macs=_einsum_macs, inline_only=True,
     shape_doc="the output subscripts' sizes; each subscript has one size in all operands",
     macs_doc="product of the sizes of the subscripts that take part in the contraction",
 )
@@ -159,8 +154,7 @@ def _outer_shape(a, ins):
 register(
     name="outer", family="merge",
     doc="Outer product of the last dims, batched over the others: out[..., i, j] = a[..., i] * b[..., j].",
-    inputs=2, shape=_outer_shape,
-    call=lambda a, ins, args: f"{atom(args[0])}.unsqueeze(-1) * {atom(args[1])}.unsqueeze(-2)",
+    inputs=2, shape=_outer_shape, inline_only=True,
     shape_doc="[*A, m], [*B, n] -> [broadcast(A, B), m, n]",
 )
 
@@ -175,8 +169,7 @@ register(
     name="cosine_similarity", family="merge",
     doc="Cosine similarity a.b / max(|a| |b|, eps) along `dim`, broadcasting the other dims (F.cosine_similarity).",
     params=(Param("dim", "int", -1), Param("eps", "float", 1e-8, min=0)),
-    inputs=2, shape=_cos_shape,
-    call=lambda a, ins, args: f"F.cosine_similarity({src_args(a, (), {'dim': 1, 'eps': 1e-8}, args)})",
+    inputs=2, shape=_cos_shape, inline_only=True,
     shape_doc="broadcast of the two shapes without `dim`",
 )
 
@@ -195,34 +188,20 @@ def _reduce_shape(name: str):
     return shape
 
 
-def _reduce_call(method: str):
-    def call(a, ins, args):
-        x, keep = atom(args[0]), ", keepdim=True" if a.keepdim else ""
-        if a.dim is not None:
-            return f"{x}.{method}({a.dim!r}{keep})"
-        if a.keepdim and ins[0]:
-            return f"{x}.{method}().reshape({', '.join(['1'] * len(ins[0]))})"
-        return f"{x}.{method}()"
-
-    return call
-
-
 register(
     name="vector_norm", family="tensor",
     doc="Euclidean length of the vectors along `dim` (torch.linalg.vector_norm): capsule lengths.",
     params=(Param("dim", "ints", -1), Param("keepdim", "bool", False)),
-    shape=_reduce_shape("vector_norm"),
-    call=lambda a, ins, args: f"torch.linalg.vector_norm({args[0]}, dim={a.dim!r}"
-                              f"{', keepdim=True' if a.keepdim else ''})",
+    shape=_reduce_shape("vector_norm"), inline_only=True,
     shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim)",
 )
 
-for _name, _method, _verb in (("reduce_sum", "sum", "Sum"), ("reduce_mean", "mean", "Mean")):
+for _name, _verb in (("reduce_sum", "Sum"), ("reduce_mean", "Mean")):
     register(
         name=_name, family="tensor",
         doc=f"{_verb} over `dim` (an int, a tuple, or None for all dims).",
         params=(Param("dim", "ints", None), Param("keepdim", "bool", False)),
-        shape=_reduce_shape(_name), call=_reduce_call(_method),
+        shape=_reduce_shape(_name), inline_only=True,
         shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim; a scalar [] for dim=None)",
     )
 
@@ -239,8 +218,7 @@ register(
     name="argmax", family="tensor",
     doc="Index of the largest value along `dim` (integer tensor; the first one on ties).",
     params=(Param("dim", "int", -1), Param("keepdim", "bool", False)),
-    shape=_argmax_shape,
-    call=lambda a, ins, args: f"{atom(args[0])}.argmax({a.dim}{', keepdim=True' if a.keepdim else ''})",
+    shape=_argmax_shape, inline_only=True,
     shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim)",
 )
 
@@ -255,18 +233,12 @@ def _topk_shape(a, ins):
     return x
 
 
-def _topk_call(a, ins, args):
-    x = atom(args[0])
-    index = f"{x}.argmax({a.dim}, keepdim=True)" if a.k == 1 else f"{x}.topk({a.k}, {a.dim}).indices"
-    return f"torch.zeros_like({x}).scatter({a.dim}, {index}, 1.0)"
-
-
 register(
     name="topk_mask", family="tensor",
     doc="A mask with 1 at the `k` largest values along `dim` and 0 elsewhere (top-k selection; for k=1 the "
         "first maximum on ties). No gradient flows through the choice.",
     params=(Param("k", "int", 1, min=1), Param("dim", "int", -1)),
-    shape=_topk_shape, call=_topk_call,
+    shape=_topk_shape, inline_only=True,
     shape_doc="shape unchanged",
 )
 
@@ -287,8 +259,7 @@ register(
     name="select", family="tensor",
     doc="The slice at `index` along `dim`, which is dropped (Tensor.select).",
     params=(Param("dim", "int"), Param("index", "int")),
-    shape=_select_shape,
-    call=lambda a, ins, args: f"{atom(args[0])}.select({a.dim}, {a.index})",
+    shape=_select_shape, inline_only=True,
     shape_doc="[*A, d, *B] -> [*A, *B]",
 )
 
@@ -302,8 +273,7 @@ register(
     name="roll", family="tensor",
     doc="Rotate the entries along `dim` by `shifts` places, wrapping around (torch.roll).",
     params=(Param("shifts", "int"), Param("dim", "int", -1)),
-    shape=_roll_shape,
-    call=lambda a, ins, args: f"torch.roll({args[0]}, {a.shifts}, {a.dim})",
+    shape=_roll_shape, inline_only=True,
     shape_doc="shape unchanged",
 )
 
@@ -321,18 +291,12 @@ def _zeros_shape(a, ins):
     return tuple(out)
 
 
-def _zeros_call(a, ins, args):
-    x = atom(args[0])
-    sizes = ", ".join(f"{x}.shape[{i}]" if v == 0 else str(v) for i, v in enumerate(a.shape))
-    return f"{x}.new_zeros(({sizes}{',' if len(a.shape) == 1 else ''}))"
-
-
 register(
     name="new_zeros", family="tensor",
     doc="Zeros with the input's dtype and device and `shape`, where 0 copies the input's dim at that position "
         "(symbolic dims too): initial states like `new_zeros(u_hat, [0, 0, 0])` -> [N, 1152, 10].",
     params=(Param("shape", "int_list", doc="output dims; 0 copies the input dim at that position"),),
-    shape=_zeros_shape, call=_zeros_call,
+    shape=_zeros_shape, inline_only=True,
     shape_doc="[*S] -> shape (0 entries copy the input dims)",
 )
 
@@ -341,8 +305,7 @@ register(
     doc="The n x n identity matrix with the input's dtype and device (the input gives only those): "
         "feeding it to a linear layer yields that layer's weight, transposed.",
     params=(Param("n", "int", min=1),),
-    shape=lambda a, ins: (a.n, a.n),
-    call=lambda a, ins, args: f"torch.eye({a.n}, dtype={atom(args[0])}.dtype, device={atom(args[0])}.device)",
+    shape=lambda a, ins: (a.n, a.n), inline_only=True,
     shape_doc="[*S] -> [n, n]",
 )
 
@@ -351,7 +314,5 @@ register(
     doc="Softplus log(1 + exp(beta x)) / beta, a smooth positive activation (key strengths, sharpening).",
     params=(Param("beta", "float", 1.0), Param("threshold", "float", 20.0)),
     shape=lambda a, ins: ins[0],
-    init=lambda a, ins: f"nn.Softplus({src_args(a, (), {'beta': 1.0, 'threshold': 20.0})})",
-    call=lambda a, ins, args: f"F.softplus({src_args(a, (), {'beta': 1.0, 'threshold': 20.0}, args[:1])})",
     shape_doc="shape unchanged",
 )

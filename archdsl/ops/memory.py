@@ -11,15 +11,6 @@ from ._util import expect_min_rank, norm_dim
 from .merge import _broadcast
 from .registry import Param, register
 
-CIRCULAR = '''
-def circular_convolution(w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """Rotate the weighting w by the shift weighting s over the shifts -r..r, wrapping around
-    (Graves et al. 2014, eq. 8): out[i] = sum_k s[k] w[i - k]."""
-    r = s.shape[-1] // 2
-    rolled = torch.stack([torch.roll(w, shift, -1) for shift in range(-r, r + 1)], -1)
-    return (rolled * s.unsqueeze(-2)).sum(-1)
-'''
-
 
 def _circular_shape(a, ins):
     w, s = ins
@@ -41,18 +32,9 @@ register(
     name="circular_conv", family="merge",
     doc="Circular convolution of a weighting w [*, n] with shift weights s [*, 2r+1] over the shifts -r..r: "
         "location-based addressing of the Neural Turing Machine (Graves et al. 2014, eq. 8).",
-    inputs=2, shape=_circular_shape, support=CIRCULAR,
-    call=lambda a, ins, args: f"circular_convolution({args[0]}, {args[1]})",
+    inputs=2, shape=_circular_shape, inline_only=True,
     shape_doc="[*A, n], [*B, 2r+1] -> [broadcast(A, B), n]",
 )
-
-SHARPEN = '''
-def sharpen(w: torch.Tensor, gamma: torch.Tensor, dim: int = -1,
-            eps: float = 1e-12) -> torch.Tensor:
-    """w^gamma / sum(w^gamma) along `dim` (Graves et al. 2014, eq. 9); gamma >= 1 focuses."""
-    p = (w + eps).pow(gamma)
-    return p / p.sum(dim, keepdim=True)
-'''
 
 
 def _sharpen_shape(a, ins):
@@ -66,22 +48,9 @@ register(
     doc="Sharpen a weighting: w^gamma / sum(w^gamma) along `dim`, with gamma >= 1 broadcast against w "
         "(Graves et al. 2014, eq. 9).",
     params=(Param("dim", "int", -1),),
-    inputs=2, shape=_sharpen_shape, support=SHARPEN,
-    call=lambda a, ins, args: f"sharpen({args[0]}, {args[1]}{'' if a.dim == -1 else f', {a.dim}'})",
+    inputs=2, shape=_sharpen_shape, inline_only=True,
     shape_doc="broadcast of the two shapes",
 )
-
-POSITION = '''
-def position_encoding(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """x * l with l[j, k] = (1 - j/J) - (k/d) (1 - 2j/J), j = 1..J along `dim` (the words of a
-    sentence) and k = 1..d along the last dim (the embedding): position encoding of Sukhbaatar
-    et al. 2015."""
-    J, d = x.shape[dim], x.shape[-1]
-    j = torch.arange(1, J + 1, dtype=x.dtype, device=x.device)[:, None] / J
-    k = torch.arange(1, d + 1, dtype=x.dtype, device=x.device)[None, :] / d
-    l = (1 - j) - k * (1 - 2 * j)
-    return x * l.reshape([J] + [1] * (x.dim() - dim % x.dim() - 2) + [d])
-'''
 
 
 def _position_shape(a, ins):
@@ -98,23 +67,9 @@ register(
     doc="Weight word embeddings by their position in the sentence: x * l_kj with l_kj = (1 - j/J) - (k/d)(1 - 2j/J) "
         "for word j of J along `dim` and embedding entry k of d (the last dim), Sukhbaatar et al. 2015, sec. 4.1.",
     params=(Param("dim", "int", -2, doc="the word dim"),),
-    shape=_position_shape, support=POSITION,
-    call=lambda a, ins, args: f"position_encoding({args[0]}, {a.dim})",
+    shape=_position_shape, inline_only=True,
     shape_doc="shape unchanged",
 )
-
-LEARNED = '''
-class LearnedTensor(nn.Module):
-    """A learned tensor, repeated over the batch (the input's first dim): learned initial states
-    and encodings."""
-
-    def __init__(self, *shape, std=0.0):
-        super().__init__()
-        self.value = nn.Parameter(torch.randn(*shape) * std)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.value.expand([x.shape[0]] + list(self.value.shape))
-'''
 
 
 def _learned_shape(a, ins):
@@ -130,8 +85,7 @@ register(
         "used for nothing else): learned initial states of loops, temporal encodings.",
     params=(Param("shape", "int_list", doc="the tensor's shape, without the batch dim"),
             Param("std", "float", 0.0, min=0, doc="standard deviation of the initial values (0: zeros)")),
-    shape=_learned_shape, support=LEARNED,
-    init=lambda a, ins: f"LearnedTensor({', '.join(map(str, a.shape))}{'' if a.std == 0 else f', std={a.std!r}'})",
+    shape=_learned_shape, layer_only=True,
     weights=lambda a, ins: product(a.shape),
     shape_doc="[N, *] -> [N, *shape]",
 )

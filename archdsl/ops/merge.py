@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..dims import as_static, fmt_shape, known_eq
 from ..errors import ShapeRuleError
-from ._util import atom, norm_dim
+from ._util import norm_dim
 from .registry import Param, register
 
 
@@ -24,8 +24,7 @@ def _concat_shape(a, ins):
 register(
     name="concat", family="merge", doc="Concatenate a list of tensors along `dim` (torch.cat).",
     params=(Param("dim", "int", 1),), inputs=None,
-    shape=_concat_shape,
-    call=lambda a, ins, args: f"torch.cat({args[0]}, {a.dim})",  # args[0]: source of the list, `[a, b]`
+    shape=_concat_shape, inline_only=True,
     shape_doc="[*A, d_i, *B] for each input -> [*A, sum d_i, *B]",
 )
 
@@ -53,15 +52,9 @@ def _broadcast(name: str):
 for _name, _sym, _verb in (("add", "+", "Sum"), ("sub", "-", "Difference"), ("mul", "*", "Product")):
     register(
         name=_name, family="merge", doc=f"{_verb} of two tensors, elementwise with broadcasting (`a {_sym} b`).",
-        inputs=2, shape=_broadcast(_name),
-        call=lambda a, ins, args, s=_sym: f"{atom(args[0])} {s} {atom(args[1])}",
+        inputs=2, shape=_broadcast(_name), inline_only=True,
         shape_doc="broadcast of the two input shapes",
     )
-
-
-def _scalar_call(a, ins, args):
-    number = repr(a.value)
-    return f"{number} {a.op} {atom(args[0])}" if a.reverse else f"{atom(args[0])} {a.op} {number}"
 
 
 register(
@@ -69,6 +62,6 @@ register(
     doc="A tensor combined with a number (`x * 0.5`, `1 - x`, `-x`); written with operators in `forward`.",
     params=(Param("op", "str", choices=("+", "-", "*", "/")), Param("value", "float"),
             Param("reverse", "bool", False, doc="the number is the left operand")),
-    inputs=1, shape=lambda a, ins: ins[0], call=_scalar_call,
+    inputs=1, shape=lambda a, ins: ins[0], inline_only=True,
     shape_doc="shape unchanged",
 )

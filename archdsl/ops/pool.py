@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ShapeRuleError
-from ._util import expect_rank, per_dim, src_args, window_out
+from ._util import expect_rank, per_dim, window_out
 from .registry import Param, register
 
 _MAX_DOC = "[N, C, *S] -> [N, C, *S'] with S' = floor((S + 2p - d(k-1) - 1) / s) + 1 (ceil with ceil_mode)"
@@ -37,16 +37,11 @@ def _window_params(extra: tuple) -> tuple:
     )
 
 
-_MAX_KW = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
-_AVG_KW = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True}
-
 for _n in (1, 2):
     register(
         name=f"maxpool{_n}d", family="pool", doc=f"{_n}-D max pooling (nn.MaxPool{_n}d).",
         params=_window_params((Param("dilation", "ints", 1, min=1), Param("ceil_mode", "bool", False))),
         shape=_window_shape(f"maxpool{_n}d", _n),
-        init=lambda a, ins, n=_n: f"nn.MaxPool{n}d({src_args(a, ('kernel_size',), _MAX_KW)})",
-        call=lambda a, ins, args, n=_n: f"F.max_pool{n}d({src_args(a, ('kernel_size',), _MAX_KW, args[:1])})",
         shape_doc=_MAX_DOC,
     )
     register(
@@ -54,8 +49,6 @@ for _n in (1, 2):
         params=_window_params((Param("ceil_mode", "bool", False),
                                Param("count_include_pad", "bool", True, doc="average over padding zeros too"))),
         shape=_window_shape(f"avgpool{_n}d", _n),
-        init=lambda a, ins, n=_n: f"nn.AvgPool{n}d({src_args(a, ('kernel_size',), _AVG_KW)})",
-        call=lambda a, ins, args, n=_n: f"F.avg_pool{n}d({src_args(a, ('kernel_size',), _AVG_KW, args[:1])})",
         shape_doc=_AVG_DOC,
     )
 
@@ -75,8 +68,6 @@ for _n in (1, 2):
             doc=f"{_n}-D adaptive {_kind} pooling to a fixed output size (nn.Adaptive{_title}Pool{_n}d).",
             params=(Param("output_size", "ints", min=1, doc="one int or one per spatial dim"),),
             shape=_adaptive_shape(f"adaptive_{_kind}pool{_n}d", _n),
-            init=lambda a, ins, n=_n, t=_title: f"nn.Adaptive{t}Pool{n}d({a.output_size!r})",
-            call=lambda a, ins, args, n=_n, k=_kind: f"F.adaptive_{k}_pool{n}d({args[0]}, {a.output_size!r})",
             shape_doc="[N, C, *S] -> [N, C, *output_size]",
         )
 
@@ -89,12 +80,10 @@ def _global_shape(name: str):
     return shape
 
 
-for _kind, _title in (("avg", "Avg"), ("max", "Max")):
+for _kind in ("avg", "max"):
     register(
         name=f"global_{_kind}pool2d", family="pool",
         doc=f"Global {_kind} pooling over H and W, flattened to [N, C].",
         shape=_global_shape(f"global_{_kind}pool2d"),
-        init=lambda a, ins, t=_title: f"nn.Sequential(nn.Adaptive{t}Pool2d(1), nn.Flatten())",
-        call=lambda a, ins, args, k=_kind: f"torch.flatten(F.adaptive_{k}_pool2d({args[0]}, 1), 1)",
         shape_doc="[N, C, H, W] -> [N, C]",
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..dims import fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
-from ._util import atom, expect_min_rank, expect_rank, src_args, static_dim
+from ._util import expect_min_rank, expect_rank, static_dim
 from .registry import Param, register
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -35,8 +35,7 @@ register(
     params=(Param("num_embeddings", "int", min=1, doc="vocabulary size: token ids are 0..num_embeddings-1"),
             Param("embedding_dim", "int", min=1),
             Param("padding_idx", "int", None, doc="the id whose vector stays zero and gets no gradient")),
-    shape=_embedding_shape, extra={"ids_below": "num_embeddings"},
-    init=lambda a, ins: f"nn.Embedding({src_args(a, ('num_embeddings', 'embedding_dim'), {'padding_idx': None})})",
+    shape=_embedding_shape, layer_only=True, ids_below="num_embeddings",
     weights=lambda a, ins: a.num_embeddings * a.embedding_dim,
     shape_doc="[*S] integer ids -> [*S, embedding_dim]",
 )
@@ -45,7 +44,7 @@ register(
 # --- multi-layer rnn / lstm / gru ------------------------------------------------------------------------------
 
 def _seq_params(kind: str) -> tuple:
-    extra = ()
+    extra: tuple[Param, ...] = ()
     if kind == "rnn":
         extra = (Param("nonlinearity", "str", "tanh", choices=("tanh", "relu")),)
     if kind == "lstm":
@@ -133,19 +132,8 @@ def _seq_macs(kind: str):
     return macs
 
 
-def _seq_init(kind: str):
-    kw = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False}
-    if kind == "rnn":
-        kw = {"nonlinearity": "tanh", **kw}
-    if kind == "lstm":
-        kw["proj_size"] = 0
-    return lambda a, ins: f"nn.{_TORCH[kind]}({src_args(a, ('hidden_size',), kw, first=(ins[0][-1],))})"
-
-
-def _lstm_call(a, ins, module: str, args: list) -> str:
-    if len(args) == 1:
-        return f"{module}({args[0]})"
-    return f"{module}({args[0]}, ({args[1]}, {args[2]}))"
+def _input_size(a, ins) -> dict:
+    return {"input_size": ins[0][-1]}
 
 
 for _kind, _doc in (("rnn", "Elman recurrent network h_t = act(W_ih x_t + W_hh h_(t-1) + b)"),
@@ -158,7 +146,8 @@ for _kind, _doc in (("rnn", "Elman recurrent network h_t = act(W_ih x_t + W_hh h
             f"({'h0, c0' if _lstm else 'h0'}) is optional.",
         params=_seq_params(_kind), inputs=(1, 3) if _lstm else (1, 2),
         outputs=(0, (1, 2)) if _lstm else (0, 1),
-        shape=_seq_shape(_kind), init=_seq_init(_kind), layer_call=_lstm_call if _lstm else None,
+        shape=_seq_shape(_kind), layer_only=True, sizes=_input_size,
+        training_dependent=lambda a: a.dropout > 0,  # dropout between layers in training only
         weights=_seq_weights(_kind), macs=_seq_macs(_kind),
         shape_doc=f"[N, T, F] -> output [N, T, D*H], h_n [D*L, N, H]{', c_n [D*L, N, H]' if _lstm else ''} "
                   f"(D = 2 if bidirectional, L = num_layers; H = proj_size if set)",
@@ -182,11 +171,6 @@ def _cell_shape(kind: str):
     return shape
 
 
-def _cell_init(kind: str):
-    kw = {"bias": True, **({"nonlinearity": "tanh"} if kind == "rnn" else {})}
-    return lambda a, ins: f"nn.{_TORCH[kind]}Cell({src_args(a, ('hidden_size',), kw, first=(ins[0][-1],))})"
-
-
 def _cell_params(kind: str) -> tuple:
     extra = (Param("nonlinearity", "str", "tanh", choices=("tanh", "relu")),) if kind == "rnn" else ()
     return (Param("hidden_size", "int", min=1), Param("bias", "bool", True)) + extra
@@ -201,7 +185,7 @@ for _kind in ("rnn", "gru", "lstm"):
             f"bodies of `scan` and `decode`. Returns {'`h, c`' if _lstm else 'the new h'}; the state inputs "
             f"({'h, c' if _lstm else 'h'}) are optional (zeros).",
         params=_cell_params(_kind), inputs=(1, 3) if _lstm else (1, 2), outputs=(0, 1) if _lstm else None,
-        shape=_cell_shape(_kind), init=_cell_init(_kind), layer_call=_lstm_call if _lstm else None,
+        shape=_cell_shape(_kind), layer_only=True, sizes=_input_size,
         weights=lambda a, ins, g=_g: g * a.hidden_size * (ins[0][-1] + a.hidden_size)
         + (2 * g * a.hidden_size if a.bias else 0),
         macs=lambda a, ins, out, g=_g: product(ins[0][:-1]) * g * a.hidden_size * (ins[0][-1] + a.hidden_size),
@@ -216,8 +200,7 @@ register(
     name="token_mask", family="recurrent",
     doc="True where a token is not padding: `tokens != pad`; feeds `masked_softmax` to ignore padded positions.",
     params=(Param("pad", "int", 0, doc="the padding token id"),),
-    shape=lambda a, ins: ins[0],
-    call=lambda a, ins, args: f"({atom(args[0])} != {a.pad})",
+    shape=lambda a, ins: ins[0], inline_only=True,
     shape_doc="[*S] ids -> [*S] booleans",
 )
 
@@ -234,21 +217,13 @@ def _full_shape(a, ins):
     return tuple(shape[:a.batch_dim]) + (x[0],) + tuple(shape[a.batch_dim:])
 
 
-def _full_call(a, ins, args):
-    x = atom(args[0])
-    dims = [str(d) for d in a.shape]
-    dims.insert(a.batch_dim, f"{x}.shape[0]")
-    value = int(a.value) if a.dtype == "int64" else bool(a.value) if a.dtype == "bool" else a.value
-    return f"{x}.new_full(({', '.join(dims)},), {value!r}, dtype=torch.{a.dtype})"
-
-
 register(
     name="batch_full", family="recurrent",
     doc="A new tensor filled with `value`, with the input's batch size (its dim 0) at batch_dim: initial "
         "states (`batch_full(x, [hidden])` -> zeros [N, hidden]) and start tokens (`dtype='int64'`).",
     params=(Param("shape", "int_list", min=1, doc="the dims besides the batch"), Param("value", "float", 0.0),
             Param("dtype", "str", "float32", choices=_DTYPES), Param("batch_dim", "int", 0, min=0)),
-    shape=_full_shape, call=_full_call,
+    shape=_full_shape, inline_only=True,
     shape_doc="[N, ...] -> shape with N inserted at batch_dim",
 )
 
@@ -268,8 +243,6 @@ register(
     doc="The top layer's final hidden state from h_n, both directions concatenated when bidirectional: the "
         "sequence summary a classifier reads.",
     params=(Param("bidirectional", "bool", False),),
-    shape=_last_hidden_shape,
-    call=lambda a, ins, args: (f"torch.cat(tuple({atom(args[0])}[-2:]), -1)" if a.bidirectional
-                               else f"{atom(args[0])}[-1]"),
+    shape=_last_hidden_shape, inline_only=True,
     shape_doc="h_n [D*L, N, H] -> [N, D*H]",
 )

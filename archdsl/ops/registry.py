@@ -1,16 +1,16 @@
-"""The op registry: every primitive op declared once, with schema, shape rule, lowering, cost and doc.
+"""The op registry: every primitive op declared once, with what it means: schema, shape rule, cost, doc, flags.
 
-An entry's callables take `a` (the bound attributes, attribute access) and `ins` (input shapes):
+How an op becomes code is each backend's business: the PyTorch lowering is in archdsl/backends/torch/lowerings/,
+the diagram's captions and colours in archdsl/backends/graphviz/. An entry's callables take `a` (the bound
+attributes, attribute access) and `ins` (input shapes):
   shape(a, ins) -> output Shape               pure; raises ShapeRuleError with both numbers on misuse
-  init(a, ins)  -> "nn.Conv2d(3, 64, 7)"       PyTorch constructor source, when the op can be a layer
-  call(a, ins, args) -> "torch.relu(x)"       functional source for inline use in `forward`
-  weights(a, ins) -> int                      learnable parameter count of the module built by init
+  weights(a, ins) -> int                      learnable parameter count of the op as a layer
   macs(a, ins, out) -> Dim                    multiply-adds (conv, linear, matmul; 0 for the rest)
-  support                                     source of helper classes the lowerings use (see Op.support)
+  sizes(a, ins) -> {name: size}               the sizes a layer takes from its inputs (in_channels, ...)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..dims import Shape
@@ -35,6 +35,10 @@ def _zero(*_args) -> int:
     return 0
 
 
+def _no_sizes(*_args) -> dict[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Param:
     """One op parameter. `type` is a key of TYPE_CHECKS; `min` bounds ints (each element of a tuple); `limit`
@@ -57,27 +61,32 @@ class Op:
     params: tuple[Param, ...] = ()
     inputs: int | tuple | None = 1  # number of tensor inputs, a tuple of accepted counts (optional state
     #                                 inputs: (1, 3)), or None: one list of tensors (concat)
-    init: Callable[[Attrs, list], str] | None = None
-    call: Callable[[Attrs, list, list], str] | None = None
     weights: Callable[[Attrs, list], int] = _zero
     macs: Callable[[Attrs, list, Shape], Any] = _zero
+    # The sizes a layer takes from its input shapes ({"in_features": 64}): a layer called twice must get the
+    # same ones. Empty when the layer's sizes come from its attributes only.
+    sizes: Callable[[Attrs, list], dict[str, Any]] = _no_sizes
     family: str = "other"
     shape_doc: str = ""
     macs_doc: str = ""
-    extra: dict = field(default_factory=dict)
-    # Python source (torch, nn and F only) of helper classes/functions that `init` or `call` refer to; the
-    # generated file holds it once, before the model classes. Its top-level names are reserved there.
-    support: str = ""
     # Several outputs: their structure as nested tuples of output indices, e.g. (0, (1, 2)) for nn.LSTM's
     # `output, (h_n, c_n)`; the shape rule then returns one shape per index, in index order. None: one output.
     outputs: Any = None
-    # How a layer built by `init` is called: layer_call(a, ins, module_src, arg_srcs) -> source. None: module(*args).
-    layer_call: Callable[[Attrs, list, str, list], str] | None = None
+    layer_only: bool = False    # it has weights or running statistics: it must be declared under `layers:`
+    inline_only: bool = False   # it cannot be a layer: it is used inline in `forward` only
+    # It computes differently in training and eval mode (dropout, batch norm, sampling); a rule on the
+    # attributes where that depends on them (reparameterize samples in training mode with sample='train').
+    training_dependent: bool | Callable[[Attrs], bool] = False
+    unit_interval: bool = False  # its inputs are probabilities in [0, 1] (tests draw them so)
+    ids_below: str | None = None  # its input holds integer ids below the value of this parameter (embedding)
 
-    @property
-    def layer_only(self) -> bool:
-        """Ops with weights (no functional form) must be declared under `layers:`."""
-        return self.call is None
+    def __post_init__(self) -> None:
+        if self.layer_only and self.inline_only:
+            raise ValueError(f"op {self.name!r} cannot be both layer_only and inline_only")
+
+    def depends_on_training(self, attrs: Attrs) -> bool:
+        flag = self.training_dependent
+        return flag(attrs) if callable(flag) else flag
 
     @property
     def arities(self) -> tuple:
@@ -85,14 +94,13 @@ class Op:
         return () if self.inputs is None else self.inputs if isinstance(self.inputs, tuple) else (self.inputs,)
 
     @property
-    def n_outputs(self) -> int:
-        return len(list(flat_indices(self.outputs))) if self.outputs is not None else 1
+    def chainable(self) -> bool:
+        """As a layer, it can be a step of a layer list (an nn.Sequential): one tensor in, one tensor out."""
+        return self.outputs is None and 1 in self.arities
 
     @property
-    def probed_call(self) -> bool:
-        """A layer whose value is not simply the module's output (several outputs, or a custom call): runtime
-        shape checks probe its call expression instead of hooking the module."""
-        return self.outputs is not None or self.layer_call is not None
+    def n_outputs(self) -> int:
+        return len(list(flat_indices(self.outputs))) if self.outputs is not None else 1
 
 
 def flat_indices(structure):
@@ -215,8 +223,3 @@ def check_param(op: Op, p: Param, value: Any, where: Span) -> Any:
 def signature(op: Op) -> str:
     parts = [p.name if p.default is REQUIRED else f"{p.name}={p.default!r}" for p in op.params]
     return f"{op.name}({', '.join(parts)})"
-
-
-def pyrepr(v: Any) -> str:
-    """Python source for an attribute value in generated code."""
-    return repr(v)

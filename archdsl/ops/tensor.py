@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..dims import as_static, fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
-from ._util import atom, expect_min_rank, norm_dim, src_args
+from ._util import expect_min_rank, norm_dim
 from .registry import Param, register
 
 
@@ -26,8 +26,6 @@ register(
     name="flatten", family="tensor", doc="Merge dims start_dim..end_dim into one.",
     params=(Param("start_dim", "int", 1), Param("end_dim", "int", -1)),
     shape=_flatten_shape,
-    init=lambda a, ins: f"nn.Flatten({src_args(a, (), {'start_dim': 1, 'end_dim': -1})})",
-    call=lambda a, ins, args: f"torch.flatten({src_args(a, ('start_dim',), {'end_dim': -1}, args[:1])})",
     shape_doc="[*A, d_start, ..., d_end, *B] -> [*A, d_start * ... * d_end, *B]",
 )
 
@@ -60,15 +58,10 @@ def _reshape_shape(a, ins):
     return tuple(out)
 
 
-def _reshape_call(a, ins, args):
-    x = atom(args[0])
-    return f"{x}.reshape({', '.join(f'{x}.shape[{i}]' if v == 0 else str(v) for i, v in enumerate(a.shape))})"
-
-
 register(
     name="reshape", family="tensor", doc="View the input with a new shape; -1 infers one dim, 0 copies the input dim.",
     params=(Param("shape", "int_list", min=-1, doc="output dims; -1 infers one, 0 copies the input dim"),),
-    shape=_reshape_shape, call=_reshape_call,
+    shape=_reshape_shape, inline_only=True,
     shape_doc="[*S] -> shape, with the same number of elements",
 )
 
@@ -85,7 +78,6 @@ def _permute_shape(a, ins):
 register(
     name="permute", family="tensor", doc="Reorder the dims.",
     params=(Param("dims", "int_list", doc="new order of the input dims"),),
-    shape=_permute_shape,
-    call=lambda a, ins, args: f"{atom(args[0])}.permute({', '.join(map(str, a.dims))})",
+    shape=_permute_shape, inline_only=True,
     shape_doc="[d_0, ..., d_n] -> [d_dims[0], ..., d_dims[n]]",
 )

@@ -20,7 +20,7 @@ def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]
     """Write `shape` on every node. Raises the first ShapeError, or collects them all (for diagrams)."""
     errors: list[ShapeError] = []
     failed: set[str] = set()
-    inits: dict[str, str] = {}
+    sizes: dict[str, dict] = {}  # the sizes each layer takes from its inputs, at its first call
     for nid, node in graph.nodes():
         kind = node["kind"]
         if kind == "input":
@@ -44,7 +44,7 @@ def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]
             else:
                 node["shape"] = tuple(op.shape(node["attrs"], flat_ins))
             if node["module"]:
-                _check_layer_sizes(graph, nid, node, flat_ins, inits)
+                _check_layer_sizes(node, flat_ins, sizes)
         except ShapeRuleError as exc:
             err = _located(exc, graph, nid, node, flat_ins)
             if not collect_errors:
@@ -55,15 +55,18 @@ def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]
     return errors
 
 
-def _check_layer_sizes(graph: Graph, nid: str, node: dict, ins: list, inits: dict) -> None:
-    """Write the layer's constructor source; a layer called twice must need the same sizes both times."""
-    init = node["op"].init(node["attrs"], ins)
-    node["init"] = init
-    first = inits.setdefault(node["module"], init)
-    if first != init:
+def _check_layer_sizes(node: dict, ins: list, sizes: dict) -> None:
+    """A layer called twice must take the same sizes (in_features, ...) from its inputs both times."""
+    here = node["op"].sizes(node["attrs"], ins)
+    first = sizes.setdefault(node["module"], here)
+    if first != here:
         raise ShapeRuleError(f"the layer `{node['module']}` is called again with inputs that need other sizes: "
-                             f"`{init}` here, `{first}` before",
+                             f"{_sizes_text(here)} here, {_sizes_text(first)} before",
                              hint="a layer called twice shares its weights; declare a second layer instead")
+
+
+def _sizes_text(sizes: dict) -> str:
+    return ", ".join(f"{name}={value}" for name, value in sizes.items())
 
 
 def _located(exc: ShapeRuleError, graph: Graph, nid: str, node: dict, ins: list) -> ShapeError:

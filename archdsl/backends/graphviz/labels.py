@@ -87,7 +87,7 @@ def _scalar(name, a) -> str:
     return f"{value} {sym} t" if a.get("reverse") else f"{sym} {value}"
 
 
-_CAPTIONS = {
+CAPTIONS = {  # caption rules per op name: the details after the name
     "conv1d": _conv, "conv2d": _conv, "conv_transpose2d": _conv,
     "maxpool1d": _pool, "maxpool2d": _pool, "avgpool1d": _pool, "avgpool2d": _pool,
     "adaptive_avgpool1d": lambda n, a: f"to {_window(a['output_size'], 1)}",
@@ -123,7 +123,7 @@ def op_caption(op, attrs) -> tuple[str, str]:
     try:
         if op.name == "scalar_arith":
             return "", _scalar(op.name, attrs)
-        rule = _CAPTIONS.get(op.name)
+        rule = CAPTIONS.get(op.name)
         if rule is not None:
             return op.name, rule(op.name, attrs)
     except (KeyError, TypeError, ValueError):   # an op whose arguments changed: fall back to the generic caption

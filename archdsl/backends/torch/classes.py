@@ -26,6 +26,7 @@ from ...ops.registry import Attrs
 from ...syntax import ast as A
 from ...syntax.spec import REQUIRED
 from .forward import INDENT, ForwardWriter, arg_names
+from .lowerings import lowering
 from .pysource import Unrenderable, docstring, expression, literal, names_in
 from .sizes import Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, unwrap
 
@@ -190,7 +191,7 @@ class ClassWriter:
         names = self._arg_names(m).get(node["call_span"], [])
         sizes = [[(t, k, d, names[j] if j < len(names) else None) if is_int(d) else None for k, d in enumerate(s)]
                  if isinstance(s, tuple) else None for j, (t, s) in enumerate(zip(tensors, ins))]
-        real = op.init(child.attrs, ins)
+        real = lowering(op).init(child.attrs, ins)
         marked = [self._marked(op, child.attrs, ins, varying, sizes, base) for base in (SENTINEL, 2 * SENTINEL)]
         return self._substitute(ctx, m, real, marked, varying, sizes)
 
@@ -206,7 +207,7 @@ class ClassWriter:
         attrs = Attrs({k: next(marks) if k in varying else v for k, v in attrs.items()})
         ins = [tuple(next(marks) if c is not None else d for c, d in zip(cells, s)) if cells is not None else s
                for cells, s in zip(sizes, ins)]
-        return op.init(attrs, ins)
+        return lowering(op).init(attrs, ins)
 
     def _substitute(self, ctx: Context, m: Module, real: str, marked: list, varying: dict, sizes: list) -> str:
         """The sentinels of the marked lowering replaced by their sources; `real` where that is not exact."""

@@ -1,0 +1,23 @@
+"""Activations: a module (nn.ReLU()) as a layer, a function (torch.relu(x)) inline."""
+from __future__ import annotations
+
+from ._source import src_args
+from .table import lower
+
+for _name, _module, _fn in (("relu", "nn.ReLU()", "torch.relu"), ("sigmoid", "nn.Sigmoid()", "torch.sigmoid"),
+                            ("tanh", "nn.Tanh()", "torch.tanh")):
+    lower(_name, init=lambda a, ins, m=_module: m, call=lambda a, ins, args, f=_fn: f"{f}({args[0]})")
+
+lower("identity", init=lambda a, ins: "nn.Identity()", call=lambda a, ins, args: args[0])
+
+# Activations with one optional parameter: (name, module, functional, parameter, its PyTorch default)
+for _name, _cls, _fn, _param, _default in (("leaky_relu", "LeakyReLU", "leaky_relu", "negative_slope", 0.01),
+                                           ("elu", "ELU", "elu", "alpha", 1.0),
+                                           ("gelu", "GELU", "gelu", "approximate", "none")):
+    lower(_name,
+          init=lambda a, ins, c=_cls, p=_param, d=_default: f"nn.{c}({src_args(a, (), {p: d})})",
+          call=lambda a, ins, args, f=_fn, p=_param, d=_default: f"F.{f}({src_args(a, (), {p: d}, args[:1])})")
+
+for _name, _cls, _fn in (("softmax", "Softmax", "torch.softmax"), ("log_softmax", "LogSoftmax", "F.log_softmax")):
+    lower(_name, init=lambda a, ins, c=_cls: f"nn.{c}(dim={a.dim})",
+          call=lambda a, ins, args, f=_fn: f"{f}({args[0]}, dim={a.dim})")

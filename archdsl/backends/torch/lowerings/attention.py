@@ -1,0 +1,58 @@
+"""Attention: the score layers are plain torch modules (nn.Linear, nn.Sequential, nn.ModuleDict) whose call is
+written inline around them; scores, masked softmax and context vectors are torch.bmm and torch.softmax."""
+from __future__ import annotations
+
+from ._source import atom
+from .table import lower
+
+
+def _dot_call(q: str, k: str, rank: int) -> str:
+    if rank == 2:
+        return f"torch.bmm({k}, {q}.unsqueeze(2)).squeeze(2)"
+    return f"torch.bmm({q}, {atom(k)}.transpose(1, 2))"
+
+
+def _pairs(q: str, k: str, rank: int) -> str:
+    """[h_t; h_s] for every (query, source) pair: [N, S, Dq + Dk] or [N, Tq, S, Dq + Dk]."""
+    if rank == 2:
+        return f"torch.cat([{q}.unsqueeze(1).expand(-1, {k}.shape[1], -1), {k}], -1)"
+    return (f"torch.cat([{q}.unsqueeze(2).expand(-1, -1, {k}.shape[1], -1), "
+            f"{k}.unsqueeze(1).expand(-1, {q}.shape[1], -1, -1)], -1)")
+
+
+def _additive_call(a, ins, m, args) -> str:
+    q, k = atom(args[0]), atom(args[1])
+    if len(ins[0]) == 2:
+        inner = f"{m}.query({q}).unsqueeze(1) + {m}.key({k})"
+    else:
+        inner = f"{m}.query({q}).unsqueeze(2) + {m}.key({k}).unsqueeze(1)"
+    return f"{m}.v(torch.tanh({inner})).squeeze(-1)"
+
+
+def _masked_softmax_call(a, ins, args) -> str:
+    s, m = atom(args[0]), atom(args[1])
+    if len(ins[1]) != len(ins[0]):
+        m = f"{m}[:, {', '.join(['None'] * (len(ins[0]) - 2))}]"
+    return f"torch.softmax({s}.masked_fill({m} == 0, float('-inf')), dim=-1)"
+
+
+lower("dot_score", call=lambda a, ins, args: _dot_call(atom(args[0]), atom(args[1]), len(ins[0])))
+lower("general_score",
+      init=lambda a, ins: f"nn.Linear({ins[0][-1]}, {ins[1][-1]}, bias=False)",
+      layer_call=lambda a, ins, m, args: _dot_call(f"{m}({args[0]})", atom(args[1]), len(ins[0])))
+lower("concat_score",
+      init=lambda a, ins: (f"nn.Sequential(nn.Linear({ins[0][-1] + ins[1][-1]}, {a.units}, bias=False), nn.Tanh(), "
+                           f"nn.Linear({a.units}, 1, bias=False))"),
+      layer_call=lambda a, ins, m, args: f"{m}({_pairs(atom(args[0]), atom(args[1]), len(ins[0]))}).squeeze(-1)")
+lower("additive_score",
+      init=lambda a, ins: (f"nn.ModuleDict({{'query': nn.Linear({ins[0][-1]}, {a.units}, bias=False), "
+                           f"'key': nn.Linear({ins[1][-1]}, {a.units}), 'v': nn.Linear({a.units}, 1, bias=False)}})"),
+      layer_call=_additive_call)
+lower("masked_softmax", call=_masked_softmax_call)
+lower("attend", call=lambda a, ins, args: (f"torch.bmm({atom(args[0])}.unsqueeze(1), {args[1]}).squeeze(1)"
+                                           if len(ins[0]) == 2 else f"torch.bmm({args[0]}, {args[1]})"))
+lower("attentional_state",
+      init=lambda a, ins: f"nn.Linear({ins[0][-1] + ins[1][-1]}, {a.units}{'' if a.bias else ', bias=False'})",
+      layer_call=lambda a, ins, m, args: f"torch.tanh({m}(torch.cat([{args[0]}, {args[1]}], -1)))")
+lower("matmul", call=lambda a, ins, args: f"torch.matmul({args[0]}, {args[1]})")
+lower("bmm", call=lambda a, ins, args: f"torch.bmm({args[0]}, {args[1]})")

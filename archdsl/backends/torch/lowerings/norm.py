@@ -1,0 +1,25 @@
+"""Normalization: nn.BatchNorm1d/2d, nn.LayerNorm, nn.LocalResponseNorm, with the sizes from the input shape."""
+from __future__ import annotations
+
+from ....ops.norm import normalized_shape
+from ._source import src_args
+from .table import lower
+
+_BN_KW = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
+_LRN_KW = {"alpha": 1e-4, "beta": 0.75, "k": 1.0}
+
+for _n in (1, 2):
+    lower(f"batchnorm{_n}d",
+          init=lambda a, ins, n=_n: f"nn.BatchNorm{n}d({src_args(a, (), _BN_KW, first=(ins[0][1],))})")
+
+
+def _ln_init(a, ins):
+    dims = normalized_shape(a, ins)
+    shape = dims[0] if len(dims) == 1 else dims
+    return f"nn.LayerNorm({src_args(a, (), {'eps': 1e-5, 'elementwise_affine': True}, first=(shape,))})"
+
+
+lower("layernorm", init=_ln_init)
+lower("local_response_norm",
+      init=lambda a, ins: f"nn.LocalResponseNorm({src_args(a, ('size',), _LRN_KW)})",
+      call=lambda a, ins, args: f"F.local_response_norm({src_args(a, ('size',), _LRN_KW, args[:1])})")
