@@ -3,7 +3,7 @@
 The constructor takes the inferred input sizes (`in_channels`) and then the block's parameters with the
 spec's defaults. A layer's arguments are the expressions the spec wrote (`planes * 4`) where they use the
 block's parameters, and plain numbers where they do not; the sizes an op infers from its input come from
-the size tracer (sizes.py). The lowering (`op.init`) is run once with the real values and once with
+the size tracer (sizes.py). The lowering (`init` of lowerings/) is run with the real values and twice with
 sentinel numbers in the places that vary; each sentinel in its output is then replaced by its expression.
 Every instance of the block must come out as the same text, and every expression is checked against every
 instance, so the class is right for all of them. When the instances cannot share one text, each group of

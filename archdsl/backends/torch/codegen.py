@@ -13,9 +13,9 @@ import os
 from ... import names
 from ...ir.graph import Graph, Module
 from .classes import BlockClass, ClassWriter
+from .lowerings import lowering
 from .pysource import comment, docstring, fit
 
-RESERVED = names.RESERVED | {"_probe"}
 # The container of a spec whose models use other models: the used model is one submodule with two names.
 SHARED = """        # a model used by another is shared, not copied: state_dict holds its weights once
         self._shared = {shared!r}
@@ -53,7 +53,7 @@ class TorchCodegen:
         self.model_classes: dict[str, str] = {}
         self.block_classes: dict[int, BlockClass] = {}  # id(block instance) -> its class
         self.container_class: str | None = None  # multi-model specs: the class holding every model
-        self.support_names: set[str] = set()   # helpers of Op.support: no variable may shadow them
+        self.support_names: set[str] = set()   # helpers of Lowering.support: no variable may shadow them
         self.writer = ClassWriter(self)
 
     # --- entry point
@@ -88,10 +88,11 @@ class TorchCodegen:
         return "\n".join(lines) + "\n"
 
     def _support(self) -> list[str]:
-        """The helper sources (Op.support) of the ops in use, once each; their names are taken."""
+        """The helper sources (Lowering.support) of the ops in use, once each; their names are taken."""
         out: list[str] = []
         for _, node in self.graph.nodes():
-            src = node["op"].support.strip() + "\n" if node["op"] is not None and node["op"].support else None
+            support = lowering(node["op"]).support if node["op"] is not None else ""
+            src = support.strip() + "\n" if support else None
             if src and src not in out:
                 out.append(src)
         for src in out:
@@ -145,7 +146,7 @@ class TorchCodegen:
 
     def fresh(self, name: str) -> str:
         base, k = name, 2
-        while name in self.taken or name in RESERVED:
+        while name in self.taken or name in names.RESERVED:
             name = f"{base}_{k}"
             k += 1
         self.taken.add(name)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ...ir.graph import Module, Tensor
+from ...names import RESERVED
 from ...syntax import ast as A
+from .lowerings import lowering, probed_call
 from .pysource import docstring
 
 INDENT = "        "
@@ -62,8 +64,6 @@ class ForwardWriter:
 
     def var(self, want: str, value=None) -> str:
         """A variable for `value` named `want`, unless that name holds a value still needed later."""
-        from .codegen import RESERVED
-
         base = want if want.isidentifier() and want not in RESERVED and want not in self.gen.support_names \
             else f"{want}_"
         name, k = base, 1
@@ -85,15 +85,16 @@ class ForwardWriter:
         if st.kind == "module":
             call, base = f"self.{st.callee}({', '.join(args)})", st.callee
             child = self.module.children.get(st.callee)  # None: a model this model uses (`uses:`)
-            if child is not None and child.kind == "op" and child.op.probed_call:  # several outputs or a custom call: probed inline
+            if child is not None and child.kind == "op" and probed_call(child.op):  # several outputs or a custom call: probed inline
                 node = self.gen.graph.node(next(_tensors(st.result)).node)
-                if child.op.layer_call is not None:
-                    call = child.op.layer_call(node["attrs"], self.gen.in_shapes(node), f"self.{st.callee}", args)
+                layer_call = lowering(child.op).layer_call
+                if layer_call is not None:
+                    call = layer_call(node["attrs"], self.gen.in_shapes(node), f"self.{st.callee}", args)
                 if self.gen.probe:
                     call = f"_probe(self, {node['stmt_index']!r}, {call})"
         else:
             node = self.gen.graph.node(st.callee)
-            call, base = node["op"].call(node["attrs"], self.gen.in_shapes(node), args), node["op"].name
+            call, base = lowering(node["op"]).call(node["attrs"], self.gen.in_shapes(node), args), node["op"].name
             if self.gen.probe:
                 call = f"_probe(self, {node['stmt_index']!r}, {call})"
         if isinstance(st.target, tuple) and _same_structure(st.target, st.result):
