@@ -150,7 +150,7 @@ class Spec:
 
     def check(self) -> dict[str, Shape]:
         """Run every static check; return the output shape of every graph node."""
-        return {nid: node["shape"] for nid, node in self.graph.nodes()}
+        return {nid: node.meta.shape for nid, node in self.graph.nodes()}
 
     @cached_property
     def source(self) -> str:
@@ -217,12 +217,12 @@ class Spec:
         """One row per op; with `depth` K, one row per block instance or sequence nested deeper than K (0: top)."""
         rows, total_params, total_macs = [], 0, 0
         for nid, node in self.graph.nodes():
-            if node["kind"] in ("input", "loop_in"):
+            if node.kind in ("input", "loop_in"):
                 continue
-            op = node["op"].name if node["op"] is not None else node["kind"]
-            rows.append(SummaryRow(nid, op, node["shape"], node["params"], node["macs"]))
-            total_params += node["params"]
-            total_macs = total_macs + node["macs"]
+            op = node.op.name if node.op is not None else node.kind
+            rows.append(SummaryRow(nid, op, node.meta.shape, node.meta.params, node.meta.macs))
+            total_params += node.meta.params
+            total_macs = total_macs + node.meta.macs
         if depth is not None:
             from .backends.graphviz.containers import aggregate_rows
 
@@ -235,16 +235,16 @@ class Spec:
 
         out = []
         for nid, node in self.graph.nodes():
-            if node["kind"] in LOOP_KINDS and node.get("count") is not None:
-                body = sum((self.graph.node(b).get("macs") or 0 for b in node["body_nodes"]), 0)
-                count = node["count"]
+            if node.kind in LOOP_KINDS and node.meta.count is not None:
+                body = sum((self.graph.node(b).meta.macs or 0 for b in node.body_nodes), 0)
+                count = node.meta.count
                 if isinstance(body, int) and isinstance(count, int):
                     per_step = body // count if count else 0
                 else:
                     import sympy
 
                     per_step = as_static(sympy.expand(sympy.cancel(body / count)))
-                out.append(LoopCost(nid, node["kind"], count, per_step))
+                out.append(LoopCost(nid, node.kind, count, per_step))
         return out
 
     def to_dot(self, depth: int | None = None, direction: str = "TB", model: str | None = None,
@@ -285,4 +285,4 @@ class Spec:
 
     def input_shapes(self, model: str | None = None) -> list[Shape]:
         model = model or next(iter(self.doc.models))
-        return [self.graph.node(n)["shape"] for n in self.graph.inputs[model]]
+        return [self.graph.node(n).meta.shape for n in self.graph.inputs[model]]

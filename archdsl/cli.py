@@ -124,7 +124,7 @@ def _run(args) -> int:
         from .summary import human
 
         def shapes(outs) -> str:
-            return ", ".join(fmt_shape(_shape_of(spec.graph.node(t.node), t.index)) for t in flat_tensors(outs))
+            return ", ".join(fmt_shape(spec.graph.shape(t)) for t in flat_tensors(outs))
 
         for model in spec.models:
             print(f"{args.spec}: model `{model}` ok: output {shapes(spec.graph.outputs[model])}")
@@ -200,11 +200,6 @@ def _export_artifacts(spec, args) -> None:
                 extra = ", onnx.checker ok, " + (f"max |onnxruntime - torch| = {diff:.1e}" if diff is not None
                                                  else "onnxruntime not installed: outputs not compared")
             print(f"wrote {path} ({fmt}, dynamic dims: {dyn}{extra})", file=sys.stderr)
-
-
-def _shape_of(node: dict, index: int):
-    """The shape of output `index` of a node (multi-output ops and loops list theirs in `outputs`)."""
-    return node["outputs"][index] if node.get("outputs") is not None else node["shape"]
 
 
 if __name__ == "__main__":

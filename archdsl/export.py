@@ -99,7 +99,7 @@ def symbols(spec, model: str | None = None) -> list[str]:
     model = _model_name(spec, model)
     seen: list[str] = []
     for node in _input_nodes(spec, model):
-        for d in node["shape"]:
+        for d in node.meta.shape:
             for s in sorted(getattr(d, "free_symbols", ()), key=lambda s: s.name):
                 if s.name not in seen:
                     seen.append(s.name)
@@ -114,10 +114,10 @@ def symbol_values(spec, model: str | None = None, dims: dict | None = None) -> d
     model = _model_name(spec, model)
     names = symbols(spec, model)
     for node in _input_nodes(spec, model):   # symbols that only bound token ids: [low, high)
-        for bound in (node.get("low"), node.get("high")):
+        for bound in (node.low, node.high):
             names += [b.name for b in sorted(getattr(bound, "free_symbols", ()), key=lambda b: b.name)
                       if b.name not in names]
-    taken = {int(d) for node in _input_nodes(spec, model) for d in node["shape"] if isinstance(d, int)}
+    taken = {int(d) for node in _input_nodes(spec, model) for d in node.meta.shape if isinstance(d, int)}
     taken |= {int(v) for v in dims.values()}
     out, candidate = {}, DEFAULT_DIM
     for s in names:
@@ -132,7 +132,7 @@ def symbol_values(spec, model: str | None = None, dims: dict | None = None) -> d
 
 
 def input_names(spec, model: str | None = None) -> list[str]:
-    return [node["name"] for node in _input_nodes(spec, _model_name(spec, model))]
+    return [node.name for node in _input_nodes(spec, _model_name(spec, model))]
 
 
 def example_inputs(spec, model: str | None = None, dims: dict | None = None, seed: int = 0,
@@ -167,7 +167,7 @@ def dynamic_shapes(spec, model: str | None = None) -> tuple:
     out = []
     for node in _input_nodes(spec, model):
         axes = {}
-        for axis, d in enumerate(node["shape"]):
+        for axis, d in enumerate(node.meta.shape):
             free = getattr(d, "free_symbols", ())
             if len(free) != 1:
                 continue              # a constant, or an expression of several symbols (left static)

@@ -14,7 +14,7 @@
 `Spec.objective("neg_elbo")` returns `neg_elbo(x, x_hat, mu, logvar)`; the generated source holds it as a
 module-level function after the model classes. An objective has no layers (no weights) and ends with
 scalar losses (one, or a tuple of them). It is elaborated like a model: its nodes are in the graph,
-made by the objective (node["model"] is its name), and `graph.objectives[name]` is its root.
+made by the objective (node.model is its name), and `graph.objectives[name]` is its root.
 """
 from __future__ import annotations
 
@@ -106,12 +106,12 @@ def runtime_shapes(spec, name: str, dims: dict, seed: int = 0) -> dict:
     args = []
     for t in graph.objectives[name].inputs:
         node = graph.node(t.node)
-        shape = rs.concrete_shape(node["outputs"][t.index] if node.get("outputs") is not None else node["shape"],
+        shape = rs.concrete_shape(graph.shape(t),
                                   dims)
-        dtype = node.get("dtype")
+        dtype = node.dtype
         if dtype in ("int64", "int32"):
-            low = rs.substitute(node.get("low") or 0, dims)
-            high = rs.substitute(node.get("high") if node.get("high") is not None else low + 2, dims)
+            low = rs.substitute(node.low or 0, dims)
+            high = rs.substitute(node.high if node.high is not None else low + 2, dims)
             args.append(torch.randint(int(low), int(high), shape, generator=gen, dtype=getattr(torch, dtype)))
         else:
             args.append(torch.rand(shape, generator=gen))
@@ -125,8 +125,8 @@ def runtime_shapes(spec, name: str, dims: dict, seed: int = 0) -> dict:
     out = {}
     for nid in root_nodes(graph, name):
         node = graph.node(nid)
-        if node["kind"] == "input" or node.get("objective_input"):
-            out[nid] = [rs.concrete_shape(node["shape"], dims)]
+        if node.kind == "input" or node.objective_input:
+            out[nid] = [rs.concrete_shape(node.meta.shape, dims)]
         else:
-            out[nid] = [records[(node["scope"], node["stmt_index"])][node["call_index"]]]
+            out[nid] = [records[(node.scope, node.stmt_index)][node.call_index]]
     return out

@@ -41,10 +41,10 @@ def example_inputs(spec, model: str | None = None, dims: dict | None = None, see
     out = []
     for n in spec.graph.inputs[model]:
         node = spec.graph.node(n)
-        shape, dtype = concrete_shape(node["shape"], dims), node.get("dtype") or "float32"
+        shape, dtype = concrete_shape(node.meta.shape, dims), node.dtype or "float32"
         if dtype in INT_DTYPES:
-            low = substitute(node.get("low") or 0, dims)
-            high = substitute(node.get("high") if node.get("high") is not None else low + 2, dims)
+            low = substitute(node.low or 0, dims)
+            high = substitute(node.high if node.high is not None else low + 2, dims)
             out.append(torch.randint(int(low), int(high), shape, generator=gen, dtype=getattr(torch, dtype)))
         elif dtype == "bool":
             out.append(torch.rand(shape, generator=gen) < 0.5)
@@ -58,8 +58,8 @@ def meta_inputs(spec, model: str | None = None, dims: dict | None = None) -> lis
     import torch
 
     nodes = [spec.graph.node(n) for n in spec.graph.inputs[model or spec.models[0]]]
-    return [torch.empty(concrete_shape(node["shape"], dims or {}), device="meta",
-                        dtype=getattr(torch, node.get("dtype") or "float32")) for node in nodes]
+    return [torch.empty(concrete_shape(node.meta.shape, dims or {}), device="meta",
+                        dtype=getattr(torch, node.dtype or "float32")) for node in nodes]
 
 
 def concrete_shape(shape, dims: dict) -> tuple:
@@ -94,12 +94,12 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
     first_call: dict[str, int] = {}  # per block scope: the index of its first call made by this model
     for nid in mine:
         node = graph.node(nid)
-        m = layers.get(node.get("module"))
+        m = layers.get(node.module)
         if m is not None and not probed_call(m.op):  # probed layers report through `_probe`, like inline ops
             module_of[nid] = (m.path, n_calls[m.path])
             n_calls[m.path] += 1
-        if "call_index" in node:
-            first_call[node["scope"]] = min(first_call.get(node["scope"], node["call_index"]), node["call_index"])
+        if node.call_index is not None:
+            first_call[node.scope] = min(first_call.get(node.scope, node.call_index), node.call_index)
     leaf_paths = {path for path, _ in module_of.values()}
     hooked: dict[str, list] = defaultdict(list)
     handles = []
@@ -123,23 +123,23 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
     out = {}
     for nid in mine:
         node = spec.graph.node(nid)
-        kind = node["kind"]
-        if "call_index" in node:  # which of this model's calls of the block made the node
-            node = {**node, "call_index": node["call_index"] - first_call[node["scope"]]}
+        kind = node.kind
+        # which of this model's calls of the block made the node (other models may call it too)
+        call = node.call_index - first_call[node.scope] if node.call_index is not None else None
         if kind == "input":
-            out[nid] = [concrete_shape(node["shape"], dims)]
+            out[nid] = [concrete_shape(node.meta.shape, dims)]
         elif kind == "loop_in":
-            loop = spec.graph.node(node["loop"])
-            out[nid] = records[(node["scope"], f"{loop['stmt_index']}.p{loop['placeholders'].index(nid)}")]
+            loop = spec.graph.node(node.loop)
+            out[nid] = records[(node.scope, f"{loop.stmt_index}.p{loop.placeholders.index(nid)}")]
         elif kind in LOOP_KINDS:
-            out[nid] = [tuple(records[(node["scope"], f"{node['stmt_index']}.o{j}")][node["call_index"]])
-                        for j in range(node["n_outputs"])]
+            out[nid] = [tuple(records[(node.scope, f"{node.stmt_index}.o{j}")][call])
+                        for j in range(node.n_outputs)]
         elif nid in module_of:
             path, k = module_of[nid]
-            out[nid] = hooked[path][k::n_calls[path]] if node["repeat"] != 1 else [hooked[path][k]]
+            out[nid] = hooked[path][k::n_calls[path]] if node.meta.repeat != 1 else [hooked[path][k]]
         else:
-            calls = records[(node["scope"], node["stmt_index"])]
-            out[nid] = calls if node["repeat"] != 1 else [calls[node["call_index"]]]
+            calls = records[(node.scope, node.stmt_index)]
+            out[nid] = calls if node.meta.repeat != 1 else [calls[call]]
     return out
 
 
@@ -147,7 +147,7 @@ def _model_nodes(spec, model: str):
     """The nodes made by `model`'s forward, including those it makes in the layers of the models it uses
     (not those of its other methods: the probe runs `forward`)."""
     for nid, node in spec.graph.nodes():
-        if node.get("model") == model and node.get("method") is None:
+        if node.model == model and node.method is None:
             yield nid
 
 
@@ -176,19 +176,19 @@ def shape_mismatches(spec, model: str | None = None, dims: dict | None = None, d
     bad = []
     for nid, seen in real.items():
         node = spec.graph.node(nid)
-        if node["kind"] in LOOP_KINDS:
-            pairs = list(zip(node["outputs"], seen))
-        elif node.get("outputs") is not None:  # a multi-output op: every output at every call
-            if not seen or any(len(shapes) != len(node["outputs"]) for shapes in seen):
-                bad.append(f"{node['call_span']}: `{nid}` never ran or returned another number of outputs")
-            pairs = [(s, r) for shapes in seen for s, r in zip(node["outputs"], shapes)]
+        if node.kind in LOOP_KINDS:
+            pairs = list(zip(node.meta.outputs, seen))
+        elif node.meta.outputs is not None:  # a multi-output op: every output at every call
+            if not seen or any(len(shapes) != len(node.meta.outputs) for shapes in seen):
+                bad.append(f"{node.call_span}: `{nid}` never ran or returned another number of outputs")
+            pairs = [(s, r) for shapes in seen for s, r in zip(node.meta.outputs, shapes)]
         else:
             if not seen:
-                bad.append(f"{node['call_span']}: `{nid}` never ran")
-            pairs = [(node["shape"], s) for s in seen]
+                bad.append(f"{node.call_span}: `{nid}` never ran")
+            pairs = [(node.meta.shape, s) for s in seen]
         for static, shape in pairs:
             static = concrete_shape(static, dims)
             if static != tuple(shape):
-                bad.append(f"{node['call_span']}: `{nid}` static {fmt_shape(static)} != runtime {fmt_shape(shape)}")
+                bad.append(f"{node.call_span}: `{nid}` static {fmt_shape(static)} != runtime {fmt_shape(shape)}")
                 break
     return bad

@@ -69,7 +69,7 @@ def symbols(spec, model: str | None = None) -> list[str]:
     for m in _models(spec, model):
         for nid in spec.graph.inputs[m]:
             node = spec.graph.node(nid)
-            for d in tuple(node["shape"]) + tuple(node.get(k) for k in ("low", "high") if node.get(k) is not None):
+            for d in tuple(node.meta.shape) + tuple(b for b in (node.low, node.high) if b is not None):
                 names |= {s.name for s in getattr(d, "free_symbols", ())}
     return sorted(names)
 
@@ -78,7 +78,7 @@ def _batch_like(spec, model: str | None) -> set[str]:
     out = set()
     for m in _models(spec, model):
         for nid in spec.graph.inputs[m]:
-            first = spec.graph.node(nid)["shape"][0]
+            first = spec.graph.node(nid).meta.shape[0]
             if not isinstance(first, int) and len(first.free_symbols) == 1 and first == next(iter(first.free_symbols)):
                 out.add(str(first))
     return out
@@ -92,13 +92,13 @@ def _dim_exprs(spec) -> list:
     if spec not in _DIM_EXPRS:
         exprs = set()
         for _, node in spec.graph.nodes():
-            shapes = list(node.get("outputs") or ()) + [node.get("shape")]
+            shapes = list(node.meta.outputs or ()) + [node.meta.shape]
             for shape in shapes:
                 for d in shape or ():
                     if not isinstance(d, int):
                         exprs.add(d)
-            if not isinstance(node.get("repeat", 1), int):
-                exprs.add(node["repeat"])
+            if not isinstance((node.meta.repeat or 1), int):
+                exprs.add(node.meta.repeat)
         _DIM_EXPRS[spec] = sorted(exprs, key=str)
     return _DIM_EXPRS[spec]
 
@@ -210,11 +210,11 @@ def _check_loop_counts(spec) -> None:
     with active(spec.limits):
         limit = current("max_repeat")
         for _, node in spec.graph.nodes():
-            arg = _LOOP_COUNTS.get(node.get("kind"))
-            steps = (node.get("attrs") or {}).get(arg, 0) if arg else 0
+            arg = _LOOP_COUNTS.get(node.kind)
+            steps = (node.attrs or {}).get(arg, 0) if arg else 0
             if steps > limit:
-                raise LimitError(f"`{node['kind']}` runs {steps:,} steps, more than the limit `max_repeat`",
-                                 node.get("call_span") or node.get("span"), hint=exceeded("max_repeat"))
+                raise LimitError(f"`{node.kind}` runs {steps:,} steps, more than the limit `max_repeat`",
+                                 node.call_span or node.span, hint=exceeded("max_repeat"))
 
 
 def _pytorch_failed(exc: Exception, values: dict, device: str) -> ShapeMismatch:
@@ -236,9 +236,9 @@ def _pytorch_failed(exc: Exception, values: dict, device: str) -> ShapeMismatch:
 
 def _compare(spec, nid: str, runtime: list, values: dict) -> NodeShapes:
     node = spec.graph.node(nid)
-    op = node["op"].name if node.get("op") is not None else node.get("kind") or "input"
-    multi = node.get("outputs") is not None
-    static = list(node["outputs"]) if multi else [node["shape"]]
+    op = node.op.name if node.op is not None else node.kind or "input"
+    multi = node.meta.outputs is not None
+    static = list(node.meta.outputs) if multi else [node.meta.shape]
     expected = [tuple(substitute(d, values) for d in s) for s in static]
     flat = [tuple(s) for r in runtime for s in (r if multi and isinstance(r, list) else [r])]
     if multi:
@@ -246,7 +246,7 @@ def _compare(spec, nid: str, runtime: list, values: dict) -> NodeShapes:
         ok = ok and len(flat) % len(expected) == 0
     else:
         ok = bool(flat) and all(s == expected[0] for s in flat)
-    return NodeShapes(nid, op, static, expected, flat, node.get("call_span") or node.get("span"), ok)
+    return NodeShapes(nid, op, static, expected, flat, node.call_span or node.span, ok)
 
 
 def assert_shapes_match(spec, model: str | None = None, *, device: str | None = None, **values) -> list:

@@ -144,7 +144,7 @@ def main(argv=None) -> int:
         params["num_classes"] = 10
         spec = archdsl.load(args.spec, **params)
     spec.check()
-    out_shape = spec.graph.node(_first_output(spec))["shape"]
+    out_shape = spec.graph.node(_first_output(spec)).meta.shape
     if out_shape[-1] != 10:
         raise SystemExit(f"{args.spec}: the model gives {out_shape[-1]} outputs; digits have 10 classes "
                          "(set the spec's number of classes with -D)")

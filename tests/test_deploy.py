@@ -218,9 +218,9 @@ def ops_of(spec, model: str) -> tuple[set, int]:
     roots = [spec.graph.roots[m].path for m in names]
     ops, size = set(), 0
     for _, node in spec.graph.nodes():
-        scope = node["scope"]
+        scope = node.scope
         if any(not r or scope == r or scope.startswith(r + ".") for r in roots):
-            ops.add(node["op"].name if node["op"] is not None else node["kind"])
+            ops.add(node.op.name if node.op is not None else node.kind)
             size += 1
     return ops, size
 

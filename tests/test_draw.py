@@ -136,12 +136,12 @@ def test_every_op_is_a_box_inside_the_cluster_of_its_block():
     spec = archdsl.load(spec_path("resnet"), depth=18)
     dot = Dot(spec.to_dot(fuse=False))
     for nid, node in spec.graph.nodes():
-        if node["op"] is None:
+        if node.op is None:
             continue
         assert nid in dot.nodes
-        scope = node["scope"]
-        assert dot.parents[nid][-1:] == ([f"cluster_{node['module'].rpartition('.')[0]}"]
-                                         if node["module"] and "." in node["module"] else
+        scope = node.scope
+        assert dot.parents[nid][-1:] == ([f"cluster_{node.module.rpartition('.')[0]}"]
+                                         if node.module and "." in node.module else
                                          [f"cluster_{scope}"] if scope else [])
 
 
@@ -216,9 +216,9 @@ def test_op_families_have_fixed_colours():
     dot = Dot(spec.to_dot(fuse=False))
     seen = set()
     for nid, node in spec.graph.nodes():
-        if node["op"] is not None:
-            assert (dot.nodes[nid]["fillcolor"], dot.nodes[nid]["color"]) == FAMILY_COLOURS[node["op"].family]
-            seen.add(node["op"].family)
+        if node.op is not None:
+            assert (dot.nodes[nid]["fillcolor"], dot.nodes[nid]["color"]) == FAMILY_COLOURS[node.op.family]
+            seen.add(node.op.family)
     assert {"conv", "pool", "activation", "merge", "linear", "norm", "dropout"} <= seen
 
 

@@ -20,9 +20,9 @@ def graph_signature(spec) -> tuple:
     """Everything a spec's graph means: nodes (op, attributes, inputs, shapes), modules, outputs. (Not the
     generated code: it derives from the graph, and its text carries the spec's file and line numbers.)"""
     g = spec.graph
-    nodes = tuple((nid, n["op"].name if n["op"] is not None else n.get("kind"),
-                   repr(sorted(dict(n["attrs"] or {}).items())), repr(n["inputs"]), repr(n["shape"]), n["scope"],
-                   n["module"]) for nid, n in g.nodes())
+    nodes = tuple((nid, n.op.name if n.op is not None else n.kind,
+                   repr(sorted(dict(n.attrs or {}).items())), repr(n.inputs), repr(n.meta.shape), n.scope,
+                   n.module) for nid, n in g.nodes())
     modules = tuple((m, tuple(x.path for x in root.walk())) for m, root in g.roots.items())
     return nodes, modules, repr(g.outputs)
 

@@ -74,9 +74,9 @@ def test_a_model_uses_others_sharing_their_modules(write_spec):
     assert spec.graph.uses == {"vae": ["encoder", "decoder"], "encoder": [], "decoder": [], "outer": ["vae"]}
     # the vae's call runs the encoder's layers once more: nodes of the encoder's layers, made by the vae
     node = spec.graph.node("encoder.mu@1")
-    assert node["model"] == "vae" and node["module"] == "encoder.mu" and shapes["encoder.mu@1"][1] == 3
+    assert node.model == "vae" and node.module == "encoder.mu" and shapes["encoder.mu@1"][1] == 3
     assert spec.graph.g.has_edge("vae.x", "encoder.body.fc@1")   # an edge between the models
-    assert spec.graph.node("encoder.body.fc@2")["model"] == "outer"
+    assert spec.graph.node("encoder.body.fc@2").model == "outer"
     for model in spec.models + spec.objectives:
         assert_static_equals_runtime(spec, model, N=3)
 

@@ -51,8 +51,8 @@ def test_loop_shapes_are_static_and_symbolic(spec):
     n, t = symbol("N"), symbol("T")
     shapes = spec.check()
     assert shapes["cell.scan.x"] == (n, 8)          # the step input drops the scanned dim
-    assert spec.graph.node("cell.scan")["outputs"] == [(n, t, 16), (n, 16)]
-    assert spec.graph.node("step.decode")["outputs"] == [(n, 6), (n, 6, 5), (n, 16)]
+    assert spec.graph.node("cell.scan").meta.outputs == [(n, t, 16), (n, 16)]
+    assert spec.graph.node("step.decode").meta.outputs == [(n, 6), (n, 6, 5), (n, 16)]
     assert shapes["head"] == (n, t, 4)
 
 

@@ -31,7 +31,7 @@ forward: |
 def test_lstm_returns_what_nn_lstm_returns(write_spec):
     spec = load(write_spec, LSTM_STATE)
     node = spec.graph.node("lstm1")
-    assert node["outputs"] == [(N, T, 14), (4, N, 7), (4, N, 7)]
+    assert node.meta.outputs == [(N, T, 14), (4, N, 7), (4, N, 7)]
     assert "ys, (h, c) = self.lstm1(x, (h0, c0))" in spec.source
     assert "nn.LSTM(5, 7, num_layers=2, batch_first=True, bidirectional=True)" in spec.source
     model = spec.build().eval()
@@ -105,7 +105,7 @@ def test_typed_inputs_give_token_ids_in_range(write_spec):
         forward: |
           emb(tokens), lengths, x
         """)
-    assert spec.graph.node("tokens")["dtype"] == "int64" and spec.graph.node("x")["dtype"] == "float32"
+    assert spec.graph.node("tokens").dtype == "int64" and spec.graph.node("x").dtype == "float32"
     tokens, lengths, x = example_inputs(spec, dims={"N": 50, "T": 6})
     assert tokens.dtype == torch.int64 and 0 <= tokens.min() and tokens.max() < 7
     assert lengths.min() >= 1 and lengths.max() <= 6 and x.dtype == torch.float32
@@ -154,8 +154,8 @@ forward: |
 def test_scan_and_decode_stack_several_step_outputs(write_spec):
     spec = load(write_spec, STEPS)
     s = symbol("S")
-    assert spec.graph.node("step.scan")["outputs"] == [(N, T, 11), (N, T, s), (N, 16), (N, 16)]
-    assert spec.graph.node("step.decode")["outputs"] == [(N, 5), (N, 5, 11), (N, 5, s), (N, 16), (N, 16)]
+    assert spec.graph.node("step.scan").meta.outputs == [(N, T, 11), (N, T, s), (N, 16), (N, 16)]
+    assert spec.graph.node("step.decode").meta.outputs == [(N, 5), (N, 5, 11), (N, 5, s), (N, 16), (N, 16)]
     src = spec.source
     assert "(logits_t, weights_t), h, c = self.step(x[:, t], h, c, memory)" in src
     assert "token = glogits_t.argmax(-1)" in src

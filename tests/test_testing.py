@@ -65,7 +65,7 @@ def test_the_documented_property(strided, data):
 
 def test_a_wrong_static_shape_is_reported_with_node_and_location(strided, monkeypatch):
     node = strided.graph.node("conv2")
-    monkeypatch.setitem(node, "shape", node["shape"][:3] + (node["shape"][3] + 1,))
+    monkeypatch.setattr(node.meta, "shape", node.meta.shape[:3] + (node.meta.shape[3] + 1,))
     with pytest.raises(ShapeMismatch) as info:
         assert_shapes_match(strided, N=1, H=16, W=16)
     assert "`conv2` (conv2d)" in str(info.value) and "strided.yaml:8:" in str(info.value)

@@ -94,7 +94,7 @@ def page(root: Path) -> str:
             continue
         s = spec.summary()
         ins = ", ".join(shape_text(shape) for shape in spec.input_shapes())
-        outs = ", ".join(shape_text(spec.graph.node(t.node)["shape"]) for model in spec.models
+        outs = ", ".join(shape_text(spec.graph.node(t.node).meta.shape) for model in spec.models
                          for t in flat_tensors(spec.graph.outputs[model]))
         where = "full depth" if depth is None else f"--depth {depth}"
         table.append(f"| [{spec.name}](#{spec.name}) | {s.params:,} | {s.params * 4 / 2**20:.2f} MB | "

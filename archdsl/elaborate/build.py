@@ -112,7 +112,7 @@ class Builder(Evaluator):
                 root.methods[method] = self.run_method(root, mdef, inputs)
                 tag_nodes(self.graph, first, name)
                 for nid in list(self.graph.g.nodes)[first:]:
-                    self.graph.node(nid)["method"] = method
+                    self.graph.node(nid).method = method
         elaborate_objectives(self)
         self._lint()
         return self.graph
@@ -331,7 +331,7 @@ class Builder(Evaluator):
         self._check_arity(module.op, values, span)
         nid = module.path if not module.calls else self.graph.unique_id(f"{module.path}@{len(module.calls)}")
         self._add_node(nid, module.op, module.attrs, values, module.span, span, module.path)
-        self.graph.node(nid).update(stmt_index=self.frame.key(span), call_index=len(self.frame.module.calls))
+        self._mark_call(nid, span)
         module.calls.append(nid)
         return op_result(module.op, nid)
 
@@ -340,10 +340,15 @@ class Builder(Evaluator):
         scope = self.frame.module.path
         nid = self.graph.unique_id(f"{scope}.{tmpl.op.name}" if scope else tmpl.op.name)
         self._add_node(nid, tmpl.op, tmpl.attrs, values, tmpl.span, span, None)
-        self.graph.node(nid).update(stmt_index=self.frame.key(span), call_index=len(self.frame.module.calls))
+        self._mark_call(nid, span)
         result = op_result(tmpl.op, nid)
         self._record(Stmt("op", nid, list(values), result, span, target))
         return result
+
+    def _mark_call(self, nid: str, span: Span) -> None:
+        """Where the node is called in its block's forward, and in which call of the block (probes)."""
+        node = self.graph.node(nid)
+        node.stmt_index, node.call_index = self.frame.key(span), len(self.frame.module.calls)
 
     def _check_arity(self, op, values: list, span: Span) -> None:
         if op.inputs is None:
@@ -397,7 +402,7 @@ class Builder(Evaluator):
 
         if not nx.is_directed_acyclic_graph(self.graph.g):
             cycle = nx.find_cycle(self.graph.g)
-            raise GraphError(f"the dataflow has a cycle through `{cycle[0][0]}`", self.graph.node(cycle[0][0])["span"])
+            raise GraphError(f"the dataflow has a cycle through `{cycle[0][0]}`", self.graph.node(cycle[0][0]).span)
         for root in self.graph.roots.values():
             for module in root.walk():
                 if module is not root and not module.calls:

@@ -3,9 +3,9 @@
 A model that uses another calls it in its forward like a layer: `mu, logvar = encoder(x)`. It is the
 same module, not a copy (the used model's layers are called once more, as a layer called twice is),
 so the weights are shared and shape inference runs the used model's layers on the caller's tensors.
-Every graph node records the model (or objective) whose elaboration made it: `node["model"]`; a
+Every graph node records the model (or objective) whose elaboration made it: `node.model`; a
 node made by a caller inside a used model keeps the used model's module path and scope, so
-`node["model"] != ` the model owning the layer marks the edges between models.
+`node.model != ` the model owning the layer marks the edges between models.
 """
 from __future__ import annotations
 
@@ -65,15 +65,7 @@ def use_models(builder, name: str, root) -> None:
 def tag_nodes(graph: Graph, first: int, owner: str) -> None:
     """Record `owner` (a model or objective) as the maker of the nodes added since node number `first`."""
     for nid in list(graph.g.nodes)[first:]:
-        graph.node(nid)["model"] = owner
-
-
-def _shape_of(graph: Graph, t):
-    if not isinstance(t, Tensor):
-        return None
-    node = graph.node(t.node)
-    outs = node.get("outputs")
-    return outs[t.index] if outs is not None else node.get("shape")
+        graph.node(nid).model = owner
 
 
 def check_across(graph: Graph) -> None:
@@ -85,7 +77,7 @@ def check_across(graph: Graph) -> None:
                 continue
             callee = graph.roots[st.callee]
             for (in_name, _, _), nid, arg in zip(callee.block.inputs, graph.inputs[st.callee], st.args):
-                got, want = _shape_of(graph, arg), graph.node(nid)["shape"]
+                got, want = graph.shape(arg) if isinstance(arg, Tensor) else None, graph.node(nid).meta.shape
                 if got is None:
                     continue
                 if len(got) != len(want) or any(known_eq(p, q) is False for p, q in zip(got, want)):
@@ -97,7 +89,7 @@ def check_across(graph: Graph) -> None:
     for name, root in graph.objectives.items():
         outs = list(flat_tensors(root.output))
         for i, t in enumerate(outs):
-            shape = _shape_of(graph, t)
+            shape = graph.shape(t)
             if shape is not None and len(shape) != 0:
                 which = f"output {i}" if len(outs) > 1 else "the result"
                 raise ShapeError(f"an objective ends with scalar losses, but {which} of `{name}` has shape "
@@ -105,15 +97,15 @@ def check_across(graph: Graph) -> None:
                                  hint="reduce it: e.g. reduction='mean' or 'batchmean'")
         for nid in root_nodes(graph, name):
             node = graph.node(nid)
-            checked = node["kind"] == "op" and node.get("shape") is not None
-            if checked and node["op"].depends_on_training(node["attrs"]):
-                raise TypeError_(f"`{node['op'].name}` depends on the training mode, so it cannot be used in the "
-                                 f"objective `{name}`", node["call_span"],
+            checked = node.kind == "op" and node.meta.shape is not None
+            if checked and node.op.depends_on_training(node.attrs):
+                raise TypeError_(f"`{node.op.name}` depends on the training mode, so it cannot be used in the "
+                                 f"objective `{name}`", node.call_span,
                                  hint="objectives are plain functions; sample or drop out inside a model")
 
 
 def root_nodes(graph: Graph, owner: str):
     """The nodes made by the model or objective `owner`."""
     for nid, node in graph.nodes():
-        if node.get("model") == owner:
+        if node.model == owner:
             yield nid

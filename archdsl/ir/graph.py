@@ -1,18 +1,10 @@
-"""The IR: a networkx graph of op applications, plus the module tree the layers form.
+"""The IR: a networkx graph of typed Nodes, plus the module tree the layers form.
 
-Nodes are created in dataflow order (insertion order is a topological order). Node attributes:
-  op       registry Op, or None for a graph input
-  attrs    bound attributes (Attrs)
-  inputs   list of Tensor (or, for list-input ops, one list of Tensor)
-  scope    path of the block instance whose forward made the node ('' at the top)
-  module   path of the layer when the node is a layer call (its weights), else None
-  span     where the layer or inline op is written; call_span: where it is called
-  kind     'op', 'input', or for loops (elaborate/loops.py): 'loop_in' (a step's input or state),
-           'scan' | 'loop' | 'decode' (the loop itself, with several outputs)
-  model    the model or objective whose elaboration made the node (a model calling another makes nodes
-           in the other's layers: their `model` differs from the model owning the layer)
-Passes add: shape (output Shape; `outputs` lists every output of a multi-output node), params, macs,
-and `repeat` (how many times a node inside loops runs).
+Elaboration decides each `Node` (what runs: kind, op, attributes, inputs, where it is written and which
+model made it); the passes fill in its `Meta` (what they computed: shapes, loop step counts, parameters,
+multiply-adds), as torch.fx keeps a Node's facts in `meta`. Nodes are created in dataflow order (insertion
+order is a topological order). Shapes are read through `Graph.shape` (a Tensor's shape, whichever output of
+its node it is). No pass writes backend source into the graph.
 """
 from __future__ import annotations
 
@@ -22,6 +14,53 @@ from typing import Any
 import networkx as nx
 
 from ..errors import Span
+
+
+@dataclass
+class Meta:
+    """What the passes compute for a node."""
+
+    shape: Any = None          # output shape (of output 0 when there are several)
+    outputs: list | None = None  # several outputs (multi-output ops, loops): one shape each
+    count: Any = None          # loops: how many steps
+    params: Any = 0            # learnable parameters (a layer's, counted at its first call)
+    macs: Any = 0              # multiply-adds of all the node's runs
+    repeat: Any = 1            # how often the node runs inside loops
+
+
+@dataclass(eq=False)
+class Node:
+    """An op application, a graph input or a loop, as elaboration decided it."""
+
+    id: str
+    kind: str            # 'op', 'input', or for loops (elaborate/loops.py): 'loop_in' (a step's input or state),
+    #                      'scan' | 'loop' | 'decode' (the loop itself, with several outputs)
+    inputs: list         # Tensor, or for list-input ops one list of Tensor
+    op: Any              # registry Op, or None for inputs and loops
+    attrs: Any           # bound attributes (Attrs)
+    scope: str           # path of the block instance whose forward made the node ('' at the top)
+    span: Span           # where the layer or inline op is written
+    call_span: Span      # where it is called
+    module: str | None = None   # the layer's path when the node is a layer call (its weights)
+    model: str | None = None    # the model or objective whose elaboration made the node
+    method: str | None = None   # the model's method that made it (None: its forward)
+    stmt_index: str | None = None  # probes: the call site in the block's forward, and which call of it
+    call_index: int | None = None
+    # inputs
+    name: str | None = None
+    dtype: str | None = None
+    low: Any = None
+    high: Any = None
+    objective_input: bool = False
+    # loops, and their step inputs (`loop`: the id of the loop a 'loop_in' node feeds)
+    loop: str | None = None
+    body: str | None = None
+    placeholders: list | None = None
+    body_nodes: list | None = None
+    body_outputs: list | None = None
+    n_inputs: int | None = None
+    n_outputs: int | None = None
+    meta: Meta = field(default_factory=Meta)
 
 
 @dataclass(frozen=True)
@@ -91,8 +130,9 @@ class Graph:
         self._suffix[base] = k
         return f"{base}_{k}"
 
-    def add(self, node_id: str, inputs: list, **attrs) -> str:
-        self.g.add_node(node_id, inputs=inputs, **attrs)
+    def add(self, node_id: str, inputs: list, shape=None, **fields) -> str:
+        """A new node; `shape` for inputs, whose shape elaboration knows."""
+        self.g.add_node(node_id, node=Node(node_id, inputs=inputs, meta=Meta(shape=shape), **fields))
         for t in flat_tensors(inputs):
             self.g.add_edge(t.node, node_id)
         return node_id
@@ -112,11 +152,17 @@ class Graph:
                 return here
         return None
 
-    def node(self, node_id: str) -> dict:
-        return self.g.nodes[node_id]
+    def node(self, node_id: str) -> Node:
+        return self.g.nodes[node_id]["node"]
 
     def nodes(self):
-        return self.g.nodes(data=True)
+        """(id, Node) in dataflow order."""
+        return self.g.nodes(data="node")
+
+    def shape(self, t: Tensor):
+        """The shape of a value: its node's shape, or for a node with several outputs the one `t` is."""
+        meta = self.node(t.node).meta
+        return meta.outputs[t.index] if meta.outputs is not None else meta.shape
 
     def __len__(self) -> int:
         return self.g.number_of_nodes()

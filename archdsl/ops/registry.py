@@ -210,6 +210,9 @@ def check_param(op: Op, p: Param, value: Any, where: Span) -> Any:
     elems = value if isinstance(value, tuple) else (value,)
     for v in elems:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if v != v:
+                raise ArgumentError(f"`{op.name}({p.name}=...)` must be a number, got NaN", where,
+                                    hint="NaN is no size, rate or slope")
             if p.min is not None and v < p.min:
                 raise ArgumentError(f"`{op.name}({p.name}=...)` must be at least {p.min}, got {v}", where)
             if abs(v) > MAX_INT:

@@ -11,22 +11,22 @@ def infer_costs(graph: Graph) -> None:
     """Write params, macs (for all the node's runs) and repeat (how often a node inside loops runs)."""
     repeat: dict[str, object] = {}
     for nid, node in graph.nodes():
-        if node["kind"] in LOOP_KINDS and node.get("count") is not None:
-            for inner in node["body_nodes"]:
-                repeat[inner] = repeat.get(inner, 1) * node["count"]
+        if node.kind in LOOP_KINDS and node.meta.count is not None:
+            for inner in node.body_nodes:
+                repeat[inner] = repeat.get(inner, 1) * node.meta.count
     seen_modules: set[str] = set()
     for nid, node in graph.nodes():
-        op = node["op"]
-        node["repeat"] = as_static(repeat.get(nid, 1))
-        if op is None or node.get("shape") is None:
-            node["params"], node["macs"] = 0, 0
+        op = node.op
+        node.meta.repeat = as_static(repeat.get(nid, 1))
+        if op is None or node.meta.shape is None:
+            node.meta.params, node.meta.macs = 0, 0
             continue
         ins = input_shapes(graph, node)
         ins = ins[0] if op.inputs is None else ins
-        module = node["module"]
+        module = node.module
         if module and module not in seen_modules:
             seen_modules.add(module)
-            node["params"] = as_static(op.weights(node["attrs"], ins))
+            node.meta.params = as_static(op.weights(node.attrs, ins))
         else:
-            node["params"] = 0
-        node["macs"] = as_static(op.macs(node["attrs"], ins, node["shape"]) * node["repeat"])
+            node.meta.params = 0
+        node.meta.macs = as_static(op.macs(node.attrs, ins, node.meta.shape) * node.meta.repeat)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..dims import fmt_shape, known_eq
 from ..errors import ShapeRuleError
+from ..ir.graph import Node
 
 LOOP_KINDS = ("scan", "loop", "decode")
 
@@ -13,19 +14,19 @@ def _axis(dim: int, rank: int, what: str) -> int:
     return dim % rank
 
 
-def step_input_shape(node: dict, source) -> tuple:
+def step_input_shape(node: Node, source) -> tuple:
     """A body input: the state or constant as is, or the scanned sequence without its scan dim."""
-    drop = node["attrs"]["drop_dim"]
+    drop = node.attrs["drop_dim"]
     if drop is None:
         return tuple(source)
     axis = _axis(drop, len(source), "the scan dim")
     return tuple(source[:axis]) + tuple(source[axis + 1:])
 
 
-def loop_outputs(node: dict, ins: list) -> tuple[list, object]:
+def loop_outputs(node: Node, ins: list) -> tuple[list, object]:
     """Output shapes of a loop node and its step count. `ins`: the loop's inputs, then the body's outputs."""
-    kind, a = node["kind"], node["attrs"]
-    sources, body = ins[:node["n_inputs"]], ins[node["n_inputs"]:]
+    kind, a = node.kind, node.attrs
+    sources, body = ins[:node.n_inputs], ins[node.n_inputs:]
     k = a["n_state"]
     first = 0 if kind == "loop" else 1
     m = 0 if kind == "loop" else a.get("step_outputs", 1)  # per-step outputs come first in the body's outputs

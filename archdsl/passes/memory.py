@@ -60,10 +60,10 @@ def estimate_memory(graph: Graph, dims: dict | None = None) -> MemoryEstimate:
     weights = activations = largest_bytes = 0
     largest = None
     for nid, node in graph.nodes():
-        weights += _count(node.get("params", 0)) * BYTES_PER_ELEMENT
-        shapes = node.get("outputs") if node.get("kind") in LOOP_KINDS else [node.get("shape")]
+        weights += _count((node.meta.params or 0)) * BYTES_PER_ELEMENT
+        shapes = node.meta.outputs if node.kind in LOOP_KINDS else [node.meta.shape]
         size = sum(elements(s) for s in shapes or () if s is not None) * BYTES_PER_ELEMENT
-        size *= value(node.get("repeat", 1))
+        size *= value((node.meta.repeat or 1))
         activations += size
         if size > largest_bytes:
             largest, largest_bytes = nid, size
@@ -90,7 +90,7 @@ def check_memory(graph: Graph, dims: dict | None = None, activations: bool = Tru
         span = _largest_layer_span(graph)
     else:
         node = graph.node(est.largest)
-        span = node.get("call_span") or node.get("span")
+        span = node.call_span or node.span
     what = (f"{bound}{human_bytes(est.total)}{at} (weights {human_bytes(est.weights)}, activations "
             f"{human_bytes(est.activations)})") if activations else f"{human_bytes(est.weights)} for its weights"
     err = LimitError(f"the model needs {what}, more than the limit `max_memory`", span, hint=exceeded("max_memory"))
@@ -104,7 +104,7 @@ def check_memory(graph: Graph, dims: dict | None = None, activations: bool = Tru
 def _largest_layer_span(graph: Graph):
     best, span = 0, None
     for _, node in graph.nodes():
-        p = _count(node.get("params", 0))
+        p = _count((node.meta.params or 0))
         if p > best:
-            best, span = p, node.get("span")
+            best, span = p, node.span
     return span

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 from ..dims import fmt_shape
 from ..errors import ShapeError, ShapeRuleError
-from ..ir.graph import Graph, flat_tensors
+from ..ir.graph import Graph, Node, flat_tensors
 from .loops import LOOP_KINDS, loop_outputs, step_input_shape
 
 
-def input_shapes(graph: Graph, node: dict) -> list:
-    def shape_of(t):
-        if isinstance(t, list):
-            return [shape_of(x) for x in t]
-        source = graph.node(t.node)
-        return source["outputs"][t.index] if "outputs" in source else source["shape"]
-    return [shape_of(t) for t in node["inputs"]]
+def input_shapes(graph: Graph, node: Node) -> list:
+    """The shapes of a node's inputs (a list of them for list-input ops)."""
+    return [[graph.shape(x) for x in t] if isinstance(t, list) else graph.shape(t) for t in node.inputs]
 
 
 def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]:
@@ -22,28 +18,28 @@ def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]
     failed: set[str] = set()
     sizes: dict[str, dict] = {}  # the sizes each layer takes from its inputs, at its first call
     for nid, node in graph.nodes():
-        kind = node["kind"]
+        kind = node.kind
         if kind == "input":
             continue
-        if any(t.node in failed for t in flat_tensors(node["inputs"])):
+        if any(t.node in failed for t in flat_tensors(node.inputs)):
             failed.add(nid)
-            node["shape"] = None
+            node.meta.shape = None
             continue
-        op = node["op"]
+        op = node.op
         ins = input_shapes(graph, node)
         flat_ins = ins[0] if op is not None and op.inputs is None else ins
         try:
             if kind == "loop_in":
-                node["shape"] = step_input_shape(node, ins[0])
+                node.meta.shape = step_input_shape(node, ins[0])
             elif kind in LOOP_KINDS:
-                node["outputs"], node["count"] = loop_outputs(node, ins)
-                node["shape"] = node["outputs"][0] if node["outputs"] else ()
+                node.meta.outputs, node.meta.count = loop_outputs(node, ins)
+                node.meta.shape = node.meta.outputs[0] if node.meta.outputs else ()
             elif op.outputs is not None:  # several outputs: one shape per output index
-                node["outputs"] = [tuple(s) for s in op.shape(node["attrs"], flat_ins)]
-                node["shape"] = node["outputs"][0]
+                node.meta.outputs = [tuple(s) for s in op.shape(node.attrs, flat_ins)]
+                node.meta.shape = node.meta.outputs[0]
             else:
-                node["shape"] = tuple(op.shape(node["attrs"], flat_ins))
-            if node["module"]:
+                node.meta.shape = tuple(op.shape(node.attrs, flat_ins))
+            if node.module:
                 _check_layer_sizes(node, flat_ins, sizes)
         except ShapeRuleError as exc:
             err = _located(exc, graph, nid, node, flat_ins)
@@ -51,16 +47,16 @@ def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]
                 raise err from None
             errors.append(err)
             failed.add(nid)
-            node["shape"] = None
+            node.meta.shape = None
     return errors
 
 
-def _check_layer_sizes(node: dict, ins: list, sizes: dict) -> None:
+def _check_layer_sizes(node: Node, ins: list, sizes: dict) -> None:
     """A layer called twice must take the same sizes (in_features, ...) from its inputs both times."""
-    here = node["op"].sizes(node["attrs"], ins)
-    first = sizes.setdefault(node["module"], here)
+    here = node.op.sizes(node.attrs, ins)
+    first = sizes.setdefault(node.module, here)
     if first != here:
-        raise ShapeRuleError(f"the layer `{node['module']}` is called again with inputs that need other sizes: "
+        raise ShapeRuleError(f"the layer `{node.module}` is called again with inputs that need other sizes: "
                              f"{_sizes_text(here)} here, {_sizes_text(first)} before",
                              hint="a layer called twice shares its weights; declare a second layer instead")
 
@@ -69,15 +65,15 @@ def _sizes_text(sizes: dict) -> str:
     return ", ".join(f"{name}={value}" for name, value in sizes.items())
 
 
-def _located(exc: ShapeRuleError, graph: Graph, nid: str, node: dict, ins: list) -> ShapeError:
-    where = node["call_span"]
+def _located(exc: ShapeRuleError, graph: Graph, nid: str, node: Node, ins: list) -> ShapeError:
+    where = node.call_span
     err = ShapeError(exc.message, where, hint=exc.hint)
     shown = ", ".join(fmt_shape(s) for s in ins)
-    if node["op"] is not None:
+    if node.op is not None:
         err.with_note(f"at node `{nid}`, input shape{'s' if len(ins) > 1 else ''} {shown}")
-    if node["module"] and node["span"] != where:
-        err.with_note(f"the layer `{node['module']}` is defined at {node['span']}")
-    scope = node["scope"]
+    if node.module and node.span != where:
+        err.with_note(f"the layer `{node.module}` is defined at {node.span}")
+    scope = node.scope
     instance = graph.module_at(scope) if scope else None
     if instance is not None and instance.block is not None:
         args = ", ".join(f"{k}={v!r}" for k, v in instance.args.items())

@@ -51,7 +51,7 @@ def test_static_shapes_match_the_reference(model):
     ref = zoo()[model]
     spec = load(model, N=ref["input_shape"][0])
     assert [list(s) for s in spec.input_shapes()] == [ref["input_shape"]]
-    out = spec.graph.node(spec.graph.outputs[spec.models[0]].node)["shape"]
+    out = spec.graph.node(spec.graph.outputs[spec.models[0]].node).meta.shape
     assert list(out) == ref["fingerprint"]["shape"]
 
 

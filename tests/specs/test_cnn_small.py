@@ -30,7 +30,7 @@ def googlenet(**params) -> archdsl.Spec:
 def output_shapes(spec: archdsl.Spec) -> list:
     out = spec.graph.outputs[spec.models[0]]
     tensors = out if isinstance(out, (list, tuple)) else [out]
-    return [list(spec.graph.node(t.node)["shape"]) for t in tensors]
+    return [list(spec.graph.node(t.node).meta.shape) for t in tensors]
 
 
 # --- GoogLeNet, torchvision variant (its state_dict, output and MACs: tests/specs/test_cnn_parity.py) ---------------

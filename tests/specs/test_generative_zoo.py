@@ -60,7 +60,7 @@ def test_vae_heads_sampler_and_bernoulli_decoder():
     s = spec.check()
     n = s["vae.x"][0]
     assert s["encoder.mu"] == s["encoder.logvar"] == s["vae.reparameterize"] == (n, 7)
-    assert spec.graph.node("decoder.out.1")["op"].name == "sigmoid"
+    assert spec.graph.node("decoder.out.1").op.name == "sigmoid"
     net = spec.build().eval()
     x = torch.rand(3, 784)
     x_hat, mu, logvar = net.vae(x)
@@ -77,13 +77,13 @@ def test_dcgan_follows_figure_1_of_the_paper():
     assert ups == [(n, 512, 8, 8), (n, 256, 16, 16), (n, 128, 32, 32)]
     assert s["generator.out.1"] == (n, 3, 64, 64)
     g = spec.graph
-    assert [g.node(f"generator.ups.{3 * i + 1}")["op"].name for i in range(3)] == ["batchnorm2d"] * 3
+    assert [g.node(f"generator.ups.{3 * i + 1}").op.name for i in range(3)] == ["batchnorm2d"] * 3
     # discriminator: LeakyReLU 0.2 everywhere, batch norm on every convolution but the first
     assert [m.op.name for m in g.roots["discriminator"].children["first"].children.values()] == ["conv2d", "leaky_relu"]
     downs = [m.op.name for m in g.roots["discriminator"].children["downs"].children.values()]
     assert downs == ["conv2d", "batchnorm2d", "leaky_relu"] * 3
-    assert all(g.node(nid)["attrs"].negative_slope == 0.2 for nid, node in g.nodes()
-               if node["op"] is not None and node["op"].name == "leaky_relu")
+    assert all(g.node(nid).attrs.negative_slope == 0.2 for nid, node in g.nodes()
+               if node.op is not None and node.op.name == "leaky_relu")
     assert s["discriminator.downs.6"] == (n, 1024, 4, 4) and s["discriminator.out.1"] == (n, 1)
 
 
@@ -97,8 +97,8 @@ def test_text_to_image_gan_conditions_both_networks_on_the_compressed_text():
     assert s["discriminator.downs.6"][2:] == (4, 4)
     assert s["discriminator.expand"] == (n, 128, 4, 4)             # replicated spatially
     assert s["discriminator.concat"] == (n, 512 + 128, 4, 4)       # depth concatenation
-    assert spec.graph.node("discriminator.joint.0")["attrs"].kernel_size == 1
-    assert spec.graph.node("discriminator.score.0")["attrs"].kernel_size == 4
+    assert spec.graph.node("discriminator.joint.0").attrs.kernel_size == 1
+    assert spec.graph.node("discriminator.score.0").attrs.kernel_size == 4
     assert s["discriminator.flatten"] == (n, 1)
 
 

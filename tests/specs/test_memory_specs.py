@@ -43,7 +43,7 @@ def test_capsnet_routes_by_agreement_in_a_rolled_loop():
     spec = load("capsnet")
     shapes = spec.check()
     assert shapes["squash"] == (N, 1152, 8) and shapes["digit"] == (N, 1152, 10, 16)
-    assert spec.graph.node("routing.loop")["outputs"] == [(N, 1152, 10), (N, 10, 16)]
+    assert spec.graph.node("routing.loop").meta.outputs == [(N, 1152, 10), (N, 10, 16)]
     assert shapes["vector_norm"] == (N, 10) and shapes["reconstruct.5"] == (N, 784)
     assert "for _ in range(3):" in spec.source and "b, v = self.routing(b, v, u_hat)" in spec.source
     rows = {r.name: r for r in spec.summary()}
@@ -198,8 +198,8 @@ def test_ntm_scans_the_sequence_with_the_default_memory():
     spec = load("ntm")
     shapes = spec.check()
     T = symbol("T")
-    assert spec.graph.node("step.scan")["outputs"][0] == (N, T, 8)
-    assert spec.graph.node("step.scan")["outputs"][3] == (N, 128, 20)        # memory N x M
+    assert spec.graph.node("step.scan").meta.outputs[0] == (N, T, 8)
+    assert spec.graph.node("step.scan").meta.outputs[3] == (N, 128, 20)        # memory N x M
     assert shapes["step.read_head.circular_conv"] == (N, 128)
     assert "for t in range(x.shape[1]):" in spec.source
 

@@ -40,7 +40,7 @@ def test_time_and_batch_stay_symbolic(zoo, name):
     spec = zoo[name]
     for model in spec.models:
         for nid in spec.graph.inputs[model]:
-            dims = {str(d) for d in spec.graph.node(nid)["shape"] if not isinstance(d, int)}
+            dims = {str(d) for d in spec.graph.node(nid).meta.shape if not isinstance(d, int)}
             assert "N" in dims
     assert any(c.kind in ("scan", "decode") for c in spec.summary().loops) or \
         spec.summary().macs_per("T") != 0  # cost grows with the sequence
@@ -56,7 +56,7 @@ def test_parameter_counts_equal_torch(zoo, name):
     spec = zoo[name]
     for model in spec.models:
         prefix = model + "." if spec.doc.multi_model else ""
-        counted = sum(node["params"] for nid, node in spec.graph.nodes() if nid.startswith(prefix))
+        counted = sum(node.meta.params for nid, node in spec.graph.nodes() if nid.startswith(prefix))
         assert counted == sum(p.numel() for p in spec.build(model).parameters())
 
 
@@ -134,10 +134,10 @@ def test_summary_gives_macs_per_time_step_and_for_a_given_length(capsys):
 def test_show_attend_tell_attends_over_the_14x14_grid():
     spec = archdsl.load(spec_path("show_attend_tell"))
     shapes = spec.check()
-    assert spec.graph.node("encoder.cnn.34")["shape"][1:] == (512, 14, 14)  # VGG-19 conv5_4
+    assert spec.graph.node("encoder.cnn.34").meta.shape[1:] == (512, 14, 14)  # VGG-19 conv5_4
     n, t = archdsl.dims.symbol("N"), archdsl.dims.symbol("T")
     assert shapes["encoder.permute"] == (n, 196, 512)
-    assert spec.graph.node("decoder.scan")["outputs"][1] == (n, t, 196)
+    assert spec.graph.node("decoder.scan").meta.outputs[1] == (n, t, 196)
 
 
 def test_train_seq2seq_shortened_halves_the_loss():

@@ -50,8 +50,8 @@ def _title(spec, view) -> str:
     for item in view.items:
         for nid in item.nodes:
             node = graph.node(nid)
-            params += node.get("params", 0) or 0
-            macs = macs + (node.get("macs", 0) or 0)
+            params += (node.meta.params or 0) or 0
+            macs = macs + ((node.meta.macs or 0) or 0)
     settings = " ".join(f"{k}={v}" for k, v in spec.overrides.items())
     name = spec.name + (f" ({view.models[0]})" if len(view.models) == 1 and len(graph.roots) > 1 else "")
     facts = f"{count_text(params)} parameters · {count_text(macs)} MACs"

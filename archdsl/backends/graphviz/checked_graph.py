@@ -48,9 +48,9 @@ def _failures(graph, errors: list) -> dict:
     """The nodes whose own rule failed (their inputs have shapes), matched to the errors in dataflow order."""
     failed = []
     for nid, node in graph.nodes():
-        if node.get("kind") == "input" or node.get("shape") is not None:
+        if node.kind == "input" or node.meta.shape is not None:
             continue
-        ins = [graph.node(t.node).get("shape") for t in flat_tensors(node.get("inputs") or [])]
+        ins = [graph.node(t.node).meta.shape for t in flat_tensors(node.inputs or [])]
         if all(s is not None for s in ins):
             failed.append(nid)
     return {nid: err.message for nid, err in zip(failed, errors)}

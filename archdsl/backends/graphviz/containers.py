@@ -2,8 +2,8 @@
 
 A *container* is a module of kind 'block' or 'seq' (a model's root is a block at level 0; the
 layers of the root are at level 1, their children at level 2, ...). A graph node belongs to
-the container that holds its layer (`node['module']`), or, for an inline op, to the block
-instance whose forward made it (`node['scope']`).
+the container that holds its layer (`node.module`), or, for an inline op, to the block
+instance whose forward made it (`node.scope`).
 
 Collapsing at depth K keeps containers at level <= K open and folds each container at level K+1
 into one *unit*. A container called several times makes one unit per call: the nodes of one
@@ -63,20 +63,20 @@ class ContainerIndex:
         return c
 
     def container_of(self, node: dict) -> Container:
-        module = node.get("module")
+        module = node.module
         if module:
             owner = self.by_path.get(module.rpartition(".")[0])
             if owner is not None:
                 return owner
-        found = self.by_path.get(node.get("scope") or "")
+        found = self.by_path.get(node.scope or "")
         if found is None:
-            found = self.roots.get(node.get("model"), next(iter(self.roots.values())))
+            found = self.roots.get(node.model, next(iter(self.roots.values())))
         return found
 
     def owner(self, node: dict) -> str:
         """The model (or objective) whose forward made the node; a model calling another (`uses:`) makes
         nodes inside the other's layers."""
-        made_by = node.get("model")
+        made_by = node.model
         return made_by if made_by in self.roots else self.container_of(node).model
 
     def collapsed_at(self, container: Container, depth: int | None) -> Container | None:

@@ -167,7 +167,7 @@ def _node_attrs(graph, item: Item, out_shapes: dict) -> dict:
     if item.kind in ("input", "output"):
         fill, border = S.IO_COLOURS
         if item.kind == "input":
-            name = graph.node(item.nodes[0]).get("name", item.id)
+            name = (graph.node(item.nodes[0]).name or item.id)
         else:
             k = item.id.partition("#")[2]
             name = f"output {k}" if k else "output"
@@ -177,49 +177,49 @@ def _node_attrs(graph, item: Item, out_shapes: dict) -> dict:
         return _unit_attrs(graph, item, out_shapes)
     if item.kind == "loop_in":
         node = graph.node(item.nodes[0])
-        name = item.id[len(node.get("loop", "")) + 1:] if node.get("loop") else item.id
+        name = item.id[len((node.loop or "")) + 1:] if node.loop else item.id
         return {"label": Html(f"<i>{esc(name)}</i>"), "fillcolor": "white", "color": S.LOOP,
                 "style": "rounded,filled,dashed", "fontsize": str(S.FONT_SIZE - 1), "height": "0.26",
                 "margin": "0.1,0.03", "tooltip": f"step input {item.id}"}
     if item.kind == "loop":
         node = graph.node(item.nodes[0])
-        body = (node.get("body") or "").rpartition(".")[2]
+        body = (node.body or "").rpartition(".")[2]
         fill, border = S.family_colours("recurrent")
-        attrs = {"label": Html(f"<b>{esc(node['kind'])}</b> {esc(body)}"),
+        attrs = {"label": Html(f"<b>{esc(node.kind)}</b> {esc(body)}"),
                  "fillcolor": fill, "color": border, "tooltip": item.id}
         return _with_error(attrs, item)
     node = graph.node(item.nodes[0])
-    op = node.get("op")
+    op = node.op
     if op is None:
         fill, border = S.FAMILY_COLOURS["other"]
-        label = Html(f"<b>{esc(node.get('kind') or 'node')}</b>")
+        label = Html(f"<b>{esc(node.kind or 'node')}</b>")
         return _with_error({"label": label, "fillcolor": fill, "color": border, "tooltip": item.id}, item)
     fill, border = S.family_colours(op.family)
     attrs = {"fillcolor": fill, "color": border, "tooltip": item.id}
     if op.name in SYMBOLS and not item.error:
         attrs.update(label=SYMBOLS[op.name], shape="circle", width="0.3", height="0.3", fixedsize="true",
                      fontsize=str(S.FONT_SIZE + 2), margin="0")
-        if node.get("shape") is None:
+        if node.meta.shape is None:
             attrs.update(style="filled,dashed", fillcolor="white")
         return attrs
-    name, details = op_caption(op, node.get("attrs") or {})
+    name, details = op_caption(op, node.attrs or {})
     head = f"<b>{esc(name)}</b> {esc(details)}".strip() if name else f"<b>{esc(details)}</b>"
     for fused in item.nodes[1:]:            # activations drawn in this box
         act = graph.node(fused)
-        act_name, act_details = op_caption(act["op"], act.get("attrs") or {})
-        colour = S.family_colours(act["op"].family)[1]
+        act_name, act_details = op_caption(act.op, act.attrs or {})
+        colour = S.family_colours(act.op.family)[1]
         head += f' + <font color="{colour}"><b>{esc(act_name)}</b></font>' + (f" {esc(act_details)}" if act_details
                                                                                else "")
     extra = []
-    layer = (node.get("module") or "").rpartition(".")[2]
+    layer = (node.module or "").rpartition(".")[2]
     if layer and not layer.isdigit():
         extra.append(layer)
-    if node.get("params"):
-        extra.append(count_text(node["params"]))
+    if node.meta.params:
+        extra.append(count_text(node.meta.params))
     attrs["label"] = Html(head + (f"<br/>{small(' · '.join(extra))}" if extra else ""))
     if op.family == "activation" and not extra:
         attrs.update(fontsize=str(S.FONT_SIZE - 1), height="0.26", margin="0.1,0.03")
-    if node.get("shape") is None and not item.error:
+    if node.meta.shape is None and not item.error:
         attrs.update(style="rounded,filled,dashed", fillcolor="white")   # after a shape error: not checked
     return _with_error(attrs, item)
 
@@ -235,8 +235,8 @@ def _unit_attrs(graph, item: Item, out_shapes: dict) -> dict:
         head, sub = f"<b>{esc(where)}</b>", contents(first.module)
     if item.count > 1:
         head += f" x {item.count}"
-    params = sum(graph.node(n).get("params", 0) or 0 for n in item.nodes)
-    shapes = out_shapes.get(item.id) or [shape_text(graph.node(item.nodes[-1]).get("shape"))]
+    params = sum((graph.node(n).meta.params or 0) or 0 for n in item.nodes)
+    shapes = out_shapes.get(item.id) or [shape_text(graph.node(item.nodes[-1]).meta.shape)]
     facts = ", ".join(shapes) + (f" · {count_text(params)} params" if params else "")
     fill, border = S.UNIT_COLOURS
     attrs = {"label": Html(f"{head}<br/>{small(sub)}<br/>{small(facts)}"), "fillcolor": fill, "color": border,
@@ -265,14 +265,14 @@ def _cluster_attrs(c, block_rank: dict) -> dict:
 
 
 def _frame_attrs(graph, frame) -> dict:
-    body = (graph.node(frame.item.nodes[0]).get("body") or "").rpartition(".")[2]
+    body = (graph.node(frame.item.nodes[0]).body or "").rpartition(".")[2]
     label = f"<b>{esc(frame.kind)}</b> {esc(body)} {small(frame.steps, S.LOOP)}"
     return {"label": Html(label), "style": "rounded,dashed", "color": S.LOOP, "penwidth": "1.4",
             "fontsize": str(S.FONT_SIZE), "labeljust": "l", "margin": "12", "tooltip": frame.item.id}
 
 
 def _back_edge_attrs(back) -> dict:
-    return {"label": back.label, "style": "dashed", "color": S.LOOP, "fontcolor": S.LOOP, "constraint": "false",
+    return {**({"label": back.label} if back.label else {}), "style": "dashed", "color": S.LOOP, "fontcolor": S.LOOP, "constraint": "false",
             "penwidth": "1.3"}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...errors import UsageError
-from ...ir.graph import Graph, Tensor, flat_tensors
+from ...ir.graph import Graph, Node, Tensor, flat_tensors
 from .containers import Container, ContainerIndex, Unit, group_nodes
 
 
@@ -73,10 +73,10 @@ class View:
 
 def tensor_shape(graph: Graph, t: Tensor):
     node = graph.node(t.node)
-    if t.index and node.get("outputs") is not None:
-        outs = node["outputs"]
+    if t.index and node.meta.outputs is not None:
+        outs = node.meta.outputs
         return outs[t.index] if t.index < len(outs) else None
-    return node.get("shape")
+    return node.meta.shape
 
 
 def build_view(graph: Graph, depth: int | None = None, model: str | None = None,
@@ -138,22 +138,22 @@ def build_view(graph: Graph, depth: int | None = None, model: str | None = None,
 LOOP_KINDS = ("scan", "loop", "decode")
 
 
-def _kind(node: dict) -> str:
-    if node.get("op") is not None:
+def _kind(node: Node) -> str:
+    if node.op is not None:
         return "op"
-    kind = node.get("kind", "input")
-    if kind == "input" and not node.get("inputs"):
+    kind = (node.kind or "input")
+    if kind == "input" and not node.inputs:
         return "input"
     if kind == "loop_in":
         return "loop_in"
     return "loop" if kind in LOOP_KINDS else "other"
 
 
-def step_count_text(node: dict) -> str:
+def step_count_text(node: Node) -> str:
     from ...dims import fmt_dim
 
-    kind, attrs = node.get("kind"), node.get("attrs") or {}
-    count = node.get("count")
+    kind, attrs = node.kind, node.attrs or {}
+    count = node.meta.count
     if kind == "scan":
         steps = fmt_dim(count) if count is not None else "?"
         return f"{steps} steps over dim {attrs.get('dim')}"
@@ -168,10 +168,10 @@ def _loop_frame(graph: Graph, index: ContainerIndex, item: Item, item_of: dict) 
     """The loop's step inputs and body, and its back edges: each new state to its step input (decode: the
     step's logits to its token, by argmax)."""
     node = graph.node(item.nodes[0])
-    kind, attrs = node["kind"], node.get("attrs") or {}
-    placeholders = [item_of[p] for p in node.get("placeholders", []) if p in item_of]
-    body_outs = list(flat_tensors(node.get("inputs") or []))[node.get("n_inputs", 0):]
-    body = index.by_path.get(node.get("body", ""))
+    kind, attrs = node.kind, node.attrs or {}
+    placeholders = [item_of[p] for p in (node.placeholders or []) if p in item_of]
+    body_outs = list(flat_tensors(node.inputs or []))[(node.n_inputs or 0):]
+    body = index.by_path.get((node.body or ""))
     folded = item_of.get(body_outs[0].node) if body_outs else None
     body_item = folded if folded is not None and folded.kind == "unit" else None
     frame = LoopFrame(item, kind, step_count_text(node), placeholders, None if body_item else body, body_item)
@@ -180,8 +180,9 @@ def _loop_frame(graph: Graph, index: ContainerIndex, item: Item, item_of: dict) 
     for i in range(attrs.get("n_state", 0)):
         if per_step + i < len(body_outs) and first + i < len(placeholders):
             tail = item_of.get(body_outs[per_step + i].node)
-            if tail is not None:
-                frame.back_edges.append(BackEdge(tail, placeholders[first + i], frame.steps))
+            if tail is not None:  # the step count labels the first back edge (the frame's title says it too)
+                label = "" if frame.back_edges else frame.steps
+                frame.back_edges.append(BackEdge(tail, placeholders[first + i], label))
     if kind == "decode" and body_outs and placeholders and body_outs[0].node in item_of:
         frame.back_edges.append(BackEdge(item_of[body_outs[0].node], placeholders[0], "argmax"))
     return frame
@@ -205,13 +206,13 @@ def _fusion_host(graph: Graph, item: Item, item_of: dict, outputs: set):
     if item.kind != "op" or item.error:
         return None
     node = graph.node(item.nodes[0])
-    ins = list(flat_tensors(node.get("inputs") or []))
-    if node["op"].family != "activation" or node.get("params") or len(ins) != 1:
+    ins = list(flat_tensors(node.inputs or []))
+    if node.op.family != "activation" or node.meta.params or len(ins) != 1:
         return None
     source = ins[0].node
     host = item_of.get(source)
     if (host is None or host.kind != "op" or len(host.nodes) != 1 or host.error or host.container is not item.container
-            or source in outputs or graph.node(source)["op"].name in FUSE_NEVER):
+            or source in outputs or graph.node(source).op.name in FUSE_NEVER):
         return None
     if list(graph.g.successors(source)) != [item.nodes[0]]:
         return None
@@ -227,9 +228,9 @@ def _signature(graph: Graph, unit: Unit) -> tuple:
     parts = [unit.container.title]
     for nid in unit.nodes:
         node = graph.node(nid)
-        op = node.get("op")
-        attrs = tuple(sorted((k, repr(v)) for k, v in (node.get("attrs") or {}).items()))
-        parts.append((op.name if op else node.get("kind"), attrs, repr(node.get("shape")), node.get("params", 0)))
+        op = node.op
+        attrs = tuple(sorted((k, repr(v)) for k, v in (node.attrs or {}).items()))
+        parts.append((op.name if op else node.kind, attrs, repr(node.meta.shape), (node.meta.params or 0)))
     return tuple(parts)
 
 
@@ -281,9 +282,9 @@ def _edges(graph: Graph, items: list, item_of: dict, failures: dict) -> list:
             continue
         for nid in item.nodes:
             node = graph.node(nid)
-            ins = list(flat_tensors(node.get("inputs") or []))
+            ins = list(flat_tensors(node.inputs or []))
             if _kind(node) == "loop":           # its sources reach it through its step inputs
-                ins = ins[node.get("n_inputs", 0):]
+                ins = ins[(node.n_inputs or 0):]
             for t in ins:
                 if t.node in item_of:
                     add(item_of[t.node], item, t, nid in failures)

@@ -187,8 +187,8 @@ class ClassWriter:
         varying = {p: self._arg_source(ctx, m, arg, child.attrs[p]) for p, arg in (given or {}).items()
                    if names_in(arg) & local and is_int(child.attrs.get(p))}
         varying = {p: varying[p] for p in child.attrs if p in varying}  # sentinels are counted in this order
-        tensors = node["inputs"][0] if op.inputs is None else node["inputs"]
-        names = self._arg_names(m).get(node["call_span"], [])
+        tensors = node.inputs[0] if op.inputs is None else node.inputs
+        names = self._arg_names(m).get(node.call_span, [])
         sizes = [[(t, k, d, names[j] if j < len(names) else None) if is_int(d) else None for k, d in enumerate(s)]
                  if isinstance(s, tuple) else None for j, (t, s) in enumerate(zip(tensors, ins))]
         real = lowering(op).init(child.attrs, ins)
@@ -369,7 +369,7 @@ def _same(a, b) -> bool:
 def _input_dim(graph, m: Module, j: int, axis: int):
     t = m.inputs[j]
     node = graph.node(t.node)
-    shape = node["outputs"][t.index] if node.get("outputs") is not None else node["shape"]
+    shape = node.meta.outputs[t.index] if node.meta.outputs is not None else node.meta.shape
     return shape[axis]
 
 
@@ -386,7 +386,7 @@ def _size_name(m: Module, j: int, axis: int, graph, taken: set) -> str:
 
 def _shape(graph, t):
     node = graph.node(t.node)
-    return node["outputs"][t.index] if node.get("outputs") is not None else node["shape"]
+    return node.meta.outputs[t.index] if node.meta.outputs is not None else node.meta.shape
 
 
 def _tokens(text: str):

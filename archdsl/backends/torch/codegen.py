@@ -91,7 +91,7 @@ class TorchCodegen:
         """The helper sources (Lowering.support) of the ops in use, once each; their names are taken."""
         out: list[str] = []
         for _, node in self.graph.nodes():
-            support = lowering(node["op"]).support if node["op"] is not None else ""
+            support = lowering(node.op).support if node.op is not None else ""
             src = support.strip() + "\n" if support else None
             if src and src not in out:
                 out.append(src)
@@ -156,7 +156,7 @@ class TorchCodegen:
         from ...passes.shapes import input_shapes
 
         ins = input_shapes(self.graph, node)
-        return ins[0] if node["op"].inputs is None else ins
+        return ins[0] if node.op.inputs is None else ins
 
 
 def _short_lines(source: str) -> str:

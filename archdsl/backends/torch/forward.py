@@ -89,14 +89,14 @@ class ForwardWriter:
                 node = self.gen.graph.node(next(_tensors(st.result)).node)
                 layer_call = lowering(child.op).layer_call
                 if layer_call is not None:
-                    call = layer_call(node["attrs"], self.gen.in_shapes(node), f"self.{st.callee}", args)
+                    call = layer_call(node.attrs, self.gen.in_shapes(node), f"self.{st.callee}", args)
                 if self.gen.probe:
-                    call = f"_probe(self, {node['stmt_index']!r}, {call})"
+                    call = f"_probe(self, {node.stmt_index!r}, {call})"
         else:
             node = self.gen.graph.node(st.callee)
-            call, base = lowering(node["op"]).call(node["attrs"], self.gen.in_shapes(node), args), node["op"].name
+            call, base = lowering(node.op).call(node.attrs, self.gen.in_shapes(node), args), node.op.name
             if self.gen.probe:
-                call = f"_probe(self, {node['stmt_index']!r}, {call})"
+                call = f"_probe(self, {node.stmt_index!r}, {call})"
         if isinstance(st.target, tuple) and _same_structure(st.target, st.result):
             var = self._unpack(st.target, st.result)
         else:
@@ -123,7 +123,7 @@ class ForwardWriter:
     def _probe(self, st, key: str, source: str) -> str:
         if not self.gen.probe:
             return source
-        return f"_probe(self, {self.gen.graph.node(_loop_id(st))['stmt_index'] + '.' + key!r}, {source})"
+        return f"_probe(self, {self.gen.graph.node(_loop_id(st)).stmt_index + '.' + key!r}, {source})"
 
     def _state(self, st, first: int, outputs: list, names: list[str]) -> list[str]:
         """Bind the carried state variables to their initial values; returns their names."""
@@ -190,7 +190,7 @@ class ForwardWriter:
         body_inputs = self._body_input_names(st)
         names = self._names(st, ["tokens", "logits"] + [f"outs{i}" for i in range(1, m)]
                             + body_inputs[1:1 + st.options["n_state"]])
-        start_shape = self.gen.graph.node(st.args[0].node)["shape"]
+        start_shape = self.gen.graph.node(st.args[0].node).meta.shape
         token = self.var("token")
         self.lines.append(f"{INDENT}{token} = {self.src(st.args[0])}")
         state = self._state(st, 1, outs[1 + m:], names[1 + m:])

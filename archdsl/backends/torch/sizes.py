@@ -157,9 +157,9 @@ class SizeTracer:
         if positions:
             return size_symbol(positions[0], axis)
         node = self.graph.node(t.node)
-        if node["kind"] != "op":
+        if node.kind != "op":
             return None
-        scope = node["scope"]
+        scope = node.scope
         if scope == module.path:
             return self._through_op(module, t, node, axis)
         inner = self._instance_within(module, scope)
@@ -201,10 +201,10 @@ class SizeTracer:
 
     def _through_op(self, module: Module, t: Tensor, node: dict, axis: int):
         """The output dim as a sum of input dims and attributes plus a constant, found by moving each."""
-        op, attrs = node["op"], node["attrs"]
+        op, attrs = node.op, node.attrs
         ins = input_shapes(self.graph, node)
         flat = ins[0] if op.inputs is None else ins
-        tensors = node["inputs"][0] if op.inputs is None else node["inputs"]
+        tensors = node.inputs[0] if op.inputs is None else node.inputs
         out = _output(op, attrs, flat, t.index)
         if not out or not is_int(out[axis % len(out)]):
             return None
@@ -238,7 +238,7 @@ class SizeTracer:
         return total + rest
 
     def _attr(self, module: Module, node: dict, name: str, value: int):
-        layer = self.graph.module_at(node["module"]) if node["module"] else None
+        layer = self.graph.module_at(node.module) if node.module else None
         decl = self.decls.of(layer) if layer is not None else None
         if decl is None:
             return value
