@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from . import pipeline
 from .dims import Shape
 from .errors import UsageError
-from .syntax.spec import SpecDoc, read_spec
+from .limits import resolve
+from .reporting.summary import Summary, summarize
+from .syntax.spec import SpecDoc
 
 
 def load(path: str, limits: dict | None = None, **params: Any) -> "Spec":
@@ -16,24 +18,8 @@ def load(path: str, limits: dict | None = None, **params: Any) -> "Spec":
 
     `limits` raises (or lowers) archdsl's resource limits, e.g. `{"max_repeat": 10**6}`: see archdsl/limits.py.
     """
-    from .limits import active, resolve
-
     limits = resolve(limits)
-    with active(limits), _too_deep_is_a_limit(str(path)):
-        return Spec(read_spec(str(path)), params, limits)
-
-
-@contextmanager
-def _too_deep_is_a_limit(file: str):
-    """Python's own recursion limit, hit by a pathological spec, is reported like archdsl's limits."""
-    try:
-        yield
-    except RecursionError:
-        from .errors import LimitError, Span
-
-        raise LimitError("the spec nests too deeply to process", Span(file, 1, 1),
-                         hint="lower the nesting of blocks, lists or expressions (limits `max_depth`, "
-                              "`max_expr_depth`)") from None
+    return Spec(pipeline.read(str(path), limits), params, limits)
 
 
 @contextmanager
@@ -41,59 +27,9 @@ def _no_context():
     yield
 
 
-@dataclass
-class SummaryRow:
-    name: str
-    op: str
-    shape: Shape
-    params: int
-    macs: Any
-
-
-@dataclass
-class LoopCost:
-    """The cost of one loop (scan, loop, decode): its step count and the MACs of one step of its body."""
-
-    name: str
-    kind: str
-    steps: Any
-    macs_per_step: Any
-
-
-@dataclass
-class Summary:
-    rows: list
-    params: int
-    macs: Any
-    loops: list = field(default_factory=list)   # LoopCost of every loop, outermost first
-
-    def __iter__(self):
-        return iter(self.rows)
-
-    def macs_at(self, **dims) -> Any:
-        """Total MACs with symbolic dims set: `summary.macs_at(N=1, T=20)`."""
-        from .dims import substitute
-
-        return substitute(self.macs, dims)
-
-    def macs_per(self, dim: str) -> Any:
-        """What one more unit of the dim `dim` adds to the total MACs, e.g. per time step: `macs_per('T')`
-        (the coefficient of T where the total is linear in T, as for a scan over T)."""
-        from .dims import as_static
-
-        if isinstance(self.macs, int):
-            return 0
-        import sympy
-
-        syms = {s.name: s for s in self.macs.free_symbols}
-        return as_static(sympy.expand(sympy.diff(self.macs, syms[dim]))) if dim in syms else 0
-
-
 class Spec:
     def __init__(self, doc: SpecDoc, params: dict | None = None, limits: dict | None = None):
         self.doc = doc
-        from .limits import resolve
-
         self.overrides = dict(params or {})
         self.limits = resolve(limits)
 
@@ -121,32 +57,16 @@ class Spec:
         return exec_source(self.source, self.doc.file)[name]
 
     @cached_property
-    def _elaborated(self):
-        from . import ops  # noqa: F401  (registers the ops)
-        from .elaborate.build import Builder
-        from .passes.cost import infer_costs
-        from .passes.shapes import infer_shapes
-
-        from .limits import active
-        from .elaborate.compose import check_across
-
-        with active(self.limits), _too_deep_is_a_limit(self.doc.file):
-            builder = Builder(self.doc, self.overrides, self.limits)
-            graph = builder.build()
-            try:
-                infer_shapes(graph)
-            finally:  # shapes between models and objectives: a mismatch there is the cause of later errors
-                check_across(graph)
-            infer_costs(graph)
-        return graph, builder.warnings
+    def _elaborated(self) -> pipeline.Elaborated:
+        return pipeline.elaborate(self.doc, self.overrides, self.limits)
 
     @property
     def graph(self):
-        return self._elaborated[0]
+        return self._elaborated.graph
 
     @property
     def warnings(self) -> list:
-        return self._elaborated[1]
+        return self._elaborated.warnings
 
     def check(self) -> dict[str, Shape]:
         """Run every static check; return the output shape of every graph node."""
@@ -185,16 +105,15 @@ class Spec:
                                 if name in self.doc.objectives else ""))
         if name is None and len(self.doc.models) == 1:
             name = next(iter(self.doc.models))
-        from .limits import active
         from .passes.memory import check_memory
 
         if str(device) != "meta":  # the weights must fit the limit `max_memory` before they are allocated
-            with active(self.limits):
+            with pipeline.limited(self.limits, self.doc.file):
                 check_memory(self.graph, activations=False)
         gen = self._codegen(probe)
         source = self.source if not probe else gen.generate()
         if probe:
-            from .runtime_shapes import probe_function
+            from .backends.torch.probes import probe_function
             extra = {"_probe": probe_function}
         else:
             gen.generate()
@@ -215,37 +134,7 @@ class Spec:
 
     def summary(self, depth: int | None = None) -> Summary:
         """One row per op; with `depth` K, one row per block instance or sequence nested deeper than K (0: top)."""
-        rows, total_params, total_macs = [], 0, 0
-        for nid, node in self.graph.nodes():
-            if node.kind in ("input", "loop_in"):
-                continue
-            op = node.op.name if node.op is not None else node.kind
-            rows.append(SummaryRow(nid, op, node.meta.shape, node.meta.params, node.meta.macs))
-            total_params += node.meta.params
-            total_macs = total_macs + node.meta.macs
-        if depth is not None:
-            from .backends.graphviz.containers import aggregate_rows
-
-            rows = aggregate_rows(self.graph, rows, depth, SummaryRow)
-        return Summary(rows, total_params, total_macs, self._loop_costs())
-
-    def _loop_costs(self) -> list:
-        from .dims import as_static
-        from .passes.loops import LOOP_KINDS
-
-        out = []
-        for nid, node in self.graph.nodes():
-            if node.kind in LOOP_KINDS and node.meta.count is not None:
-                body = sum((self.graph.node(b).meta.macs or 0 for b in node.body_nodes), 0)
-                count = node.meta.count
-                if isinstance(body, int) and isinstance(count, int):
-                    per_step = body // count if count else 0
-                else:
-                    import sympy
-
-                    per_step = as_static(sympy.expand(sympy.cancel(body / count)))
-                out.append(LoopCost(nid, node.kind, count, per_step))
-        return out
+        return summarize(self.graph, depth)
 
     def to_dot(self, depth: int | None = None, direction: str = "TB", model: str | None = None,
                allow_errors: bool = False, fuse: bool = True) -> str:

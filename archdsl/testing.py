@@ -171,7 +171,7 @@ def shape_report(spec, model: str | None = None, device: str | None = None, **va
     device: "meta" (shapes only, nothing allocated), "cpu", or None: meta, and CPU where an op has no
     meta kernel. Before running on CPU the memory estimate is checked against the limit `max_memory`.
     """
-    from .runtime_shapes import runtime_shapes
+    from .backends.torch.probes import runtime_shapes
 
     model = model or spec.models[0]
     missing = [n for n in symbols(spec, model) if n not in values]
@@ -186,10 +186,10 @@ def shape_report(spec, model: str | None = None, device: str | None = None, **va
             if device == "meta":
                 raise _pytorch_failed(exc, values, "meta") from exc
     if seen is None:
-        from .limits import active
         from .passes.memory import check_memory
+        from .pipeline import limited
 
-        with active(spec.limits):
+        with limited(spec.limits, spec.doc.file):
             check_memory(spec.graph, values)
         try:
             seen = runtime_shapes(spec, model, values, device=device or "cpu")
@@ -205,9 +205,10 @@ def _check_loop_counts(spec) -> None:
     """Running a `loop` or `decode` takes as many steps as its count, even on the meta device: bound them by
     `max_repeat` before running anything."""
     from .errors import LimitError
-    from .limits import active, current, exceeded
+    from .limits import current, exceeded
+    from .pipeline import limited
 
-    with active(spec.limits):
+    with limited(spec.limits, spec.doc.file):
         limit = current("max_repeat")
         for _, node in spec.graph.nodes():
             arg = _LOOP_COUNTS.get(node.kind)
@@ -345,13 +346,12 @@ def format_report(spec, result: PropertyResult) -> str:
 
 def from_text(text: str, file: str = "<spec>", limits: dict | None = None, **params):
     """A Spec from YAML text (as `archdsl.load` reads files); errors are located in `file`."""
+    from . import pipeline
     from .api import Spec
-    from .limits import active, resolve
-    from .syntax.spec import parse_spec
+    from .limits import resolve
 
     limits = resolve(limits)
-    with active(limits):
-        return Spec(parse_spec(text, file), params, limits)
+    return Spec(pipeline.read(file, limits, text), params, limits)
 
 
 def _models(spec, model: str | None) -> list[str]:

@@ -24,8 +24,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import archdsl  # noqa: E402
-from archdsl import export  # noqa: E402
-from archdsl.cli import _define  # noqa: E402
+from archdsl.backends.torch import export  # noqa: E402
+from archdsl.cli.options import define  # noqa: E402
 
 DEFAULT = [("resnet50", ROOT / "specs" / "resnet.yaml", {"depth": 50}),
            ("seq2seq_attention", ROOT / "specs" / "seq2seq_attention.yaml", {})]
@@ -88,7 +88,7 @@ def main(argv=None) -> list[dict]:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch._dynamo.config.allow_rnn = args.allow_rnn
-    targets = [(Path(args.spec).stem, Path(args.spec), dict(_define(d) for d in args.defines))] if args.spec \
+    targets = [(Path(args.spec).stem, Path(args.spec), dict(define(d) for d in args.defines))] if args.spec \
         else DEFAULT
     rows = []
     print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, "

@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import archdsl  # noqa: E402
-from archdsl import export  # noqa: E402
+from archdsl.backends.torch import export  # noqa: E402
 
 # Smaller variants where the default would make the table slow without saying more; "spec" -> params.
 PARAMS: dict[str, dict] = {}

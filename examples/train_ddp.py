@@ -38,7 +38,7 @@ from torch.utils.data.distributed import DistributedSampler
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import archdsl  # noqa: E402
-from archdsl.cli import _define  # noqa: E402  (-D NAME=VALUE, parsed as the CLI does)
+from archdsl.cli.options import define  # noqa: E402  (-D NAME=VALUE, parsed as the CLI does)
 
 
 def parse_args(argv=None):
@@ -138,7 +138,7 @@ def sync_buffers(model, distributed: bool) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     distributed, rank, world, device = setup(args.device)
-    params = dict(_define(d) for d in args.defines)
+    params = dict(define(d) for d in args.defines)
     spec = archdsl.load(args.spec, **params)
     if "num_classes" in spec.doc.params and "num_classes" not in params:
         params["num_classes"] = 10

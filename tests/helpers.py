@@ -40,7 +40,7 @@ def spec_path(name: str) -> str:
 
 def assert_static_equals_runtime(spec, model: str | None = None, **dims) -> None:
     """At every graph node, the static shape (symbols set from `dims`) equals the PyTorch shape."""
-    from archdsl.runtime_shapes import shape_mismatches
+    from archdsl.backends.torch.probes import shape_mismatches
 
     bad = shape_mismatches(spec, model, dims)
     assert not bad, "static and runtime shapes differ:\n" + "\n".join(bad[:20])

@@ -2,8 +2,8 @@
 
 Every specs/*.yaml is picked up by itself; CASES only gives a spec smaller parameters, values for its
 symbolic dims, or marks it slow to compile. A spec that cannot be exported for a real reason is listed in
-archdsl.export.LIMITS, a symbolic dim that torch.export cannot keep dynamic (a sequence length that a loop runs
-over) in archdsl.export.STATIC_DIMS; both are listed in docs/export.md, and the tests check that each entry
+archdsl.backends.torch.export.LIMITS, a symbolic dim that torch.export cannot keep dynamic (a sequence length that a loop runs
+over) in archdsl.backends.torch.export.STATIC_DIMS; both are listed in docs/export.md, and the tests check that each entry
 is still needed (the export still fails, with the listed reason) and that the export works once the dim is fixed.
 
 Tolerance, every comparison with eager PyTorch (float32, eval mode): max |a - b| <= 1e-4 and
@@ -28,7 +28,7 @@ import pytest
 import torch
 
 import archdsl
-from archdsl import export
+from archdsl.backends.torch import export
 from archdsl.cli import main as cli
 from tests.helpers import skip_missing
 

@@ -67,7 +67,7 @@ TESTING = "import archdsl\nfrom hypothesis import given\nfrom archdsl.testing im
 # or ("compile", why it is not run)
 PYTHON = {
     'import archdsl\nspec = archdsl.load("specs/resnet.yaml", depth=50, num_classes=10)': ("run", "", {}, []),
-    "import archdsl\nfrom archdsl import export": (
+    "import archdsl\nfrom archdsl.backends.torch import export": (
         "compile", "its last line needs CUDA; tests/test_deploy.py runs each export function on the zoo"),
     'spec = archdsl.load("specs/vae.yaml", input_dim=64, latent=2)': ("run", "import archdsl\n" + X, {}, []),
     "class Vae(nn.Module):": ("compile", "an excerpt of generated code (nn, Encoder, Decoder are the file's)"),

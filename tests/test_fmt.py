@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 
 import archdsl
 from archdsl.cli import main
-from archdsl.fmt import format_text
+from archdsl.syntax.fmt import format_text
 from archdsl.syntax.unparse import unparse
 from archdsl.syntax.expr import parse_expr
 from archdsl.errors import Span
@@ -117,7 +117,7 @@ def test_unparse_round_trips(source):
         return Span("", line, col, n)
     tree = parse_expr(source, locate)
     text = unparse(tree)
-    from archdsl.fmt import signature
+    from archdsl.syntax.fmt import signature
     assert signature(parse_expr(text, locate)) == signature(tree), text
     assert unparse(parse_expr(text, locate)) == text
 

@@ -178,7 +178,7 @@ def test_none_applied_to_a_layer_sequence(write_spec):
 
 def test_pytorch_failing_on_the_meta_device_is_a_counterexample(write_spec, monkeypatch, capsys):
     """Found by the long fuzz run: `archdsl test --device meta` let PyTorch's error escape (an internal error)."""
-    import archdsl.runtime_shapes as rs
+    import archdsl.backends.torch.probes as rs
 
     def fail(*args, **kwargs):
         raise RuntimeError("k not in range for dimension")

@@ -7,7 +7,7 @@ import torch
 
 import archdsl
 from archdsl.dims import symbol
-from archdsl.runtime_shapes import example_inputs
+from archdsl.backends.torch.probes import example_inputs
 from tests.helpers import assert_static_equals_runtime
 
 N, T = symbol("N"), symbol("T")
@@ -176,7 +176,7 @@ def test_summary_reports_macs_per_time_step(write_spec):
     assert scan.macs_per_step == per_step.expand() and decode.macs_per_step == per_step.expand()
     assert summary.macs_per("T") == per_step.expand()
     assert summary.macs_at(N=1, T=10, S=4) == 15 * (4 * 16 * 24 + 2 * 16 * 4 + 16 * 11)
-    from archdsl.summary import summary_text
+    from archdsl.reporting.summary import summary_text
 
     assert "scan `step.scan`: T steps x" in summary_text(summary, "steps")
 

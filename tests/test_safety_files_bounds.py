@@ -149,7 +149,7 @@ def test_handlers_are_restored_after_writing(tmp_path):
 def test_weights_that_are_not_a_state_dict(tmp_path, payload):
     torch = pytest.importorskip("torch")
     from archdsl.errors import UsageError
-    from archdsl.export import load_weights
+    from archdsl.backends.torch.export import load_weights
 
     weights = tmp_path / "w.pt"
     if payload == "junk":
@@ -280,7 +280,7 @@ def test_failures_in_the_generated_forward_have_a_stable_origin(tmp_path, monkey
     import itertools
 
     import archdsl
-    import archdsl.runtime_shapes
+    import archdsl.backends.torch.probes
     from hypothesis.internal.escalation import InterestingOrigin
 
     from archdsl.testing import ShapeMismatch, check_example, run_property
@@ -292,7 +292,7 @@ def test_failures_in_the_generated_forward_have_a_stable_origin(tmp_path, monkey
             exec(compile("raise RuntimeError('k out of range')", f"<archdsl spec #{next(builds)}>", "exec"))
         return {}
 
-    monkeypatch.setattr(archdsl.runtime_shapes, "runtime_shapes", run)
+    monkeypatch.setattr(archdsl.backends.torch.probes, "runtime_shapes", run)
     spec = archdsl.load(str(spec_with(tmp_path, "inputs:\n  x: [N, S]\nforward: |\n  topk_mask(x, k=2)\n")))
     origins = set()
     for _ in range(2):

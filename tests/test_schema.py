@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from archdsl.cli import main
-from archdsl.schema import spec_schema
+from archdsl.syntax.schema import spec_schema
 from archdsl.syntax import spec as S
 from tests.helpers import SPECS, optional
 

@@ -64,7 +64,7 @@ def diagnostic(code: str) -> str:
 
 def page(root: Path | None = None) -> str:
     """The text of docs/errors.md (it does not depend on the checkout)."""
-    from ..export import ExportError
+    from ..backends.torch.export import ExportError
 
     out = ["# Error codes", "",
            "Every mistake in a spec is reported as `file:line:col: error[CODE]: message`, with the source line, "

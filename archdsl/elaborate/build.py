@@ -91,7 +91,7 @@ class Builder(Evaluator):
 
     # --- models
     def build(self) -> Graph:
-        from ..objectives import elaborate_objectives
+        from .objectives import elaborate_objectives
         from .compose import model_order, tag_nodes, use_models
 
         for name in model_order(self.doc):  # each model after the models it uses (`uses:`)

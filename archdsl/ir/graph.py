@@ -118,7 +118,7 @@ class Graph:
         self.roots: dict[str, Module] = {}    # model name -> root module
         self.inputs: dict[str, list[str]] = {}  # model name -> input node ids
         self.uses: dict[str, list[str]] = {}  # model name -> the models its forward calls (elaborate/compose.py)
-        self.objectives: dict[str, Module] = {}  # objective name -> root (archdsl/objectives.py)
+        self.objectives: dict[str, Module] = {}  # objective name -> root (elaborate/objectives.py)
         self._suffix: dict[str, int] = {}  # base id -> the suffix to try first (keeps unique_id linear)
 
     def unique_id(self, base: str) -> str:

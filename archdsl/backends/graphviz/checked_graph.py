@@ -16,32 +16,10 @@ def graph_for_drawing(spec, allow_errors: bool = False):
     except ShapeError:
         if not allow_errors:
             raise
-    from ... import ops  # noqa: F401  (registers the ops)
-    from ...elaborate.build import Builder
-    from ...limits import active
-    from ...passes.cost import infer_costs
-    from ...passes.shapes import infer_shapes
+    from ...pipeline import elaborate
 
-    with active(spec.limits):
-        graph = Builder(spec.doc, spec.overrides, spec.limits).build()
-        errors = infer_shapes(graph, collect_errors=True)
-        failures = _failures(graph, errors)
-        errors += _across(graph)
-        infer_costs(graph)
-    return graph, errors, failures
-
-
-def _across(graph) -> list:
-    """The checks between models and objectives (a model called with the wrong shapes), as errors."""
-    try:
-        from ...elaborate.compose import check_across
-    except ImportError:
-        return []
-    try:
-        check_across(graph)
-    except ShapeError as err:
-        return [err]
-    return []
+    result = elaborate(spec.doc, spec.overrides, spec.limits, collect_errors=True)
+    return result.graph, result.errors, _failures(result.graph, result.errors)
 
 
 def _failures(graph, errors: list) -> dict:

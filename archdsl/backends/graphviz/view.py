@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ...errors import UsageError
 from ...ir.graph import Graph, Node, Tensor, flat_tensors
-from .containers import Container, ContainerIndex, Unit, group_nodes
+from ...ir.containers import Container, ContainerIndex, Unit, group_nodes
 
 
 @dataclass(eq=False)

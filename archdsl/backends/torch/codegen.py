@@ -13,6 +13,7 @@ import os
 from ... import names
 from ...ir.graph import Graph, Module
 from .classes import BlockClass, ClassWriter
+from .objectives import objective_sources
 from .lowerings import lowering
 from .pysource import comment, docstring, fit
 
@@ -58,8 +59,6 @@ class TorchCodegen:
 
     # --- entry point
     def generate(self) -> str:
-        from ...objectives import objective_sources
-
         support = self._support()
         self.taken |= set(self.graph.objectives)  # objectives are functions named as in the spec
         for instances in self._blocks_by_height():

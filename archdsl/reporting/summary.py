@@ -2,8 +2,90 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import Any
 
-from .dims import fmt_shape
+from ..dims import Shape, as_static, fmt_shape
+from ..ir.containers import aggregate_rows
+from ..ir.graph import Graph
+from ..passes.loops import LOOP_KINDS
+
+
+@dataclass
+class SummaryRow:
+    name: str
+    op: str
+    shape: Shape
+    params: int
+    macs: Any
+
+
+@dataclass
+class LoopCost:
+    """The cost of one loop (scan, loop, decode): its step count and the MACs of one step of its body."""
+
+    name: str
+    kind: str
+    steps: Any
+    macs_per_step: Any
+
+
+@dataclass
+class Summary:
+    rows: list
+    params: int
+    macs: Any
+    loops: list = field(default_factory=list)   # LoopCost of every loop, outermost first
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def macs_at(self, **dims) -> Any:
+        """Total MACs with symbolic dims set: `summary.macs_at(N=1, T=20)`."""
+        from ..dims import substitute
+
+        return substitute(self.macs, dims)
+
+    def macs_per(self, dim: str) -> Any:
+        """What one more unit of the dim `dim` adds to the total MACs, e.g. per time step: `macs_per('T')`
+        (the coefficient of T where the total is linear in T, as for a scan over T)."""
+        if isinstance(self.macs, int):
+            return 0
+        import sympy
+
+        syms = {s.name: s for s in self.macs.free_symbols}
+        return as_static(sympy.expand(sympy.diff(self.macs, syms[dim]))) if dim in syms else 0
+
+
+def summarize(graph: Graph, depth: int | None = None) -> Summary:
+    """One row per op; with `depth` K, one row per block instance or sequence nested deeper than K (0: top)."""
+    rows, total_params, total_macs = [], 0, 0
+    for nid, node in graph.nodes():
+        if node.kind in ("input", "loop_in"):
+            continue
+        op = node.op.name if node.op is not None else node.kind
+        rows.append(SummaryRow(nid, op, node.meta.shape, node.meta.params, node.meta.macs))
+        total_params += node.meta.params
+        total_macs = total_macs + node.meta.macs
+    if depth is not None:
+        rows = aggregate_rows(graph, rows, depth, SummaryRow)
+    return Summary(rows, total_params, total_macs, _loop_costs(graph))
+
+
+def _loop_costs(graph: Graph) -> list:
+    out = []
+    for nid, node in graph.nodes():
+        if node.kind in LOOP_KINDS and node.meta.count is not None:
+            body = sum((graph.node(b).meta.macs or 0 for b in node.body_nodes), 0)
+            count = node.meta.count
+            if isinstance(body, int) and isinstance(count, int):
+                per_step = body // count if count else 0
+            else:
+                import sympy
+
+                per_step = as_static(sympy.expand(sympy.cancel(body / count)))
+            out.append(LoopCost(nid, node.kind, count, per_step))
+    return out
 
 
 def human(n) -> str:

@@ -22,7 +22,7 @@ import os
 import warnings
 from typing import Any
 
-from .errors import ArchDSLError, UsageError
+from ...errors import ArchDSLError, UsageError
 
 
 class ExportError(ArchDSLError):
@@ -139,7 +139,7 @@ def example_inputs(spec, model: str | None = None, dims: dict | None = None, see
                    device=None, dtype=None) -> tuple:
     """Random inputs of the model's declared shapes and dtypes (token ids in [low, high)), symbolic dims from
     `dims` or `symbol_values`; `dtype` casts the floating-point ones."""
-    from .runtime_shapes import example_inputs as declared_inputs
+    from .probes import example_inputs as declared_inputs
 
     model = _model_name(spec, model)
     out = []

@@ -10,7 +10,7 @@ from archdsl/syntax/spec.py, so the schema follows the language.
 """
 from __future__ import annotations
 
-from .syntax import spec as S
+from . import spec as S
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LAYER_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -98,8 +98,8 @@ def _part(keys, ops: list[str], where: str, required=()) -> dict:
 
 
 def spec_schema() -> dict:
-    from . import ops as _ops  # noqa: F401  (registers the ops)
-    from .ops.registry import REGISTRY
+    from .. import ops as _ops  # noqa: F401  (registers the ops)
+    from ..ops.registry import REGISTRY
 
     ops = REGISTRY.names()
     top = _part(S.TOP_KEYS, ops, "top level")

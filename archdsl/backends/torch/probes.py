@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .backends.torch.lowerings import probed_call
-from .dims import fmt_shape, substitute
-from .passes.loops import LOOP_KINDS
+from ...dims import fmt_shape, substitute
+from ...passes.loops import LOOP_KINDS
+from .lowerings import probed_call
 
 _records: dict | None = None
 
@@ -82,9 +82,7 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
     model = model or spec.models[0]
     dims = dims or {}
     if model in spec.doc.objectives:
-        from .objectives import runtime_shapes as objective_shapes
-
-        return objective_shapes(spec, model, dims, seed)
+        return _objective_shapes(spec, model, dims, seed)
     place = torch.device(device)
     net = spec.build(model, probe=True, device=None if place.type == "cpu" else place.type).eval()
     graph, mine = spec.graph, list(_model_nodes(spec, model))
@@ -192,3 +190,52 @@ def shape_mismatches(spec, model: str | None = None, dims: dict | None = None, d
                 bad.append(f"{node.call_span}: `{nid}` static {fmt_shape(static)} != runtime {fmt_shape(shape)}")
                 break
     return bad
+
+
+class _Scope:
+    """What an objective's probes report as `self`: the objective's scope, in eval mode."""
+
+    def __init__(self, path: str):
+        self._archdsl_path = path
+        self.training = False
+
+
+def _objective_shapes(spec, name: str, dims: dict, seed: int) -> dict:
+    """Run the objective on random inputs of its shapes (probabilities: uniform in [0, 1)); node -> shapes."""
+    import torch
+
+    from ...elaborate.compose import root_nodes
+    from .runtime import exec_source
+
+    global _records
+
+    graph = spec.graph
+    source = spec._codegen(probe=True).generate()
+    fn = exec_source(source, spec.doc.file, {"_probe": probe_function, "_objective_scope": _Scope})[name]
+    gen = torch.Generator().manual_seed(seed)
+    args = []
+    for t in graph.objectives[name].inputs:
+        node = graph.node(t.node)
+        shape = concrete_shape(graph.shape(t), dims)
+        dtype = node.dtype
+        if dtype in ("int64", "int32"):
+            low = substitute(node.low or 0, dims)
+            high = substitute(node.high if node.high is not None else low + 2, dims)
+            args.append(torch.randint(int(low), int(high), shape, generator=gen, dtype=getattr(torch, dtype)))
+        else:
+            args.append(torch.rand(shape, generator=gen))
+    _records = defaultdict(list)
+    try:
+        with torch.no_grad():
+            fn(*args)
+        records = _records
+    finally:
+        _records = None
+    out = {}
+    for nid in root_nodes(graph, name):
+        node = graph.node(nid)
+        if node.kind == "input" or node.objective_input:
+            out[nid] = [concrete_shape(node.meta.shape, dims)]
+        else:
+            out[nid] = [records[(node.scope, node.stmt_index)][node.call_index]]
+    return out

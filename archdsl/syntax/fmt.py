@@ -22,11 +22,11 @@ from functools import lru_cache
 
 import yaml
 
-from .errors import Span
-from .syntax import ast as A
-from .syntax import spec as S
-from .syntax.expr import parse, parse_expr
-from .syntax.unparse import unparse, unparse_stmt
+from ..errors import Span
+from . import ast as A
+from . import spec as S
+from .expr import parse, parse_expr
+from .unparse import unparse, unparse_stmt
 
 WIDTH = 100
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -344,7 +344,7 @@ def _program_lines(value: str) -> list[str] | None:
     """The canonical lines of a forward program, its comments kept; None if it cannot be re-rendered."""
     from lark import Tree
 
-    from .syntax.expr import _parser
+    from .expr import _parser
 
     lines = value.split("\n")
     try:

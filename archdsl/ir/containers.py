@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...ir.graph import Graph, Module
+from .graph import Graph, Module
 
 
 @dataclass(eq=False)
@@ -135,7 +135,7 @@ def aggregate_rows(graph: Graph, rows: list, depth: int, make_row) -> list:
     and MACs the sums over its ops. A container called twice gives two rows, the second `path@1`.
     """
     if depth < 0:
-        from ...errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError(f"--depth must be 0 or more, got {depth}")
     by_name = {r.name: r for r in rows}

@@ -1,0 +1,68 @@
+"""The pipeline every front end runs (API, CLI, drawing, tests): spec file -> SpecDoc -> Graph -> shapes -> costs.
+
+    read()       syntax/: YAML with positions, the expression language, names checked   -> SpecDoc
+    elaborate()  elaborate/: parameters bound, layers made, forwards run into the IR     -> Graph (ir/)
+                 passes/: shapes (and the checks across models), then parameters and MACs -> Node.meta
+
+The backends (backends/torch, backends/graphviz) and the reports (reporting/) read the checked graph.
+This is the one place that puts the limits in force and turns Python's recursion limit into a located error.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from .errors import LimitError, ShapeError, Span
+from .ir.graph import Graph
+from .limits import active
+from .syntax.spec import SpecDoc, parse_spec, read_spec
+
+
+@dataclass
+class Elaborated:
+    graph: Graph
+    warnings: list                              # (code, span, message)
+    errors: list = field(default_factory=list)  # shape errors, when collected instead of raised
+
+
+@contextmanager
+def limited(limits: dict, file: str):
+    """`limits` in force; Python's own recursion limit, hit by a pathological spec, reported like them."""
+    with active(limits):
+        try:
+            yield
+        except RecursionError:
+            raise LimitError("the spec nests too deeply to process", Span(file, 1, 1),
+                             hint="lower the nesting of blocks, lists or expressions (limits `max_depth`, "
+                                  "`max_expr_depth`)") from None
+
+
+def read(path: str, limits: dict, text: str | None = None) -> SpecDoc:
+    """The spec file at `path`, or `text` as if it were that file."""
+    with limited(limits, path):
+        return read_spec(path) if text is None else parse_spec(text, path)
+
+
+def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool = False) -> Elaborated:
+    """The checked graph. `collect_errors`: shape errors are listed (for drawing them) instead of raised."""
+    from . import ops  # noqa: F401  (registers the ops)
+    from .elaborate.build import Builder
+    from .elaborate.compose import check_across
+    from .passes.cost import infer_costs
+    from .passes.shapes import infer_shapes
+
+    with limited(limits, doc.file):
+        builder = Builder(doc, overrides, limits)
+        graph = builder.build()
+        errors = []
+        try:
+            errors = infer_shapes(graph, collect_errors)
+        finally:  # shapes between models and objectives: a mismatch there is the cause of later errors
+            try:
+                check_across(graph)
+            except ShapeError as err:
+                if not collect_errors:
+                    raise
+                errors.append(err)
+        infer_costs(graph)
+    return Elaborated(graph, builder.warnings, errors)
