@@ -67,7 +67,7 @@ def test_ddp_two_processes_agree_and_resume_continues(tmp_path):
     # ... and resumed: it starts from the saved step and ends where the uninterrupted run ends
     out = torchrun(ckpt, epochs=2)
     assert f"resumed from {ckpt}: epoch 1 done, step {STEPS_PER_EPOCH}" in out
-    assert f"epoch 1/2" not in out                          # epoch 1 is not trained again
+    assert "epoch 1/2" not in out                          # epoch 1 is not trained again
     resumed = final_hashes(out)
     assert resumed[0] == resumed[1]
     assert resumed[0] == straight[0], "a resumed run must end with the weights of an uninterrupted one"

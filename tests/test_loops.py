@@ -1,5 +1,4 @@
 """scan, loop and decode: shape-checked bodies, costs scaled by the step count, generated for-loops."""
-import textwrap
 
 import pytest
 import torch

@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, ParamError, Span, StructureError, TypeError_,
+from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, ParamError, Span, TypeError_,
                       did_you_mean)
 from ..ir.graph import Graph, Module, Stmt, Tensor
 from ..limits import DEFAULTS, exceeded
 from ..ops.registry import REGISTRY, Attrs
 from ..dims import as_static
 from ..syntax import ast as A
-from ..syntax.spec import REQUIRED, SpecDoc
+from ..syntax.spec import SpecDoc
 from .evaluate import Evaluator, is_tensorish
 from .scope import Scope, SymbolScope, builtin_scope
 from .loops import SIGNATURES, run_loop
@@ -218,7 +218,7 @@ class Builder(Evaluator):
                     raise TypeError_(f"`{child.op.name}` cannot be an element of a layer list: "
                                      + ("it returns several tensors" if child.op.outputs is not None else
                                         "it takes several tensors"), child.span,
-                                     hint=f"declare it as a layer of its own and call it in `forward`")
+                                     hint="declare it as a layer of its own and call it in `forward`")
                 if child is not None:
                     module.children[index] = child
             self.depth -= 1

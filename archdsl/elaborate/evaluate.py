@@ -15,7 +15,7 @@ from ..ops.registry import bind
 from ..syntax import ast as A
 from ..limits import current as current_limit, exceeded
 from .scope import Scope
-from .values import TEMPLATES, BlockFn, BlockTemplate, Builtin, LayerRef, LoopForm, OpFn, OpTemplate, describe
+from .values import TEMPLATES, BlockFn, BlockTemplate, Builtin, LoopForm, OpFn, OpTemplate, describe
 
 _BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
            "//": operator.floordiv, "%": operator.mod, "**": operator.pow}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .graph import Graph, Module
+from .graph import Graph, Module, Node
 
 
 @dataclass(eq=False)
@@ -36,7 +36,8 @@ class Container:
 
     def chain(self) -> list["Container"]:
         """The containers from level 1 down to this one (the model root excluded)."""
-        out, c = [], self
+        out: list[Container] = []
+        c: Container | None = self
         while c is not None and c.level > 0:
             out.append(c)
             c = c.parent
@@ -62,18 +63,16 @@ class ContainerIndex:
                 c.children.append(self._add(child, c, level + 1, model))
         return c
 
-    def container_of(self, node: dict) -> Container:
+    def container_of(self, node: Node) -> Container:
         module = node.module
         if module:
             owner = self.by_path.get(module.rpartition(".")[0])
             if owner is not None:
                 return owner
         found = self.by_path.get(node.scope or "")
-        if found is None:
-            found = self.roots.get(node.model, next(iter(self.roots.values())))
-        return found
+        return found if found is not None else self.roots.get(node.model or "", next(iter(self.roots.values())))
 
-    def owner(self, node: dict) -> str:
+    def owner(self, node: Node) -> str:
         """The model (or objective) whose forward made the node; a model calling another (`uses:`) makes
         nodes inside the other's layers."""
         made_by = node.model
@@ -95,7 +94,7 @@ class Unit:
 
     container: Container
     index: int                 # the how-manieth run of this container
-    host: Container            # the open container the unit sits in
+    host: Container | None     # the open container the unit sits in (None: the top level)
     nodes: list = field(default_factory=list)
 
 
@@ -104,12 +103,15 @@ def group_nodes(index: ContainerIndex, depth: int | None, node_ids) -> list:
 
     A model's call of another model (`uses:`) is always one unit: the used model, in the caller.
     """
-    out, runs = [], {}
+    out: list = []
+    runs: dict = {}
     current: Unit | None = None
     for nid in node_ids:
         node = index.graph.node(nid)
         container = index.container_of(node)
         owner = index.owner(node)
+        folded: Container | None
+        host: Container | None
         if owner != container.model:
             folded, host = index.roots[container.model], index.roots[owner]
         else:

@@ -140,15 +140,13 @@ class Graph:
     def module_at(self, path: str) -> Module | None:
         """The layer instance at a dotted path (`layer1.0`), searching every model."""
         for root in self.roots.values():
-            here = root
-            rest = path[len(root.path) + 1:] if root.path and path.startswith(root.path + ".") else path
             if root.path and path == root.path:
                 return root
+            rest = path[len(root.path) + 1:] if root.path and path.startswith(root.path + ".") else path
+            here: Module | None = root
             for part in rest.split(".") if rest else []:
-                here = here.children.get(part)
-                if here is None:
-                    break
-            else:
+                here = here.children.get(part) if here is not None else None
+            if here is not None:
                 return here
         return None
 

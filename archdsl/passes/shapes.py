@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..dims import fmt_shape
-from ..errors import ShapeError, ShapeRuleError
+from ..errors import ArchDSLError, ShapeError, ShapeRuleError
 from ..ir.graph import Graph, Node, flat_tensors
 from .loops import LOOP_KINDS, loop_outputs, step_input_shape
 
@@ -12,9 +12,9 @@ def input_shapes(graph: Graph, node: Node) -> list:
     return [[graph.shape(x) for x in t] if isinstance(t, list) else graph.shape(t) for t in node.inputs]
 
 
-def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ShapeError]:
+def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ArchDSLError]:
     """Write `shape` on every node. Raises the first ShapeError, or collects them all (for diagrams)."""
-    errors: list[ShapeError] = []
+    errors: list[ArchDSLError] = []
     failed: set[str] = set()
     sizes: dict[str, dict] = {}  # the sizes each layer takes from its inputs, at its first call
     for nid, node in graph.nodes():
@@ -65,7 +65,7 @@ def _sizes_text(sizes: dict) -> str:
     return ", ".join(f"{name}={value}" for name, value in sizes.items())
 
 
-def _located(exc: ShapeRuleError, graph: Graph, nid: str, node: Node, ins: list) -> ShapeError:
+def _located(exc: ShapeRuleError, graph: Graph, nid: str, node: Node, ins: list) -> ArchDSLError:
     where = node.call_span
     err = ShapeError(exc.message, where, hint=exc.hint)
     shown = ", ".join(fmt_shape(s) for s in ins)

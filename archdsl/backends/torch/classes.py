@@ -28,7 +28,7 @@ from ...syntax.spec import REQUIRED
 from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
 from .pysource import Unrenderable, docstring, expression, literal, names_in
-from .sizes import Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, unwrap
+from .sizes import Declarations, SizeTracer, block_scope, bound_args, is_int, own_names
 
 SENTINEL = 790_000_000_001  # sentinels count up from here; no real size is this large
 
