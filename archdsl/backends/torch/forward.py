@@ -1,11 +1,20 @@
-"""The `forward` of a generated class: straight-line statements, plus `for` loops for scan/loop/decode."""
+"""The `forward` of a generated class: straight-line statements, plus `for` loops for scan/loop/decode.
+
+A value the spec did not name, used once and within the same spec statement, is not given a variable: its
+expression is written where it is used (`torch.relu(y + self.downsample(x))`), so one spec statement
+reads as one Python statement. Values are still computed in the spec's order: an expression is inlined
+only where the values waiting to be used are consumed in the order they were made.
+"""
 from __future__ import annotations
+
+import ast
+from collections import Counter
 
 from ...ir.graph import Module, Tensor
 from ...names import RESERVED
 from ...syntax import ast as A
 from .lowerings import lowering, probed_call
-from .pysource import docstring
+from .pysource import MAX_LINE, docstring
 
 INDENT = "        "
 
@@ -22,6 +31,9 @@ class ForwardWriter:
         self.busy: set | None = None  # inside a loop statement: the names it uses, which no new variable may take
         self.hints = arg_names(module.block.forward) if module.block.forward else {}
         self.statement: list[int] = []  # per line: the index of the spec statement it comes from
+        self.uses = _uses(self.stmts, module.output)
+        self.pending: list = []  # unnamed values waiting to be used: (Tensor, expression, base name, comment)
+        self.taken: list = []    # the pending values the expression being built reads, in order
 
     def write(self) -> list[str]:
         names = [n for n, _, _ in self.module.block.inputs]
@@ -34,9 +46,11 @@ class ForwardWriter:
             self.lines.append(docstring(self.module.block.doc.strip(), INDENT))
             self.statement.append(-1)
         starts = [(s.span.line, s.span.col) for s in self.module.block.forward.stmts]
+        self.statement_of = [_statement_of(starts, st.span) for st in self.stmts]
         for self.i, st in enumerate(self.stmts):
             where = f"  # line {st.span.line}"
             if st.kind in ("scan", "loop", "decode"):
+                self._flush()
                 first = len(self.lines)
                 first_state = 0 if st.kind == "loop" else 1  # the state's initial values may give up their names
                 kept = st.args[:first_state] + st.args[first_state + st.options["n_state"]:]
@@ -47,8 +61,9 @@ class ForwardWriter:
             else:
                 self._call(st, where)
             self.statement += [_statement_of(starts, st.span)] * (len(self.lines) - len(self.statement))
-        self.lines.append(f"{INDENT}return {self.src(self.module.output)}")
-        self.statement.append(len(starts))
+        self.taken = []
+        self.lines.append(f"{INDENT}return {self._inlined(self.src(self.module.output), None)}")
+        self.statement += [len(starts)] * (len(self.lines) - len(self.statement))
         return self.lines
 
     # --- values and names
@@ -56,6 +71,9 @@ class ForwardWriter:
         if isinstance(value, Tensor):
             if hint is not None and self.holder.get(hint) == value:  # `p(x, x)`: the name the spec wrote
                 return hint
+            if any(t == value for t, _, _, _ in self.pending):
+                self.taken.append(value)
+                return f"__pending{len(self.taken) - 1}__"
             return self.expr[value]
         if isinstance(value, list):
             return "[" + ", ".join(self.src(v) for v in value) + "]"
@@ -78,9 +96,57 @@ class ForwardWriter:
             _bind(value, name, self.expr)
         return name
 
+    # --- unnamed values written where they are used
+    def _inlined(self, text: str, result) -> str:
+        """`text` with the pending values it reads written in, when they are the last ones made, in order
+        (else they get variables first); the other pending values get their variables, unless `result`
+        itself will wait (then they keep waiting)."""
+        taken, self.taken = self.taken, []
+        waiting = [t for t, _, _, _ in self.pending]
+        inline = {k: next(e for u, e, _, _ in self.pending if u == t) for k, t in enumerate(taken)}
+        once = all(text.count(f"__pending{k}__") == 1 for k in inline)  # `x.reshape(x.shape[0], -1)`: x twice
+        written = _substitute(text, inline) if inline and once else text
+        if taken != waiting[len(waiting) - len(taken):] or not once or not _reads_well(written):
+            for k, t in enumerate(taken):
+                text = text.replace(f"__pending{k}__", self._flush_until(t))
+            if result is None:
+                self._flush()
+            return text
+        self.pending = self.pending[:len(self.pending) - len(taken)]
+        if result is None:
+            self._flush()
+        return written
+
+    def _flush_until(self, t) -> str:
+        """Give variables to the pending values up to `t`, in order; `t`'s variable."""
+        while self.pending:
+            u, expr, base, where = self.pending.pop(0)
+            name = self.var(base, u)
+            self.lines.append(f"{INDENT}{name} = {expr}{where}")
+            if u == t:
+                return name
+        raise KeyError(t)
+
+    def _flush(self) -> None:
+        while self.pending:
+            self._flush_until(self.pending[-1][0])
+
+    def _waits(self, st) -> bool:
+        """An unnamed value used once, later in the same spec statement (or returned by it)."""
+        r = st.result
+        if not isinstance(r, Tensor) or st.target is not None or self.uses[r] != 1:
+            return False
+        later = [j for j in range(self.i + 1, len(self.stmts)) if r in _tensors(self.stmts[j].args)]
+        if not later:  # returned: written into `return` when made by the last spec statement
+            return r in set(_tensors(self.module.output)) and self.statement_of[self.i] == max(self.statement_of)
+        j = later[0]
+        return self.statement_of[j] == self.statement_of[self.i] and self.stmts[j].kind not in ("scan", "loop",
+                                                                                              "decode")
+
     # --- statements
     def _call(self, st, where: str) -> None:
         hints = self.hints.get(st.span, [])
+        self.taken = []
         args = [self.src(a, hints[k] if k < len(hints) else None) for k, a in enumerate(st.args)]
         if st.kind == "module":
             call, base = f"self.{st.callee}({', '.join(args)})", st.callee
@@ -97,6 +163,11 @@ class ForwardWriter:
             call, base = lowering(node.op).call(node.attrs, self.gen.in_shapes(node), args), node.op.name
             if self.gen.probe:
                 call = f"_probe(self, {node.stmt_index!r}, {call})"
+        waits = self._waits(st)
+        call = self._inlined(call, st.result if waits else None)
+        if waits:
+            self.pending.append((st.result, call, base, where))
+            return
         if isinstance(st.target, tuple) and _same_structure(st.target, st.result):
             var = self._unpack(st.target, st.result)
         else:
@@ -253,6 +324,63 @@ def arg_names(program) -> dict:
     for stmt in program.stmts:
         visit(stmt)
     return out
+
+
+def _reads_well(expr: str) -> bool:
+    """Short enough for one line, or a sum (which is written one term per line)."""
+    if len(INDENT) + len(expr) + 24 <= MAX_LINE:
+        return True
+    body = ast.parse(expr, mode="eval").body
+    return isinstance(body, ast.BinOp) and isinstance(body.op, (ast.Add, ast.Sub))
+
+
+def _uses(stmts, output) -> Counter:
+    """How often each value is read, the output counted as a read."""
+    return Counter(t for st in stmts for t in _tensors(st.args)) + Counter(_tensors(output))
+
+
+PRIMARY = (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Constant, ast.List, ast.Tuple)
+_BINDING = {ast.BitOr: 5, ast.BitXor: 6, ast.BitAnd: 7, ast.LShift: 8, ast.RShift: 8, ast.Add: 9, ast.Sub: 9,
+            ast.Mult: 10, ast.Div: 10, ast.FloorDiv: 10, ast.Mod: 10, ast.MatMult: 10, ast.Pow: 12}
+
+
+def _binding(node) -> int:
+    """How tightly an expression holds together: an operand binding looser than its operator needs parentheses."""
+    if isinstance(node, ast.BinOp):
+        return _BINDING[type(node.op)]
+    if isinstance(node, ast.UnaryOp):
+        return 3 if isinstance(node.op, ast.Not) else 11
+    if isinstance(node, ast.Compare):
+        return 4
+    if isinstance(node, ast.BoolOp):
+        return 2 if isinstance(node.op, ast.And) else 1
+    return 0 if isinstance(node, (ast.IfExp, ast.Lambda, ast.NamedExpr)) else 13
+
+
+def _needs_parentheses(parent, node, expr) -> bool:
+    """Whether `expr`, written in place of `node` (a child of `parent`), must be parenthesized."""
+    own = _binding(expr)
+    if isinstance(parent, ast.BinOp):
+        outer = _binding(parent)
+        right = node is parent.right
+        return own < outer or (own == outer and (right != isinstance(parent.op, ast.Pow)))
+    if isinstance(parent, (ast.UnaryOp, ast.Compare, ast.BoolOp)):
+        return own <= _binding(parent)
+    if isinstance(parent, (ast.Attribute, ast.Subscript, ast.Starred, ast.IfExp, ast.Await)):
+        return not isinstance(expr, PRIMARY)
+    return False
+
+
+def _substitute(text: str, inline: dict) -> str:
+    """Write each `__pendingK__` of `text` as its expression, parenthesized where an operator binds it."""
+    tree = ast.parse(text, mode="eval")
+    parents = {id(c): n for n in ast.walk(tree) for c in ast.iter_child_nodes(n)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id.startswith("__pending"):
+            expr = inline[int(node.id[len("__pending"):-2])]
+            loose = _needs_parentheses(parents.get(id(node)), node, ast.parse(expr, mode="eval").body)
+            text = text.replace(node.id, f"({expr})" if loose else expr, 1)
+    return text
 
 
 def _loop_id(st) -> str:

@@ -5,6 +5,7 @@ through `repr`, docstrings and comments through `docstring`/`comment`.
 """
 from __future__ import annotations
 
+import ast
 import io
 import math
 import tokenize
@@ -133,6 +134,12 @@ def fit(line: str) -> list[str]:
     if len(line) <= MAX_LINE:
         return [line]
     code, note = _split_comment(line)
+    terms = _sum_terms(code)
+    if terms is not None:
+        head, parts = terms
+        indent = code[:len(code) - len(code.lstrip())]
+        body = [f"{indent}    {p}" for p in parts]
+        return [f"{head}(" + (f"  {note}" if note else "")] + [x for b in body for x in fit(b)] + [f"{indent})"]
     span = _first_bracket(code)
     if span is None:
         return [line]
@@ -143,6 +150,29 @@ def fit(line: str) -> list[str]:
     one = indent + "    " + ", ".join(args)
     body = [one] if len(one) <= MAX_LINE else [indent + "    " + a + "," for a in args]
     return [first] + [part for item in body for part in fit(item)] + [indent + code[closing:]]
+
+
+def _sum_terms(code: str):
+    """`x = a + b - c` as ('x = ', ['a', '+ b', '- c']): an assignment whose value is a sum, split at its
+    top-level operators; None for anything else."""
+    try:
+        tree = ast.parse(code.strip())
+    except SyntaxError:
+        return None
+    stmt = tree.body[0] if len(tree.body) == 1 else None
+    value = getattr(stmt, "value", None)
+    if not isinstance(stmt, (ast.Assign, ast.Return)) or not isinstance(value, ast.BinOp) \
+            or not isinstance(value.op, (ast.Add, ast.Sub)):
+        return None
+    terms = []
+    while isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub)):
+        terms.append(("+ " if isinstance(value.op, ast.Add) else "- ") + ast.get_source_segment(code.strip(),
+                                                                                                value.right))
+        value = value.left
+    terms.append(ast.get_source_segment(code.strip(), value))
+    indent = code[:len(code) - len(code.lstrip())]
+    head = indent + code.strip()[:stmt.value.col_offset]
+    return head, terms[::-1]
 
 
 def _split_comment(line: str) -> tuple[str, str]:

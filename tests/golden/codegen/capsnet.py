@@ -38,8 +38,7 @@ class Routing(nn.Module):
         c = torch.softmax(b, dim=2)  # line 32
         s = torch.einsum('nij,nijd->njd', c, u_hat)  # line 33
         v = squash(s)  # line 34
-        einsum = torch.einsum('nijd,njd->nij', u_hat, v)  # line 35
-        b = b + einsum  # line 35
+        b = b + torch.einsum('nijd,njd->nij', u_hat, v)  # line 35
         return (b, v)
 
 
@@ -77,8 +76,5 @@ class Capsnet(nn.Module):
         for _ in range(3):
             b, v = self.routing(b, v, u_hat)
         lengths = torch.linalg.vector_norm(v, dim=-1)  # line 54
-        reshape = y.reshape(y.shape[0], y.shape[1], 1)  # line 55
-        mul = v * reshape  # line 55
-        masked = torch.flatten(mul, 1)  # line 55
-        reconstruct = self.reconstruct(masked)  # line 56
-        return (lengths, reconstruct)
+        masked = torch.flatten(v * y.reshape(y.shape[0], y.shape[1], 1), 1)  # line 55
+        return (lengths, self.reconstruct(masked))

@@ -46,19 +46,11 @@ class LSTMCell(nn.Module):
 
     def forward(self, x, h, c):
         z = torch.cat([x, h], 1)  # line 26
-        forget_gate = self.forget_gate(z)  # line 27
-        sigmoid = torch.sigmoid(forget_gate)  # line 27
-        mul = sigmoid * c  # line 27
-        input_gate = self.input_gate(z)  # line 27
-        sigmoid = torch.sigmoid(input_gate)  # line 27
-        cell_input = self.cell_input(z)  # line 27
-        tanh = torch.tanh(cell_input)  # line 27
-        mul_1 = sigmoid * tanh  # line 27
-        c = mul + mul_1  # line 27
-        output_gate = self.output_gate(z)  # line 28
-        sigmoid = torch.sigmoid(output_gate)  # line 28
-        tanh = torch.tanh(c)  # line 28
-        h = sigmoid * tanh  # line 28
+        c = (  # line 27
+            torch.sigmoid(self.forget_gate(z)) * c
+            + torch.sigmoid(self.input_gate(z)) * torch.tanh(self.cell_input(z))
+        )
+        h = torch.sigmoid(self.output_gate(z)) * torch.tanh(c)  # line 28
         return (h, c)
 
 
@@ -74,25 +66,14 @@ class Address(nn.Module):
         self.focus = nn.Linear(h_features, 1)  # line 39
 
     def forward(self, h, memory, w_prev):
-        key = self.key(h)  # line 41
-        k = torch.tanh(key)  # line 41
-        strength = self.strength(h)  # line 42
-        beta = F.softplus(strength)  # line 42
-        gate = self.gate(h)  # line 43
-        g = torch.sigmoid(gate)  # line 43
-        shift = self.shift(h)  # line 44
-        s = torch.softmax(shift, dim=-1)  # line 44
-        focus = self.focus(h)  # line 45
-        softplus = F.softplus(focus)  # line 45
-        gamma = 1.0 + softplus  # line 45
-        reshape = k.reshape(k.shape[0], 1, -1)  # line 46
-        similarity = F.cosine_similarity(memory, reshape, dim=-1)  # line 46
-        mul = similarity * beta  # line 47
-        w = torch.softmax(mul, dim=-1)  # line 47
-        mul = g * w  # line 48
-        scalar_arith = 1.0 - g  # line 48
-        mul_1 = scalar_arith * w_prev  # line 48
-        w = mul + mul_1  # line 48
+        k = torch.tanh(self.key(h))  # line 41
+        beta = F.softplus(self.strength(h))  # line 42
+        g = torch.sigmoid(self.gate(h))  # line 43
+        s = torch.softmax(self.shift(h), dim=-1)  # line 44
+        gamma = 1.0 + F.softplus(self.focus(h))  # line 45
+        similarity = F.cosine_similarity(memory, k.reshape(k.shape[0], 1, -1), dim=-1)  # line 46
+        w = torch.softmax(similarity * beta, dim=-1)  # line 47
+        w = g * w + (1.0 - g) * w_prev  # line 48
         w = circular_convolution(w, s)  # line 49
         out = sharpen(w, gamma)  # line 50
         return out
@@ -111,23 +92,17 @@ class Step(nn.Module):
         self.out = nn.Linear(memory_features + 100, 8)  # line 61
 
     def forward(self, x, h, c, memory, w_read, w_write, r):
-        concat = torch.cat([x, r], 1)  # line 63
-        h, c = self.controller(concat, h, c)  # line 63
+        h, c = self.controller(torch.cat([x, r], 1), h, c)  # line 63
         w_read = self.read_head(h, memory, w_read)  # line 64
         r = torch.einsum('ni,nim->nm', w_read, memory)  # line 65
         w_write = self.write_head(h, memory, w_write)  # line 66
-        erase = self.erase(h)  # line 67
-        e = torch.sigmoid(erase)  # line 67
-        add = self.add(h)  # line 68
-        a = torch.tanh(add)  # line 68
-        outer = w_write.unsqueeze(-1) * e.unsqueeze(-2)  # line 69
-        scalar_arith = 1.0 - outer  # line 69
-        mul = memory * scalar_arith  # line 69
-        outer = w_write.unsqueeze(-1) * a.unsqueeze(-2)  # line 69
-        memory = mul + outer  # line 69
-        concat = torch.cat([h, r], 1)  # line 70
-        out = self.out(concat)  # line 70
-        return (out, h, c, memory, w_read, w_write, r)
+        e = torch.sigmoid(self.erase(h))  # line 67
+        a = torch.tanh(self.add(h))  # line 68
+        memory = (  # line 69
+            memory * (1.0 - w_write.unsqueeze(-1) * e.unsqueeze(-2))
+            + w_write.unsqueeze(-1) * a.unsqueeze(-2)
+        )
+        return (self.out(torch.cat([h, r], 1)), h, c, memory, w_read, w_write, r)
 
 
 class Ntm(nn.Module):
@@ -144,8 +119,7 @@ class Ntm(nn.Module):
         self.w0 = LearnedTensor(128)  # line 78
 
     def forward(self, x):
-        w0 = self.w0(x)  # line 81
-        w_init = torch.softmax(w0, dim=-1)  # line 81
+        w_init = torch.softmax(self.w0(x), dim=-1)  # line 81
         h0 = self.h0(x)  # line 82
         c0 = self.c0(x)  # line 82
         memory0 = self.memory0(x)  # line 82

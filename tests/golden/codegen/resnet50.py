@@ -34,12 +34,9 @@ class Bottleneck(nn.Module):
         y = self.conv3(y)  # line 46
         y = self.bn3(y)  # line 46
         if self.project:
-            downsample = self.downsample(x)  # line 47
-            add = y + downsample  # line 47
-            out = torch.relu(add)  # line 47
+            out = torch.relu(y + self.downsample(x))  # line 47
         else:
-            add = y + x  # line 47
-            out = torch.relu(add)  # line 47
+            out = torch.relu(y + x)  # line 47
         return out
 
 

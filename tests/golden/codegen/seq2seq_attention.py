@@ -18,17 +18,14 @@ class DecoderStep(nn.Module):
         self.out = nn.Linear(128, 13)  # line 36
 
     def forward(self, token, feed, h, c, memory, mask):
-        embed = self.embed(token)  # line 38
-        x = torch.cat([embed, feed], 1)  # line 38
-        reshape = x.reshape(x.shape[0], 1, -1)  # line 39
-        y, (h, c) = self.lstm(reshape, (h, c))  # line 39
+        x = torch.cat([self.embed(token), feed], 1)  # line 38
+        y, (h, c) = self.lstm(x.reshape(x.shape[0], 1, -1), (h, c))  # line 39
         h_t = y.reshape(y.shape[0], -1)  # line 40
         score = torch.bmm(memory, self.score(h_t).unsqueeze(2)).squeeze(2)  # line 41
         a = torch.softmax(score.masked_fill(mask == 0, float('-inf')), dim=-1)  # line 41
         attend = torch.bmm(a.unsqueeze(1), memory).squeeze(1)  # line 42
         feed = torch.tanh(self.combine(torch.cat([attend, h_t], -1)))  # line 42
-        out = self.out(feed)  # line 43
-        return ((out, a), feed, h, c)
+        return ((self.out(feed), a), feed, h, c)
 
 
 class Seq2seqAttention(nn.Module):
@@ -42,8 +39,7 @@ class Seq2seqAttention(nn.Module):
         self.decoder = DecoderStep(128, 128)  # line 48
 
     def forward(self, src, tgt):
-        src_embed = self.src_embed(src)  # line 51
-        memory, (h, c) = self.encoder(src_embed)  # line 51
+        memory, (h, c) = self.encoder(self.src_embed(src))  # line 51
         mask = (src != 0)  # line 52
         feed = src.new_full((src.shape[0], 128,), 0.0, dtype=torch.float32)  # line 53
         logits_steps, attn_steps = [], []  # line 54
@@ -58,8 +54,7 @@ class Seq2seqAttention(nn.Module):
     def translate(self, src):
         """Greedy decoding from <bos> until <eos> or max_len; returns the tokens and the
         attention."""
-        src_embed = self.src_embed(src)  # line 63
-        memory, (h, c) = self.encoder(src_embed)  # line 63
+        memory, (h, c) = self.encoder(self.src_embed(src))  # line 63
         mask = (src != 0)  # line 64
         feed = src.new_full((src.shape[0], 128,), 0.0, dtype=torch.float32)  # line 65
         start = src.new_full((src.shape[0],), 1, dtype=torch.int64)  # line 66

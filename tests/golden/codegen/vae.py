@@ -21,9 +21,7 @@ class Encoder(nn.Module):
 
     def forward(self, x):
         h = self.hidden(x)  # line 20
-        mu = self.mu(h)  # line 21
-        logvar = self.logvar(h)  # line 21
-        return (mu, logvar)
+        return (self.mu(h), self.logvar(h))
 
 
 class Decoder(nn.Module):
@@ -59,8 +57,7 @@ class Vae(nn.Module):
         z = (  # line 37
             mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu
         )
-        decoder = self.decoder(z)  # line 38
-        return (decoder, mu, logvar)
+        return (self.decoder(z), mu, logvar)
 
 
 class VaeModels(nn.Module):
@@ -94,5 +91,4 @@ def neg_elbo(x, x_hat, mu, logvar):
     averaged over the batch (../../../specs/vae.yaml, line 41)"""
     reconstruction = F.binary_cross_entropy(x_hat, x, reduction='sum') / x_hat.shape[0]  # line 49
     kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum() / mu.shape[0]  # line 50
-    add = reconstruction + kl  # line 51
-    return (add, reconstruction, kl)
+    return (reconstruction + kl, reconstruction, kl)
