@@ -33,7 +33,8 @@ def render(text: str, base_dir=ROOT) -> str:
 
 
 def svgs(html: str) -> list:
-    return [ET.fromstring(base64.b64decode(data)) for data in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)]
+    found = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    return [ET.fromstring(base64.b64decode(data)) for data in found]
 
 
 def test_a_diagram_and_a_table_with_options():
@@ -92,8 +93,8 @@ def site(tmp_path, page: str, specs: dict[str, str]):
 def test_mkdocs_build(tmp_path):
     from mkdocs.commands.build import build
 
-    config = site(tmp_path, "# Zoo\n\n::: archdsl-diagram lenet5.yaml\n\n::: archdsl-summary lenet5.yaml\n    depth: 0\n",
-                  {"lenet5.yaml": (ROOT / "specs" / "lenet5.yaml").read_text()})
+    page = "# Zoo\n\n::: archdsl-diagram lenet5.yaml\n\n::: archdsl-summary lenet5.yaml\n    depth: 0\n"
+    config = site(tmp_path, page, {"lenet5.yaml": (ROOT / "specs" / "lenet5.yaml").read_text()})
     build(config(strict=True))
     html = (tmp_path / "site" / "index.html").read_text()
     assert len(svgs(html)) == 1 and '<table class="archdsl-summary">' in html
