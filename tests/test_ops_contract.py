@@ -2,13 +2,13 @@
 and every backend table (the PyTorch lowerings, the diagram's captions and colours) names registered ops only."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from archdsl import dims
@@ -438,6 +438,70 @@ CASES.update({
 })
 
 
+# --- the ops of today's architectures (activations, stochastic depth, layernorm2d, tensor ops, attention) -----
+
+@st.composite
+def gather(draw):
+    x = draw(shapes())
+    d = draw(st.integers(0, len(x) - 1))
+    index = tuple(draw(st.integers(1, 4)) if i == d else draw(st.integers(1, n)) for i, n in enumerate(x))
+    return dict(dim=signed_dim(draw, d, len(x))), [x, index]
+
+
+@st.composite
+def flip(draw):
+    x = draw(shapes())
+    axes = [signed_dim(draw, d, len(x)) for d in draw(st.lists(st.integers(0, len(x) - 1), min_size=1, unique=True))]
+    return dict(dims=ints_arg(draw, axes) if len(axes) == 1 else tuple(axes)), [x]
+
+
+@st.composite
+def sdpa(draw):
+    """query [*B, L, E], key [*B, S, E], value [*B, S, Ev] with broadcasting batch dims; a mask or is_causal."""
+    _, (bq, bk) = draw(broadcast()) if draw(st.booleans()) else ({}, [(), ()])
+    L, S, e, ev = (draw(st.integers(1, 4)) for _ in range(4))
+    ins = [bq + (L, e), bk + (S, e), bk + (S, ev)]
+    kw = dict(dropout_p=draw(st.sampled_from([0.0, 0.5])), scale=draw(st.none() | st.sampled_from([0.5, 2.0])))
+    if draw(st.booleans()):
+        ins.append(tuple(1 if draw(st.booleans()) else d for d in (bq + (L, S))[draw(st.integers(0, len(bq))):]))
+    else:
+        kw["is_causal"] = draw(st.booleans())
+    return kw, ins
+
+
+@st.composite
+def multihead(draw):
+    heads, n, L, S = (draw(st.integers(1, 3)) for _ in range(4))
+    e = heads * draw(st.integers(1, 3))
+    kw = dict(embed_dim=e, num_heads=heads, bias=draw(st.booleans()), batch_first=draw(st.booleans()),
+              dropout=draw(st.sampled_from([0.0, 0.5])), kdim=draw(st.none() | st.integers(1, 4)),
+              vdim=draw(st.none() | st.integers(1, 4)), mask=draw(st.sampled_from(["attn", "key_padding"])))
+    batched = draw(st.booleans())
+
+    def seq(length, features):
+        return ((n, length) if kw["batch_first"] else (length, n)) + (features,) if batched else (length, features)
+
+    ins = [seq(L, e), seq(S, kw["kdim"] or e), seq(S, kw["vdim"] or e)]
+    attn = (L, S) if draw(st.booleans()) else ((n if batched else 1) * heads, L, S)
+    padding = (n, S) if batched else (S,)
+    masks = draw(st.sampled_from([[], [attn, padding], [attn if kw["mask"] == "attn" else padding]]))
+    return kw, ins + masks
+
+
+ACTIVATIONS = ("relu6", "hardswish", "hardsigmoid", "silu", "mish")
+CASES.update({name: plain() for name in ACTIVATIONS})
+CASES.update({
+    "stochastic_depth": plain(fixed(p=st.sampled_from([0.0, 0.2, 1.0]), mode=st.sampled_from(["row", "batch"]))),
+    "layernorm2d": plain(fixed(eps=st.sampled_from([1e-5, 1e-6]), elementwise_affine=st.booleans()), shapes(4, 4)),
+    "one_hot": plain(fixed(num_classes=st.integers(1, 5)), shapes(1, 3)), "gather": gather(), "flip": flip(),
+    "cast": plain(fixed(dtype=st.sampled_from(["float32", "float64", "int64", "int32", "bool"]))),
+    "reduce_max": reduce(), "reduce_min": reduce(), "argmin": reduce(allow_none=False, single=True),
+    "scaled_dot_product_attention": sdpa(), "multihead_attention": multihead(),
+})
+# Inputs that hold positions: {op: (which input, the size its entries stay below)}
+INDEX_INPUTS = {"gather": (1, lambda a, ins: ins[0][a.dim])}
+
+
 def test_every_op_has_a_contract_case():
     assert sorted(CASES) == REGISTRY.names()
 
@@ -473,7 +537,7 @@ def test_op_contract(name, data):
     out = op.shape(a, ins)
     main = out[0] if op.outputs is not None else out  # the shape cost rules see (a multi-output op's first)
     expected = [tuple(o) for o in out] if op.outputs is not None else tuple(out)
-    xs = [example_input(op, a, s) for s in ins]
+    xs = [example_input(op, a, s, index_bound(name, a, ins, i)) for i, s in enumerate(ins)]
     names = [f"x{i}" for i in range(len(xs))]
     scope = dict(SCOPE)
     exec(low.support, scope)  # helper classes/functions the lowering refers to (Lowering.support)
@@ -484,10 +548,7 @@ def test_op_contract(name, data):
         assert sum(p.numel() for p in module.parameters()) == op.weights(a, ins)
         call = lambda srcs: eval(low.layer_call(a, ins, "module", srcs), {**env, "module": module})  # noqa: E731
         run = lambda: call(names) if low.layer_call else module(xs) if op.inputs is None else module(*xs)  # noqa: E731
-        def no_onednn():  # FlopCounterMode misses oneDNN's RNN kernels
-            return torch.backends.mkldnn.flags(enabled=False) if op.family == "recurrent" else nullcontext()
-
-        with no_onednn(), FlopCounterMode(display=False) as flops:
+        with countable(op), FlopCounterMode(display=False) as flops:
             want = run()
         assert shapes_of(want) == expected
         assert 2 * op.macs(a, ins, main) == flops.get_total_flops()
@@ -495,14 +556,14 @@ def test_op_contract(name, data):
             torch.testing.assert_close(call([f"1 * {n} + 0" for n in names]), want)
         if not op.depends_on_training(a):  # then training mode computes the same
             module.train()
-            with no_onednn():
+            with countable(op):
                 torch.testing.assert_close(run(), want)
         check_layer_sizes(op, low, a, ins)
     else:
         assert op.weights(a, ins) == 0
     if low.call:
         assert ("self.training" in low.call(a, ins, call_args(op, names))) == op.depends_on_training(a)
-        with FlopCounterMode(display=False) as flops:
+        with countable(op), FlopCounterMode(display=False) as flops:
             got = eval(low.call(a, ins, call_args(op, names)), env)
         assert shapes_of(got) == expected
         if want is None:  # functional ops count MACs as PyTorch runs them (einsum: its contraction; most: 0)
@@ -514,11 +575,22 @@ def test_op_contract(name, data):
         torch.testing.assert_close(again, got, equal_nan=True)
 
 
-def example_input(op, a, shape):
-    """A random input: probabilities for ops marked `unit_interval`, token ids below the attribute named by
-    `ids_below` (embedding), normal samples otherwise."""
-    if op.ids_below:
-        return torch.randint(0, a[op.ids_below], shape)
+def countable(op):
+    """FlopCounterMode misses oneDNN's RNN kernels and the fused CPU attention kernels: run the plain ones."""
+    return torch.backends.mkldnn.flags(enabled=False) if op.family == "recurrent" else sdpa_kernel(SDPBackend.MATH)
+
+
+def index_bound(name, a, ins, i):
+    """The bound of input i's entries when it holds positions (INDEX_INPUTS), else None."""
+    which, bound = INDEX_INPUTS.get(name, (None, None))
+    return bound(a, ins) if i == which else None
+
+
+def example_input(op, a, shape, high=None):
+    """A random input: positions below `high`, token ids below the attribute named by `ids_below` (embedding),
+    probabilities for ops marked `unit_interval`, normal samples otherwise."""
+    if high is not None or op.ids_below:
+        return torch.randint(0, high or a[op.ids_below], shape)
     return torch.rand(shape) if op.unit_interval else torch.randn(shape)
 
 

@@ -10,7 +10,11 @@ def _same(a, ins):
 
 
 for _name, _doc in (("relu", "Rectified linear unit max(x, 0)."), ("sigmoid", "Logistic sigmoid 1 / (1 + exp(-x))."),
-                    ("tanh", "Hyperbolic tangent."),
+                    ("tanh", "Hyperbolic tangent."), ("relu6", "ReLU capped at 6: min(max(x, 0), 6) (MobileNet)."),
+                    ("hardswish", "Hard swish x * relu6(x + 3) / 6 (MobileNetV3)."),
+                    ("hardsigmoid", "Hard sigmoid relu6(x + 3) / 6 (MobileNetV3's squeeze-excitation gate)."),
+                    ("silu", "Sigmoid linear unit (swish) x * sigmoid(x) (EfficientNet)."),
+                    ("mish", "Mish x * tanh(softplus(x))."),
                     ("identity", "Pass the input through unchanged (nn.Identity).")):
     register(name=_name, family="activation", doc=_doc, shape=_same, shape_doc="shape unchanged")
 

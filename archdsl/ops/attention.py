@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..dims import fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, expect_rank, static_dim
+from .dropout import check_p
 from .registry import Param, register
 
 
@@ -155,9 +156,143 @@ register(
 )
 
 
+# --- scaled dot-product and multi-head attention ----------------------------------------------------------------
+
+SDPA = "scaled_dot_product_attention"
+
+
+def _sdpa_dims(a, ins):
+    """The broadcast batch dims and (L, S, E, Ev) of query [*B, L, E], key [*B, S, E], value [*B, S, Ev]."""
+    q, k, v = ins[:3]
+    for what, t in (("query", q), ("key", k), ("value", v)):
+        if len(t) < 2:
+            raise ShapeRuleError(f"`{SDPA}` {what} {fmt_shape(t)} needs rank 2 or more: [..., length, features]")
+    if known_eq(q[-1], k[-1]) is False:
+        raise ShapeRuleError(f"`{SDPA}` query {fmt_shape(q)} and key {fmt_shape(k)} need one size E in the last dim")
+    if known_eq(k[-2], v[-2]) is False:
+        raise ShapeRuleError(f"`{SDPA}` key {fmt_shape(k)} and value {fmt_shape(v)} need one length S in dim -2")
+    batch = _broadcast_batch(_broadcast_batch(q[:-2], k[:-2], SDPA), v[:-2], SDPA)
+    return batch, (q[-2], k[-2], q[-1], v[-1])
+
+
+def _sdpa_shape(a, ins):
+    check_p(SDPA, a.dropout_p, "dropout_p")
+    batch, (L, S, _, ev) = _sdpa_dims(a, ins)
+    if len(ins) == 4:
+        if a.is_causal:
+            raise ShapeRuleError(f"`{SDPA}` takes a mask or is_causal=true, not both",
+                                 hint="fold the causal mask into the mask, or drop the mask")
+        scores, mask = (*batch, L, S), ins[3]
+        if len(mask) > len(scores) or any(known_eq(m, 1) is False and known_eq(m, d) is False
+                                           for m, d in zip(reversed(mask), reversed(scores))):
+            raise ShapeRuleError(f"`{SDPA}` mask {fmt_shape(mask)} does not broadcast to the scores "
+                                 f"[*B, L, S] = {fmt_shape(scores)}")
+    return (*batch, L, ev)
+
+
+def _sdpa_macs(a, ins, out):
+    batch, (L, S, e, ev) = _sdpa_dims(a, ins)
+    return product(batch) * L * S * (e + ev)
+
+
+register(
+    name=SDPA, family="attention",
+    doc="softmax(q k^T * scale + mask) v (F.scaled_dot_product_attention), scale 1/sqrt(E) unless given. The "
+        "optional 4th input is a mask: boolean, true where a query may attend to a key, or float, added to the "
+        "scores. is_causal masks the keys after each query (top-left aligned when L != S). dropout_p drops "
+        "attention weights in training mode only.",
+    params=(Param("dropout_p", "float", 0.0, min=0), Param("is_causal", "bool", False),
+            Param("scale", "float", None, doc="score scale; None: 1 / sqrt(E)")),
+    inputs=(3, 4), shape=_sdpa_shape, macs=_sdpa_macs, inline_only=True,
+    training_dependent=lambda a: a.dropout_p > 0,
+    shape_doc="query [*B, L, E], key [*B, S, E], value [*B, S, Ev], mask broadcasting to [*B, L, S] -> "
+              "[*B, L, Ev] (batch dims broadcast)",
+    macs_doc="B x L x S x (E + Ev): the scores and the weighted sum",
+)
+
+MHA = "multihead_attention"
+
+
+def _mha_dims(a, ins):
+    """(N, L, S) of query, key and value checked against embed_dim, kdim, vdim and the layout (N = 1 unbatched)."""
+    q, k, v = ins[:3]
+    if a.embed_dim % a.num_heads:
+        raise ShapeRuleError(f"`{MHA}` embed_dim={a.embed_dim} must be divisible by num_heads={a.num_heads}")
+    expect_rank(MHA, q, (2, 3), "query")
+    seq, bat = (1, 0) if a.batch_first else (0, 1)
+    for what, t, size, key in (("query", q, a.embed_dim, "embed_dim"), ("key", k, a.kdim or a.embed_dim, "kdim"),
+                               ("value", v, a.vdim or a.embed_dim, "vdim")):
+        if len(t) != len(q):
+            raise ShapeRuleError(f"`{MHA}` {what} {fmt_shape(t)} must have the rank of the query {fmt_shape(q)}")
+        if known_eq(t[-1], size) is False:
+            raise ShapeRuleError(f"`{MHA}` {what} {fmt_shape(t)} needs {size} features in its last dim, got {t[-1]}",
+                                 hint=f"set {key}= to the {what}'s feature size" if key != "embed_dim" else None)
+    if len(q) == 2:
+        n, (L, S) = 1, (q[0], k[0])
+    else:
+        n, (L, S) = q[bat], (q[seq], k[seq])
+        if known_eq(k[bat], n) is False or known_eq(v[bat], n) is False:
+            raise ShapeRuleError(f"`{MHA}` query {fmt_shape(q)}, key {fmt_shape(k)} and value {fmt_shape(v)} "
+                                 f"have different batch sizes", hint="batch_first=true: [N, L, E]; false: [L, N, E]")
+    if known_eq(v[-2 if len(q) == 2 else seq], S) is False:
+        raise ShapeRuleError(f"`{MHA}` key {fmt_shape(k)} and value {fmt_shape(v)} have different lengths")
+    return n, L, S
+
+
+def _mha_shape(a, ins):
+    check_p(MHA, a.dropout, "dropout")
+    n, L, S = _mha_dims(a, ins)
+    kinds = ("attn", "key_padding") if len(ins) == 5 else (a.mask,)
+    for kind, mask in zip(kinds, ins[3:]):
+        if kind == "attn":
+            want = [(L, S), (n * a.num_heads, L, S)]
+            text = f"[L, S] = {fmt_shape(want[0])} or [N * num_heads, L, S] = {fmt_shape(want[1])}"
+        else:
+            want = [(n, S) if len(ins[0]) == 3 else (S,)]
+            text = fmt_shape(want[0])
+        if not any(len(mask) == len(w) and all(known_eq(m, d) is not False for m, d in zip(mask, w)) for w in want):
+            raise ShapeRuleError(f"`{MHA}` {kind}_mask {fmt_shape(mask)} must be {text}")
+    return ins[0]
+
+
+def _mha_weights(a, ins):
+    e = a.embed_dim
+    return e * (2 * e + (a.kdim or e) + (a.vdim or e)) + (4 * e if a.bias else 0)
+
+
+def _mha_macs(a, ins, out):
+    n, L, S = _mha_dims(a, ins)
+    e = a.embed_dim
+    return n * (2 * L * e * e + S * e * ((a.kdim or e) + (a.vdim or e)) + 2 * L * S * e)
+
+
+register(
+    name=MHA, family="attention",
+    doc="Multi-head attention (nn.MultiheadAttention; its keys in_proj_weight, in_proj_bias, out_proj.weight, "
+        "out_proj.bias, or q/k/v_proj_weight when kdim or vdim differ from embed_dim), called as "
+        "`attn(query, key, value)` with need_weights=False: it gives the attention output only. Optional mask "
+        "inputs follow, as torch takes them (true or -inf: may NOT attend): a 4th input is attn_mask ([L, S] or "
+        "[N * num_heads, L, S]) or, with mask='key_padding', key_padding_mask ([N, S], true at padding); with "
+        "5 inputs, the 4th is attn_mask and the 5th key_padding_mask.",
+    params=(Param("embed_dim", "int", min=1), Param("num_heads", "int", min=1),
+            Param("dropout", "float", 0.0, min=0, doc="dropout on the attention weights (training mode)"),
+            Param("bias", "bool", True), Param("batch_first", "bool", True, doc="[N, L, E]; false: [L, N, E]"),
+            Param("kdim", "int", None, min=1, doc="key features; None: embed_dim"),
+            Param("vdim", "int", None, min=1, doc="value features; None: embed_dim"),
+            Param("mask", "str", "attn", choices=("attn", "key_padding"), doc="what a 4th input is")),
+    inputs=(3, 4, 5), shape=_mha_shape, weights=_mha_weights, macs=_mha_macs, layer_only=True,
+    training_dependent=lambda a: a.dropout > 0,
+    shape_doc="query [N, L, E], key [N, S, kdim], value [N, S, vdim] -> [N, L, E] (batch_first; [L, N, *] "
+              "otherwise; unbatched [L, E] too)",
+    macs_doc="N x (L x E x E (query projection) + S x E x (kdim + vdim) (key and value projections) + "
+             "2 x L x S x E (scores and weighted sum) + L x E x E (output projection)); torch's FlopCounterMode "
+             "misses the scores and weighted sum inside nn.MultiheadAttention with the fused CPU kernels",
+)
+
+
 # --- matmul, bmm ------------------------------------------------------------------------------------------------
 
-def _broadcast_batch(p, q):
+def _broadcast_batch(p, q, op: str = "matmul"):
     out = []
     for i in range(1, max(len(p), len(q)) + 1):
         x = p[-i] if i <= len(p) else 1
@@ -167,7 +302,7 @@ def _broadcast_batch(p, q):
         elif known_eq(y, 1) is True or known_eq(x, y) is not False:
             out.append(x)
         else:
-            raise ShapeRuleError(f"`matmul` batch dims {fmt_shape(p)} and {fmt_shape(q)} do not broadcast")
+            raise ShapeRuleError(f"`{op}` batch dims {fmt_shape(p)} and {fmt_shape(q)} do not broadcast")
     return tuple(reversed(out))
 
 

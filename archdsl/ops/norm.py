@@ -53,6 +53,28 @@ register(
 )
 
 
+def _ln2d_channels(a, ins) -> int:
+    expect_rank("layernorm2d", ins[0], (4,))
+    return static_dim("layernorm2d", ins[0][1], "channel dim (dim 1)")
+
+
+def _ln2d_shape(a, ins):
+    _ln2d_channels(a, ins)
+    return ins[0]
+
+
+register(
+    name="layernorm2d", family="norm",
+    doc="Layer normalization over the channel dim of [N, C, H, W] at each position (ConvNeXt's LayerNorm2d: "
+        "nn.LayerNorm(C) on the NHWC permutation); weight and bias have shape [C].",
+    params=(Param("eps", "float", 1e-5, min=0), Param("elementwise_affine", "bool", True)),
+    shape=_ln2d_shape, layer_only=True,
+    sizes=lambda a, ins: {"normalized_shape": _ln2d_channels(a, ins)},
+    weights=lambda a, ins: 2 * _ln2d_channels(a, ins) if a.elementwise_affine else 0,
+    shape_doc="[N, C, H, W] unchanged",
+)
+
+
 def _lrn_shape(a, ins):
     expect_min_rank("local_response_norm", ins[0], 3)
     return ins[0]

@@ -1,9 +1,11 @@
-"""Layout ops: flatten, reshape, permute. No weights."""
+"""Layout ops (flatten, reshape, permute, flip), dtype and index ops (cast, one_hot, gather) and the max/min
+reductions. No weights. Dtypes are not tracked statically: each op's doc says what dtype it gives."""
 from __future__ import annotations
 
-from ..dims import as_static, fmt_shape, known_eq, product
+from ..dims import as_static, fmt_shape, known_eq, known_positive, product
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, norm_dim
+from .linalg import _reduce_shape
 from .registry import Param, register
 
 
@@ -80,4 +82,79 @@ register(
     params=(Param("dims", "int_list", doc="new order of the input dims"),),
     shape=_permute_shape, inline_only=True,
     shape_doc="[d_0, ..., d_n] -> [d_dims[0], ..., d_dims[n]]",
+)
+
+
+def _flip_shape(a, ins):
+    x = ins[0]
+    dims = a.dims if isinstance(a.dims, tuple) else (a.dims,)
+    axes = {norm_dim("flip", d, x, "dims entry") for d in dims}
+    if len(axes) != len(dims):
+        raise ShapeRuleError(f"`flip` dims={a.dims!r} names a dim twice")
+    return x
+
+
+register(
+    name="flip", family="tensor", doc="Reverse the order of the entries along each of `dims` (torch.flip).",
+    params=(Param("dims", "ints", doc="the dim or dims to reverse"),),
+    shape=_flip_shape, inline_only=True,
+    shape_doc="shape unchanged",
+)
+
+DTYPES = ("float32", "float64", "int64", "int32", "bool")
+
+register(
+    name="cast", family="tensor", doc="Convert to `dtype` (Tensor.to): float32, float64, int64, int32 or bool.",
+    params=(Param("dtype", "str", choices=DTYPES),),
+    shape=lambda a, ins: ins[0], inline_only=True,
+    shape_doc="shape unchanged",
+)
+
+register(
+    name="one_hot", family="tensor",
+    doc="One-hot encoding of integer (int64) ids below `num_classes` (F.one_hot); the output is int64: "
+        "`cast(one_hot(y, 10), 'float32')` to feed it to a float layer.",
+    params=(Param("num_classes", "int", min=1),),
+    shape=lambda a, ins: (*ins[0], a.num_classes), inline_only=True, ids_below="num_classes",
+    shape_doc="[*S] ids -> [*S, num_classes] int64",
+)
+
+
+def _gather_shape(a, ins):
+    x, index = ins
+    d = norm_dim("gather", a.dim, x)
+    if len(index) != len(x):
+        raise ShapeRuleError(f"`gather` index {fmt_shape(index)} must have the rank of the input {fmt_shape(x)}")
+    for i, (p, q) in enumerate(zip(index, x)):
+        if i != d and known_positive(as_static(p - q)):
+            raise ShapeRuleError(f"`gather` index {fmt_shape(index)} is larger than the input {fmt_shape(x)} "
+                                 f"in dim {i}", hint=f"only dim {a.dim} (dim=) may be larger")
+    return tuple(index)
+
+
+register(
+    name="gather", family="tensor",
+    doc="out[i][j][k] = x[index[i][j][k]][j][k] for dim=0 (torch.gather): pick entries of x along `dim` at the "
+        "int64 positions of `index`, which has x's rank and is no larger than x in the other dims.",
+    params=(Param("dim", "int"),),
+    inputs=2, shape=_gather_shape, inline_only=True,
+    shape_doc="x [*S], index [*I] (same rank) -> [*I]",
+)
+
+for _name, _what, _fn in (("reduce_max", "Largest", "amax"), ("reduce_min", "Smallest", "amin")):
+    register(
+        name=_name, family="tensor",
+        doc=f"{_what} value over `dim` (an int, a tuple, or None for all dims), the values only (Tensor.{_fn}; "
+            f"ties share the gradient). argmax gives the positions.",
+        params=(Param("dim", "ints", None), Param("keepdim", "bool", False)),
+        shape=_reduce_shape(_name), inline_only=True,
+        shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim; a scalar [] for dim=None)",
+    )
+
+register(
+    name="argmin", family="tensor",
+    doc="Index of the smallest value along `dim` (int64; the first one on ties).",
+    params=(Param("dim", "int", -1), Param("keepdim", "bool", False)),
+    shape=_reduce_shape("argmin"), inline_only=True,
+    shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim)",
 )

@@ -5,7 +5,10 @@ from ._source import src_args
 from .table import lower
 
 for _name, _module, _fn in (("relu", "nn.ReLU()", "torch.relu"), ("sigmoid", "nn.Sigmoid()", "torch.sigmoid"),
-                            ("tanh", "nn.Tanh()", "torch.tanh")):
+                            ("tanh", "nn.Tanh()", "torch.tanh"), ("relu6", "nn.ReLU6()", "F.relu6"),
+                            ("hardswish", "nn.Hardswish()", "F.hardswish"),
+                            ("hardsigmoid", "nn.Hardsigmoid()", "F.hardsigmoid"), ("silu", "nn.SiLU()", "F.silu"),
+                            ("mish", "nn.Mish()", "F.mish")):
     lower(_name, init=lambda a, ins, m=_module: m, call=lambda a, ins, args, f=_fn: f"{f}({args[0]})")
 
 lower("identity", init=lambda a, ins: "nn.Identity()", call=lambda a, ins, args: args[0])

@@ -1,8 +1,9 @@
 """Attention: the score layers are plain torch modules (nn.Linear, nn.Sequential, nn.ModuleDict) whose call is
-written inline around them; scores, masked softmax and context vectors are torch.bmm and torch.softmax."""
+written inline around them; scores, masked softmax and context vectors are torch.bmm and torch.softmax;
+F.scaled_dot_product_attention, and nn.MultiheadAttention called with need_weights=False."""
 from __future__ import annotations
 
-from ._source import atom
+from ._source import atom, src_args
 from .table import lower
 
 
@@ -54,5 +55,30 @@ lower("attend", call=lambda a, ins, args: (f"torch.bmm({atom(args[0])}.unsqueeze
 lower("attentional_state",
       init=lambda a, ins: f"nn.Linear({ins[0][-1] + ins[1][-1]}, {a.units}{'' if a.bias else ', bias=False'})",
       layer_call=lambda a, ins, m, args: f"torch.tanh({m}(torch.cat([{args[0]}, {args[1]}], -1)))")
+def _sdpa_call(a, ins, args) -> str:
+    parts = list(args[:3])
+    if len(args) == 4:
+        parts.append(f"attn_mask={args[3]}")
+    if a.dropout_p > 0:
+        parts.append(f"dropout_p={a.dropout_p!r} if self.training else 0.0")
+    if a.is_causal:
+        parts.append("is_causal=True")
+    if a.scale is not None:
+        parts.append(f"scale={a.scale!r}")
+    return f"F.scaled_dot_product_attention({', '.join(parts)})"
+
+
+_MHA_KW = {"dropout": 0.0, "bias": True, "batch_first": False, "kdim": None, "vdim": None}
+
+
+def _mha_call(a, ins, m, args) -> str:
+    kinds = ("attn", "key_padding") if len(args) == 5 else (a.mask,)
+    masks = [f"{kind}_mask={src}" for kind, src in zip(kinds, args[3:])]
+    return f"{m}({', '.join(args[:3] + ['need_weights=False'] + masks)})[0]"
+
+
+lower("scaled_dot_product_attention", call=_sdpa_call)
+lower("multihead_attention", layer_call=_mha_call,
+      init=lambda a, ins: f"nn.MultiheadAttention({src_args(a, ('embed_dim', 'num_heads'), _MHA_KW)})")
 lower("matmul", call=lambda a, ins, args: f"torch.matmul({args[0]}, {args[1]})")
 lower("bmm", call=lambda a, ins, args: f"torch.bmm({args[0]}, {args[1]})")
