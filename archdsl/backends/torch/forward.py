@@ -149,7 +149,7 @@ class ForwardWriter:
         self.taken = []
         args = [self.src(a, hints[k] if k < len(hints) else None) for k, a in enumerate(st.args)]
         if st.kind == "module":
-            call, base = f"self.{st.callee}({', '.join(args)})", st.callee
+            call, base = f"self.{st.callee}({', '.join(args)})", _identifier(st.callee)
             child = self.module.children.get(st.callee)  # None: a model this model uses (`uses:`)
             if child is not None and child.kind == "op" and probed_call(child.op):  # several outputs or a custom call: probed inline
                 node = self.gen.graph.node(next(_tensors(st.result)).node)
@@ -381,6 +381,11 @@ def _substitute(text: str, inline: dict) -> str:
             loose = _needs_parentheses(parents.get(id(node)), node, ast.parse(expr, mode="eval").body)
             text = text.replace(node.id, f"({expr})" if loose else expr, 1)
     return text
+
+
+def _identifier(callee: str) -> str:
+    """A variable name for the value of `self.<callee>`: `layers[0]` -> `layers_0`, `blocks.a` -> `blocks_a`."""
+    return "_".join("".join(c if c.isalnum() else " " for c in callee).split())
 
 
 def _loop_id(st) -> str:
