@@ -54,6 +54,12 @@ def test_a_diagram_and_a_table_with_options():
     assert "| `c1` | conv2d | [N, 6, 28, 28] | 156 |" in html   # the code block is not parsed as Markdown
 
 
+def test_the_summary_of_one_model_of_a_multi_model_spec():
+    html = render("::: archdsl-summary specs/gan.yaml\n    model: generator\n    depth: 0\n")
+    assert re.findall(r"<tr>\n<td>([^<]*)</td>", html) == ["generator.hidden", "generator.out"]
+    assert "<caption>gan (generator)</caption>" in html and "<p>Total: 1,486,352 parameters" in html
+
+
 def test_an_indented_block_stays_code():
     assert render("    ::: archdsl-diagram specs/lenet5.yaml\n") == \
         "<pre><code>::: archdsl-diagram specs/lenet5.yaml\n</code></pre>"
