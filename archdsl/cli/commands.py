@@ -225,6 +225,17 @@ def run_schema(args) -> int:
     return EXIT_OK
 
 
+def run_lsp(args) -> int:
+    try:
+        import pygls  # noqa: F401  (the optional extra)
+    except ImportError:
+        raise UsageError("`archdsl lsp` needs pygls: pip install 'archdsl[lsp]'") from None
+    from ..lsp.server import serve
+
+    serve()
+    return EXIT_OK
+
+
 COMMANDS = {c.name: c for c in [
     Command("check", "check every shape statically and report the model's size", run_check),
     Command("compile", "generate PyTorch source", run_compile, compile_options),
@@ -239,4 +250,7 @@ COMMANDS = {c.name: c for c in [
     Command("schema", "print the JSON Schema of spec files (for editors)", run_schema, schema_options, loads=False,
             takes_file=False, description="Print a JSON Schema of the YAML structure of a spec, for "
             "yaml-language-server and other editors: `# yaml-language-server: $schema=archdsl.schema.json`."),
+    Command("lsp", "run the language server over stdin and stdout (for editors; needs the `lsp` extra)", run_lsp,
+            loads=False, takes_file=False, description="A Language Server Protocol server for spec files: "
+            "diagnostics as you type, hover, definitions, completion, formatting, symbols; see docs/editors.md."),
 ]}

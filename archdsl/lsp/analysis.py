@@ -1,0 +1,84 @@
+"""Check a document's text as the CLI checks a file: every located error and warning, cached by text.
+
+A document is read and elaborated with shape errors collected (as `draw --allow-errors` does), so a spec
+with shape errors still has a graph for hover. Unchanged text is not checked again (an LRU keyed by path
+and text); unchanged expressions are not parsed again (syntax/expr.py caches parses by their text).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from .. import pipeline
+from ..errors import ArchDSLError, Span
+from ..limits import resolve
+from ..syntax.spec import SpecDoc
+from .index import Index
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str            # 'error' | 'warning'
+    code: str
+    message: str
+    span: Span | None
+    hint: str | None = None
+    notes: tuple = ()
+
+    @property
+    def text(self) -> str:
+        """The message with its notes and hint, as the CLI renders them below the caret."""
+        return "\n".join([self.message, *(f"note: {n}" for n in self.notes)]
+                         + ([f"hint: {self.hint}"] if self.hint else []))
+
+
+@dataclass
+class Analysis:
+    text: str
+    doc: SpecDoc | None = None
+    result: pipeline.Elaborated | None = None
+    problems: list = field(default_factory=list)
+    index: Index | None = None
+
+    @property
+    def graph(self):
+        return self.result.graph if self.result is not None else None
+
+
+CACHE_SIZE = 32
+_cache: OrderedDict = OrderedDict()
+
+
+def analyze(text: str, path: str) -> Analysis:
+    """The checked document; cached, so an undo or a re-request costs nothing."""
+    key = (path, text)
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    out = _check(text, path)
+    _cache[key] = out
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return out
+
+
+def _check(text: str, path: str) -> Analysis:
+    out = Analysis(text)
+    limits = resolve(None)
+    try:
+        out.doc = pipeline.read(path, limits, text=text)
+        out.index = Index(out.doc)
+        out.result = pipeline.elaborate(out.doc, {}, limits, collect_errors=True)
+    except ArchDSLError as err:
+        out.problems.append(_problem(err))
+    except Exception as exc:  # a bug in archdsl, never the user's: shown, and the server goes on
+        out.problems.append(Problem("error", "internal", f"internal error in archdsl ({type(exc).__name__}: "
+                                    f"{exc}); please report it with the spec", None))
+    if out.result is not None:
+        out.problems += [_problem(err) for err in out.result.errors]
+        out.problems += [Problem("warning", code, message, span) for code, span, message in out.result.warnings]
+    return out
+
+
+def _problem(err: ArchDSLError) -> Problem:
+    return Problem("error", err.code, err.message, err.span, err.hint, err.notes)

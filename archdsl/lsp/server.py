@@ -1,0 +1,244 @@
+"""The language server on pygls: diagnostics as you type, hover, definitions, completion, formatting,
+document symbols and a "show diagram" command. Checks run on one worker thread, so the server answers
+while a spec elaborates; every request reads the analysis of the document's current text (cached)."""
+from __future__ import annotations
+
+import asyncio
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from lsprotocol import types as T
+from pygls.lsp.server import LanguageServer
+
+from ..errors import ArchDSLError
+from ..limits import resolve
+from ..ops.registry import REGISTRY, signature
+from ..pipeline import limited
+from .analysis import Analysis, analyze
+from .index import Def, Index
+from .info import hover as hover_text, op_doc
+from .positions import Lines
+
+DEBOUNCE_S = 0.2      # an edit within this time of the last one waits this long for the next
+SHOW_DIAGRAM = "archdsl.showDiagram"
+SEVERITY = {"error": T.DiagnosticSeverity.Error, "warning": T.DiagnosticSeverity.Warning}
+SYMBOL_KIND = {"model": T.SymbolKind.Module, "block": T.SymbolKind.Class, "objective": T.SymbolKind.Function,
+               "method": T.SymbolKind.Method, "layer": T.SymbolKind.Field}
+COMPLETION_KIND = {"layer": T.CompletionItemKind.Field, "var": T.CompletionItemKind.Variable,
+                   "input": T.CompletionItemKind.Variable, "let": T.CompletionItemKind.Constant,
+                   "param": T.CompletionItemKind.Constant, "block param": T.CompletionItemKind.Constant,
+                   "block": T.CompletionItemKind.Class, "model": T.CompletionItemKind.Module}
+
+
+class SpecServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("archdsl", "0.1.0", text_document_sync_kind=T.TextDocumentSyncKind.Incremental)
+        self.checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archdsl-check")
+        self.debounce = DEBOUNCE_S
+        self.pending: dict[str, asyncio.Task] = {}
+        self.last_edit: dict[str, float] = {}
+        self.last_index: dict[str, Index] = {}  # the last index that parsed, for completion in broken text
+
+    # --- documents and their analyses
+    def path_of(self, uri: str) -> str:
+        return self.workspace.get_text_document(uri).path or uri
+
+    def lines(self, text: str) -> Lines:
+        return Lines(text, str(self.server_capabilities.position_encoding or "utf-16"))
+
+    async def analysis(self, uri: str) -> Analysis:
+        doc = self.workspace.get_text_document(uri)
+        result = await asyncio.get_running_loop().run_in_executor(self.checker, analyze, doc.source, self.path_of(uri))
+        if result.index is not None:
+            self.last_index[uri] = result.index
+        return result
+
+    def schedule(self, uri: str) -> None:
+        """Check the document soon: at once after a pause in editing, else after the debounce delay."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        wait = self.debounce if now - self.last_edit.get(uri, -1e9) < self.debounce else 0.0
+        self.last_edit[uri] = now
+        old = self.pending.pop(uri, None)
+        if old is not None:
+            old.cancel()
+        self.pending[uri] = asyncio.ensure_future(self._check(uri, wait))
+
+    async def _check(self, uri: str, wait: float) -> None:
+        if wait:
+            await asyncio.sleep(wait)
+        doc = self.workspace.get_text_document(uri)
+        version, text = doc.version, doc.source
+        result = await self.analysis(uri)
+        current = self.workspace.text_documents.get(uri)
+        if current is None or current.version != version:  # closed or edited meanwhile: a newer check follows
+            return
+        self.publish(uri, version, text, result)
+
+    def publish(self, uri: str, version: int | None, text: str, result: Analysis) -> None:
+        lines, path = self.lines(text), self.path_of(uri)
+        out = []
+        for p in result.problems:
+            span = p.span if p.span is not None and p.span.file == path else None
+            start, end = lines.range(span)
+            out.append(T.Diagnostic(T.Range(T.Position(*start), T.Position(*end)), p.text, SEVERITY[p.severity],
+                                    p.code, source="archdsl"))
+        self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri, out, version))
+
+
+server = SpecServer()
+
+
+def _range(lines: Lines, span) -> T.Range:
+    start, end = lines.range(span)
+    return T.Range(T.Position(*start), T.Position(*end))
+
+
+async def _item_at(ls: SpecServer, uri: str, pos: T.Position):
+    """(analysis, the definition or use under the cursor, the lines)."""
+    result = await ls.analysis(uri)
+    lines = ls.lines(result.text)
+    if result.index is None:
+        return result, None, lines
+    return result, result.index.at(*lines.span_point(pos.line, pos.character)), lines
+
+
+@server.feature(T.INITIALIZE)
+def initialize(ls: SpecServer, params: T.InitializeParams) -> None:
+    options = params.initialization_options
+    if isinstance(options, dict) and isinstance(options.get("debounce_ms"), (int, float)):
+        ls.debounce = max(0.0, options["debounce_ms"] / 1000)
+
+
+@server.feature(T.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: SpecServer, params: T.DidOpenTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: SpecServer, params: T.DidChangeTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: SpecServer, params: T.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    task = ls.pending.pop(uri, None)
+    if task is not None:
+        task.cancel()
+    ls.last_index.pop(uri, None)
+    ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri, []))
+
+
+@server.feature(T.TEXT_DOCUMENT_HOVER)
+async def hover(ls: SpecServer, params: T.HoverParams) -> T.Hover | None:
+    result, item, lines = await _item_at(ls, params.text_document.uri, params.position)
+    text = hover_text(result.index, result.graph, item) if item is not None else None
+    if not text:
+        return None
+    return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, text), _range(lines, item.span))
+
+
+@server.feature(T.TEXT_DOCUMENT_DEFINITION)
+async def definition(ls: SpecServer, params: T.DefinitionParams) -> T.Location | None:
+    result, item, lines = await _item_at(ls, params.text_document.uri, params.position)
+    target = item if isinstance(item, Def) or item is None else result.index.resolve(item)
+    return T.Location(params.text_document.uri, _range(lines, target.span)) if target is not None else None
+
+
+@server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=[">", "(", " "]))
+async def completion(ls: SpecServer, params: T.CompletionParams) -> T.CompletionList:
+    uri = params.text_document.uri
+    result = await ls.analysis(uri)
+    index = result.index or ls.last_index.get(uri)
+    items = {}
+    if index is not None:
+        line = ls.lines(result.text).span_point(params.position.line, params.position.character)[0]
+        for d in index.visible(index.owner_at(line)):
+            items.setdefault(d.name, T.CompletionItem(d.name, kind=COMPLETION_KIND.get(d.kind), detail=d.kind))
+    for op in REGISTRY.all():
+        items.setdefault(op.name, T.CompletionItem(op.name, kind=T.CompletionItemKind.Function,
+                                                   detail=signature(op),
+                                                   documentation=T.MarkupContent(T.MarkupKind.Markdown, op_doc(op))))
+    return T.CompletionList(is_incomplete=False, items=list(items.values()))
+
+
+@server.feature(T.TEXT_DOCUMENT_FORMATTING)
+async def formatting(ls: SpecServer, params: T.DocumentFormattingParams) -> list[T.TextEdit] | None:
+    from ..syntax.fmt import format_text
+
+    uri = params.text_document.uri
+    text, path = ls.workspace.get_text_document(uri).source, ls.path_of(uri)
+
+    def run() -> str:
+        with limited(resolve(None), path):
+            return format_text(text, path)
+
+    try:
+        formatted = await asyncio.get_running_loop().run_in_executor(ls.checker, run)
+    except ArchDSLError:  # the diagnostics show why; a spec that does not parse is left as it is
+        return None
+    if formatted == text:
+        return []
+    lines = ls.lines(text)
+    return [T.TextEdit(T.Range(T.Position(0, 0), T.Position(*lines.end())), formatted)]
+
+
+@server.feature(T.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+async def symbols(ls: SpecServer, params: T.DocumentSymbolParams) -> list[T.DocumentSymbol]:
+    result = await ls.analysis(params.text_document.uri)
+    if result.index is None:
+        return []
+    lines, index, doc = ls.lines(result.text), result.index, result.doc
+
+    def symbol(d: Def, children=()) -> T.DocumentSymbol:
+        r = _range(lines, d.span)
+        return T.DocumentSymbol(d.name, SYMBOL_KIND[d.kind], r, r, detail=d.kind, children=list(children))
+
+    def members(owner) -> list:
+        return [symbol(d) for d in index.defs if d.owner is owner and d.kind in ("layer", "method")]
+
+    out = [symbol(d, members(index.defined(d))) for d in index.defs if d.kind in ("block", "model", "objective")]
+    if not doc.multi_model:  # the spec is its model
+        model = next(iter(doc.models.values()))
+        out.insert(0, symbol(Def("model", doc.name, model.span, None), members(model)))
+    return out
+
+
+@server.feature(T.TEXT_DOCUMENT_CODE_LENS)
+def code_lens(ls: SpecServer, params: T.CodeLensParams) -> list[T.CodeLens]:
+    here = T.Range(T.Position(0, 0), T.Position(0, 0))
+    return [T.CodeLens(here, T.Command("Show diagram", SHOW_DIAGRAM, arguments=[params.text_document.uri]))]
+
+
+@server.command(SHOW_DIAGRAM)
+async def show_diagram(ls: SpecServer, *args) -> str | None:
+    """Write the diagram of the document's current text beside its file, as SPEC.svg; return its path."""
+    from ..api import Spec
+
+    uri = args[0] if args and isinstance(args[0], str) else None
+    if uri is None or uri not in ls.workspace.text_documents:
+        ls.window_show_message(T.ShowMessageParams(T.MessageType.Error, f"{SHOW_DIAGRAM}: give an open document's URI"))
+        return None
+    result = await ls.analysis(uri)
+    if result.doc is None:
+        ls.window_show_message(T.ShowMessageParams(T.MessageType.Error, "the spec does not parse: see its errors"))
+        return None
+    out = str(Path(ls.path_of(uri)).with_suffix(".svg"))
+    try:
+        await asyncio.get_running_loop().run_in_executor(
+            ls.checker, lambda: Spec(result.doc).draw(out, allow_errors=True))
+    except (ArchDSLError, OSError) as err:
+        message = err.render() if isinstance(err, ArchDSLError) else str(err)
+        ls.window_show_message(T.ShowMessageParams(T.MessageType.Error, message))
+        return None
+    ls.window_show_message(T.ShowMessageParams(T.MessageType.Info, f"wrote {out}"))
+    return out
+
+
+def serve() -> None:
+    """Serve over stdin and stdout; stray prints go to stderr, never into the protocol."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr
+    server.start_io(stdin, stdout)
