@@ -76,7 +76,8 @@ class SummaryDirective(_SpecDirective):
             return [nodes.literal_block(text, text, language=LEXERS.get(req.format, "text"))]
         t = summary_table(req)
         group = nodes.tgroup(cols=len(t.header))
-        group += [nodes.colspec(colwidth=1) for _ in t.header]
+        widths = [max(len(c) for c in column) for column in zip(t.header, *t.rows)]   # for text and LaTeX
+        group += [nodes.colspec(colwidth=w) for w in widths]
         group += nodes.thead("", _row(t.header))
         group += nodes.tbody("", *[_row(r) for r in t.rows])
         table = nodes.table("", nodes.title(text=t.title), group, classes=["archdsl-summary"])
