@@ -40,13 +40,12 @@ class archdsl_diagram(nodes.General, nodes.Element):
 class _SpecDirective(SphinxDirective):
     required_arguments = 1
     final_argument_whitespace = True
-    allowed: tuple = ()
 
     def run(self) -> list[nodes.Node]:
         _, path = self.env.relfn2path(self.arguments[0], self.env.docname)
         self.env.note_dependency(path)
         try:
-            return self.render(request(str(path), self.options, self.allowed))
+            return self.render(request(str(path), self.options, tuple(self.option_spec)))
         except ArchDSLError as err:
             return [self.report(err)]
 
@@ -59,7 +58,6 @@ class _SpecDirective(SphinxDirective):
 
 
 class DiagramDirective(_SpecDirective):
-    allowed = DIAGRAM_OPTIONS
     option_spec = dict.fromkeys(DIAGRAM_OPTIONS, directives.unchanged)
 
     def render(self, req) -> list[nodes.Node]:
@@ -67,7 +65,6 @@ class DiagramDirective(_SpecDirective):
 
 
 class SummaryDirective(_SpecDirective):
-    allowed = SUMMARY_OPTIONS
     option_spec = dict.fromkeys(SUMMARY_OPTIONS, directives.unchanged)
 
     def render(self, req) -> list[nodes.Node]:
