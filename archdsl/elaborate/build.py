@@ -1,18 +1,22 @@
 """Elaboration: bind parameters, instantiate layers into a module tree, run `forward` into the graph."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, ParamError, Span, TypeError_,
                       did_you_mean)
 from ..ir.graph import Graph, Module, Stmt, Tensor
 from ..limits import DEFAULTS, exceeded
+from ..ops.indexing import VARIADIC_OUTPUTS
 from ..ops.registry import REGISTRY, Attrs
 from ..dims import as_static
 from ..syntax import ast as A
 from ..syntax.spec import SpecDoc
+from ..syntax.unparse import unparse
+from ..names import check_attribute_name
 from .evaluate import Evaluator, is_tensorish
+from .indexing import layer_item, subscript_entries
 from .scope import Scope, SymbolScope, builtin_scope
 from .loops import SIGNATURES, run_loop
 from .values import BlockFn, BlockTemplate, LayerRef, LoopForm, OpFn, OpTemplate, describe
@@ -28,6 +32,7 @@ class Frame:
     module: Module
     stmts: list | None
     seen: dict = field(default_factory=dict)  # call site -> how often it ran in this call
+    bare: dict = field(default_factory=dict)  # `parameter` layer name -> its tensor in this call
 
     def key(self, span: Span) -> str:
         """A name for a call site, the same in every instance of the block: `line.col`, `#k` when repeated."""
@@ -205,14 +210,14 @@ class Builder(Evaluator):
             module = Module(path, name, "block", value.span, block=value.block, args=dict(value.args))
             self._fill_block(module, self.globals)
             return module
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple, dict)):
             if self.depth >= self.limits["max_depth"]:
                 raise LimitError(f"lists of layers are nested more than {self.limits['max_depth']} deep at `{path}` "
                                  "(the limit `max_depth`)", span, hint=exceeded("max_depth"))
             module = Module(path, name, "seq", span)
             self.depth += 1
-            for item in value:
-                index = str(len(module.children))
+            for key, item in _named_items(value, span):
+                index = key if key is not None else str(len(module.children))
                 child = self.instantiate(item, f"{path}.{index}", index, getattr(item, "span", span))
                 if child is not None and child.kind == "op" and not child.op.chainable:
                     raise TypeError_(f"`{child.op.name}` cannot be an element of a layer list: "
@@ -223,7 +228,7 @@ class Builder(Evaluator):
                     module.children[index] = child
             self.depth -= 1
             return module
-        raise TypeError_(f"a layer must be an op, a block or a list of them, got {describe(value)}", span)
+        raise TypeError_(f"a layer must be an op, a block, or a list or a map of them, got {describe(value)}", span)
 
     # --- forward -> graph
     def run_block(self, module: Module, args: list, call_span: Span):
@@ -262,6 +267,8 @@ class Builder(Evaluator):
         return result
 
     def _stmt(self, stmt: A.Node, scope: Scope, default_target: str | None):
+        if isinstance(stmt, A.Assert):
+            return self.check_assert(stmt, scope)
         if isinstance(stmt, A.Assign):
             value = self._value(stmt.value, scope, _target_names(stmt.targets))
             names: dict = {}
@@ -284,6 +291,27 @@ class Builder(Evaluator):
         if target and stmts is not None and len(stmts) > before and stmts[-1].result is value:
             stmts[-1].target = target
         return value
+
+    def check_assert(self, stmt: A.Assert, scope: Scope) -> None:
+        """`assert cond, 'message'`: decided statically, a located error when false."""
+        if not self.truth(stmt.test, scope):
+            message = self.static(stmt.msg, scope, "message") if stmt.msg is not None else None
+            raise ParamError(f"assertion failed: {message if message is not None else unparse(stmt.test)}",
+                             stmt.test.span, hint=_bindings(stmt.test, scope))
+
+    def eval_Name(self, node: A.Name, scope: Scope):
+        """A `parameter` layer named in `forward` is its tensor."""
+        value = scope.lookup(node.id, node.span)
+        if isinstance(value, LayerRef) and value.module.kind == "op" and value.module.op.name == "parameter":
+            return self._bare(value, node.span)
+        return value
+
+    def _bare(self, ref: LayerRef, span: Span):
+        if ref.source not in self.frame.bare:
+            result = self.call_module(ref.module, [], span)
+            self._record(Stmt("module", ref.source, [], result, span, ref.module.name))
+            self.frame.bare[ref.source] = result
+        return self.frame.bare[ref.source]
 
     def loop_form(self, form: LoopForm, args: list, kwargs: dict, span: Span, target):
         if self.frame is None:
@@ -312,7 +340,11 @@ class Builder(Evaluator):
             return self._inline_op(fn, values, span, target)
         if isinstance(fn, LayerRef):
             result = self.call_module(fn.module, values, span)
-            self._record(Stmt("module", fn.module.name, list(values), result, span, target))
+            fold = fn.module.kind == "seq" and len(values) > 1
+            self._record(Stmt("module", fn.source, list(values), result, span, target,
+                              options={"fold": True} if fold else {}))
+            for owner in fn.owners:
+                owner.calls.append(result)
             return result
         if isinstance(fn, BlockTemplate):
             raise TypeError_(f"the block `{fn.block.name}` must be declared under `layers:` before it is applied",
@@ -322,12 +354,12 @@ class Builder(Evaluator):
     def call_module(self, module: Module, values: list, span: Span):
         if module.kind == "block":
             return self.run_block(module, values, span)
-        if module.kind == "seq":
-            value = values
+        if module.kind == "seq":  # the first input threads through, the others go to every layer unchanged
+            value, rest = values[0], list(values[1:])
             for child in module.children.values():
-                value = [self.call_module(child, value, span)]
-            module.calls.append(value[0])
-            return value[0]
+                value = self.call_module(child, [value] + rest, span)
+            module.calls.append(value)
+            return value
         self._check_arity(module.op, values, span)
         nid = module.path if not module.calls else self.graph.unique_id(f"{module.path}@{len(module.calls)}")
         self._add_node(nid, module.op, module.attrs, values, module.span, span, module.path)
@@ -339,9 +371,12 @@ class Builder(Evaluator):
         self._check_arity(tmpl.op, values, span)
         scope = self.frame.module.path
         nid = self.graph.unique_id(f"{scope}.{tmpl.op.name}" if scope else tmpl.op.name)
-        self._add_node(nid, tmpl.op, tmpl.attrs, values, tmpl.span, span, None)
+        op = tmpl.op
+        if op.name in VARIADIC_OUTPUTS:  # one output per part: this call's own output structure
+            op = replace(op, outputs=tuple(range(VARIADIC_OUTPUTS[op.name](tmpl.attrs))))
+        self._add_node(nid, op, tmpl.attrs, values, tmpl.span, span, None)
         self._mark_call(nid, span)
-        result = op_result(tmpl.op, nid)
+        result = op_result(op, nid)
         self._record(Stmt("op", nid, list(values), result, span, target))
         return result
 
@@ -393,8 +428,17 @@ class Builder(Evaluator):
         return self._inline_op(OpTemplate(op_def, bound, node.span), args, node.span, None)
 
     def tensor_index(self, value: Tensor, node: A.Index, scope: Scope):
-        raise TypeError_("indexing a tensor is not supported", node.span,
-                         hint="use reshape, flatten or permute to change a tensor's layout")
+        op = REGISTRY.get("index")
+        attrs = Attrs(subscript=subscript_entries(self, node, scope))
+        return self._inline_op(OpTemplate(op, attrs, node.span), [value], node.span, None)
+
+    def eval_Index(self, node: A.Index, scope: Scope):
+        value = self.eval(node.value, scope)
+        if isinstance(value, LayerRef):
+            return layer_item(self, value, node, scope)
+        if isinstance(value, Tensor):
+            return self.tensor_index(value, node, scope)
+        return self.index_value(value, node, scope)
 
     # --- lint
     def _lint(self) -> None:
@@ -429,6 +473,31 @@ def _defaults(op, span: Span) -> Attrs:
     from ..ops.registry import bind
 
     return bind(op, [], {}, span)
+
+
+def _named_items(value, span: Span):
+    """(key, item) of a layer list (key None: numbered) or of a map of named layers (key: its name)."""
+    if not isinstance(value, dict):
+        return [(None, item) for item in value]
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError_(f"a layer name must be a string, got {describe(key)}", span)
+        check_attribute_name(key, span, "a layer name")
+    return list(value.items())
+
+
+def _bindings(test: A.Node, scope: Scope) -> str | None:
+    """The values of the names in a failed condition: `depth = 7, groups = 2`."""
+    names = dict.fromkeys(n.id for n in _names_in(test))
+    shown = []
+    for name in names:
+        try:
+            value = scope.lookup(name, test.span)
+        except ArchDSLError:
+            continue
+        if isinstance(value, (bool, int, float, str)):
+            shown.append(f"{name} = {value!r}")
+    return ", ".join(shown) or None
 
 
 def _target_names(target):

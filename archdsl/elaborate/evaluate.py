@@ -15,7 +15,7 @@ from ..ops.registry import bind
 from ..syntax import ast as A
 from ..limits import current as current_limit, exceeded
 from .scope import Scope
-from .values import TEMPLATES, BlockFn, BlockTemplate, Builtin, LoopForm, OpFn, OpTemplate, describe
+from .values import TEMPLATES, BlockFn, BlockTemplate, Builtin, Function, LoopForm, OpFn, OpTemplate, describe
 
 _BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
            "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
@@ -68,35 +68,74 @@ class Evaluator:
     def eval_DictExpr(self, node: A.DictExpr, scope: Scope):
         out = {}
         for k, v in zip(node.keys, node.values):
-            key = self.static(k, scope, "dict key")
-            try:
-                hash(key)
-            except TypeError:
-                raise TypeError_(f"{describe(key)} cannot be a dict key", k.span) from None
-            out[key] = self.eval(v, scope)
+            out[self._key(k, scope)] = self.eval(v, scope)
         return _charged(out, node)
+
+    def _key(self, node: A.Node, scope: Scope):
+        key = self.static(node, scope, "dict key")
+        try:
+            hash(key)
+        except TypeError:
+            raise TypeError_(f"{describe(key)} cannot be a dict key", node.span) from None
+        return key
+
+    def eval_Lambda(self, node: A.Lambda, scope: Scope):
+        return Function(node, scope)
+
+    def call_function(self, fn: Function, args: list, kwargs: dict, span: Span):
+        """A user function's body evaluated with its arguments bound, defaults evaluated where it is written."""
+        params = [n for n, _ in fn.node.params]
+        if len(args) > len(params):
+            raise ArgumentError(f"the lambda takes {len(params)} arguments, got {len(args)}", span,
+                                hint=f"its parameters: {', '.join(params) or '(none)'}")
+        names = {n: v for n, (v, _) in zip(params, args)}
+        for key, (v, where) in kwargs.items():
+            if key not in params or key in names:
+                raise ArgumentError(f"the lambda {'has no parameter' if key not in params else 'got twice'} "
+                                    f"`{key}`", where, hint=f"its parameters: {', '.join(params)}")
+            names[key] = v
+        for n, default in fn.node.params:
+            if n not in names:
+                if default is None:
+                    raise ArgumentError(f"the lambda is missing its argument `{n}`", span,
+                                        hint=f"its parameters: {', '.join(params)}")
+                names[n] = self.eval(default, fn.scope)
+        return self.eval(fn.node.body, fn.scope.child(names, "lambda"))
 
     def eval_Star(self, node: A.Star, scope: Scope):
         raise TypeError_("`*` is only allowed inside a list or a call's arguments", node.span)
 
     def eval_ListComp(self, node: A.ListComp, scope: Scope):
+        out: list = []
+        self._comprehension(node, scope, lambda inner: out.append(self.eval(node.elt, inner)))
+        return out
+
+    def eval_DictComp(self, node: A.DictComp, scope: Scope):
+        out: dict = {}
+
+        def put(inner: Scope):
+            out[self._key(node.key, inner)] = self.eval(node.value, inner)
+
+        self._comprehension(node, scope, put)
+        return out
+
+    def _comprehension(self, node, scope: Scope, emit):
         """Iterations are bounded by `max_repeat`; all the work of the outermost comprehension, the lists its
         elements build and read included, by `max_work`."""
         outermost = _work.get() is None
         token = _work.set([0]) if outermost else None
         try:
-            return self._comprehension(node, scope)
+            self._loop(node, scope, emit)
         finally:
             if outermost:
                 _work.reset(token)
 
-    def _comprehension(self, node: A.ListComp, scope: Scope):
-        out: list = []
+    def _loop(self, node, scope: Scope, emit) -> None:
         limit, steps = current_limit("max_repeat"), [0]
 
         def loop(level: int, inner: Scope):
             if level == len(node.fors):
-                out.append(self.eval(node.elt, inner))
+                emit(inner)
                 return
             comp = node.fors[level]
             iterable = self.static(comp.iter, inner, "loop range")
@@ -116,7 +155,6 @@ class Evaluator:
                     loop(level + 1, here)
 
         loop(0, scope)
-        return out
 
     def bind_targets(self, target, value, names: dict, span: Span) -> None:
         if isinstance(target, A.Name):
@@ -229,6 +267,10 @@ class Evaluator:
         v = self.eval(node.value, scope)
         if isinstance(v, Tensor):
             return self.tensor_index(v, node, scope)
+        return self.index_value(v, node, scope)
+
+    def index_value(self, v, node: A.Index, scope: Scope):
+        """A list, tuple, string or dict subscripted."""
         if len(node.items) != 1 or isinstance(node.items[0], A.Slice):
             if len(node.items) == 1 and isinstance(v, (list, tuple, str)):
                 s = node.items[0]
@@ -294,6 +336,8 @@ class Evaluator:
             return OpTemplate(fn.op, bind(fn.op, args, kwargs, span), span)
         if isinstance(fn, LoopForm):
             return self.loop_form(fn, args, kwargs, span, target)
+        if isinstance(fn, Function):
+            return self.call_function(fn, args, kwargs, span)
         if isinstance(fn, BlockFn):
             if any(is_tensorish(v) for v in values):
                 raise TypeError_(f"the block `{fn.block.name}` must be declared under `layers:` before it is "

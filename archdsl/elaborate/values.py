@@ -41,9 +41,24 @@ class BlockTemplate:
 
 @dataclass(frozen=True)
 class LayerRef:
-    """A declared layer, as seen from `forward`."""
+    """A declared layer, as seen from `forward`; `callee`: its source after `self.` where that is not its
+    name (`layers[0]`, `layers[1:]`, an element or a part of a layer list)."""
 
     module: Any
+    callee: str | None = None
+    owners: tuple = ()  # the layer lists it was taken from (`layers` for `layers[0]`): they count as used
+
+    @property
+    def source(self) -> str:
+        return self.callee or self.module.name
+
+
+@dataclass(frozen=True)
+class Function:
+    """A user function: `lambda v, d=8: ...` evaluated where it is called, in the scope it was written in."""
+
+    node: Any
+    scope: Any
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,8 @@ def describe(v: Any) -> str:
         return f"the layer `{v.module.path}`"
     if isinstance(v, Builtin):
         return f"the function `{v.name}`"
+    if isinstance(v, Function):
+        return "a lambda"
     if isinstance(v, LoopForm):
         return f"the loop form `{v.kind}`"
     if v is None:

@@ -57,6 +57,21 @@ class ListComp(Node):
 
 
 @dataclass(frozen=True)
+class DictComp(Node):
+    key: Node
+    value: Node
+    fors: tuple  # of Comprehension
+
+
+@dataclass(frozen=True)
+class Lambda(Node):
+    """`lambda a, b=1: body`: a pure function over values (a user function in `let`)."""
+
+    params: tuple  # of (name, default Node or None)
+    body: Node
+
+
+@dataclass(frozen=True)
 class Call(Node):
     func: Node
     args: tuple
@@ -132,6 +147,12 @@ class Assign(Node):
 @dataclass(frozen=True)
 class Return(Node):
     value: Node
+
+
+@dataclass(frozen=True)
+class Assert(Node):
+    test: Node
+    msg: Node | None
 
 
 @dataclass(frozen=True)

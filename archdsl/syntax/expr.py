@@ -69,6 +69,9 @@ class _ToAst(Transformer):
     def return_stmt(self, meta, items):
         return A.Return(self._s(meta), items[0])
 
+    def assert_stmt(self, meta, items):
+        return A.Assert(self._s(meta), items[0], items[1])
+
     def expr_stmt(self, meta, items):
         return items[0]
 
@@ -117,6 +120,21 @@ class _ToAst(Transformer):
     def dict(self, meta, items):
         pairs = items[0] or ()
         return A.DictExpr(self._s(meta), tuple(pairs[0::2]), tuple(pairs[1::2]))
+
+    def dictcomp(self, meta, items):
+        return A.DictComp(self._s(meta), items[0], items[1], tuple(items[2:]))
+
+    def ellipsis(self, meta, items):
+        return A.Const(self._s(meta), Ellipsis)
+
+    def lambda_(self, meta, items):
+        return A.Lambda(self._s(meta), items[0] or (), items[1])
+
+    def lambda_params(self, meta, items):
+        return tuple(items)
+
+    def lambda_param(self, meta, items):
+        return (str(items[0]), items[1])
 
     def dict_items(self, meta, items):
         return tuple(i for i in items if i is not None)
@@ -302,7 +320,7 @@ def _check_depth(tree: Tree, limit: int, what: str) -> None:
 def parse_expr(text: str, locate: Locate, what: str = "expression") -> A.Node:
     """Parse text that must be exactly one expression."""
     prog = parse(text, locate, what)
-    if len(prog.stmts) != 1 or isinstance(prog.stmts[0], (A.Assign, A.Return)):
+    if len(prog.stmts) != 1 or isinstance(prog.stmts[0], (A.Assign, A.Return, A.Assert)):
         where = prog.stmts[1].span if len(prog.stmts) > 1 else (prog.stmts[0].span if prog.stmts else locate(1, 1, 1))
         raise SyntaxError_(f"expected a single {what} here", where,
                            hint="statements and assignments belong in `forward:`")

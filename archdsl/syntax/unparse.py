@@ -22,6 +22,8 @@ def unparse_stmt(stmt) -> str:
         return f"{_targets(stmt.targets, top=True)} = {unparse(stmt.value)}"
     if isinstance(stmt, A.Return):
         return f"return {unparse(stmt.value)}"
+    if isinstance(stmt, A.Assert):
+        return f"assert {unparse(stmt.test, COND)}" + (f", {unparse(stmt.msg, COND)}" if stmt.msg else "")
     return unparse(stmt)
 
 
@@ -37,6 +39,8 @@ def _const(v) -> str:
         return "true" if v else "false"
     if v is None:
         return "None"
+    if v is Ellipsis:
+        return "..."
     if isinstance(v, str):
         return f'"{v}"' if "'" in v else f"'{v}'"
     if isinstance(v, float):
@@ -86,6 +90,12 @@ def _render(node) -> tuple[str, int]:  # noqa: C901 - one case per node type
         if isinstance(node.elt, A.Cond) and node.elt.orelse is None:
             elt = f"({elt})"
         return f"[{elt} {' '.join(_comprehension(c) for c in node.fors)}]", ATOM
+    if isinstance(node, A.DictComp):
+        fors = " ".join(_comprehension(c) for c in node.fors)
+        return f"{{{unparse(node.key, COND)}: {unparse(node.value, COND)} {fors}}}", ATOM
+    if isinstance(node, A.Lambda):
+        params = ", ".join(n if d is None else f"{n}={unparse(d, COND)}" for n, d in node.params)
+        return f"lambda{' ' if params else ''}{params}: {unparse(node.body, COND)}", COND
     if isinstance(node, A.Call):
         args = [unparse(a, COND) for a in node.args] + [f"{k}={unparse(v, COND)}" for k, v, _ in node.kwargs]
         return f"{unparse(node.func, POSTFIX)}({', '.join(args)})", POSTFIX

@@ -25,6 +25,7 @@ from ...names import class_name
 from ...ops.registry import Attrs
 from ...syntax import ast as A
 from ...syntax.spec import REQUIRED
+from .containers import container_source, named
 from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
 from .pysource import Unrenderable, docstring, expression, literal, names_in
@@ -174,9 +175,8 @@ class ClassWriter:
             return self._op_ctor(ctx, m, child)
         if child.kind == "block":
             return self._block_ctor(ctx, m, child)
-        pad = "    " * (indent + 1)
-        items = [self._ctor(ctx, m, c, indent + 1) for c in child.children.values()]
-        return "nn.Sequential(\n" + "".join(f"{pad}{i},\n" for i in items) + "    " * indent + ")"
+        items = [self._ctor(ctx, m, c, indent + 1 + named(child)) for c in child.children.values()]
+        return container_source(child, items, indent)
 
     def _op_ctor(self, ctx: Context, m: Module, child: Module) -> str:
         node = self.gen.graph.node(child.calls[0])

@@ -1,0 +1,41 @@
+"""Subscripts, chunk, split, narrow and bare parameters."""
+from __future__ import annotations
+
+from ._source import atom
+from .table import lower
+
+
+def _entry(e) -> str:
+    if e[0] == "i":
+        return str(e[1])
+    if e[0] == "e":
+        return "..."
+    if e[0] == "n":
+        return "None"
+    start, stop, step = ("" if v is None else str(v) for v in e[1:])
+    return f"{start}:{stop}" + (f":{step}" if step else "")
+
+
+def _index_call(a, ins, args) -> str:
+    items = ", ".join(_entry(e) for e in a.subscript) or "..."
+    return f"{atom(args[0])}[{items}]"
+
+
+def _parameter_init(a, ins) -> str:
+    shape = ", ".join(map(str, a.shape))
+    if isinstance(a.init, (int, float)):
+        tensor = f"torch.full(({shape},), {float(a.init)!r})"
+    elif a.init in ("zeros", "ones"):
+        tensor = f"torch.{a.init}({shape})"
+    elif a.init == "normal":
+        tensor = f"torch.empty({shape}).normal_(std={a.std!r})"
+    else:
+        tensor = f"nn.init.trunc_normal_(torch.empty({shape}), std={a.std!r})"
+    return f"nn.Parameter({tensor})"
+
+
+lower("index", call=_index_call)
+lower("chunk", call=lambda a, ins, args: f"{atom(args[0])}.chunk({a.chunks}, {a.dim})")
+lower("split", call=lambda a, ins, args: f"{atom(args[0])}.split({list(a.sizes)}, {a.dim})")
+lower("narrow", call=lambda a, ins, args: f"{atom(args[0])}.narrow({a.dim}, {a.start}, {a.length})")
+lower("parameter", init=_parameter_init, layer_call=lambda a, ins, module, args: module)

@@ -1,0 +1,160 @@
+"""Indexing and bare parameters: `x[:, :8]`, chunk, split, narrow, and `parameter` (an nn.Parameter layer).
+
+A subscript's entries are bound as tuples: ("i", k) an index (the dim is dropped), ("s", start, stop, step) a
+slice, ("e",) the ellipsis and ("n",) None (a new dim of size 1). On a symbolic dim a slice must have step 1,
+and its bounds are taken to fit (`x[:, :8]` on [N, T] is [N, 8] for T >= 8), as torch would clamp them.
+"""
+from __future__ import annotations
+
+from ..dims import as_static, fmt_shape, product
+from ..errors import ShapeRuleError
+from ._util import norm_dim
+from .registry import Param, register
+
+
+def _expand(items: tuple, rank: int) -> list:
+    """The entries with the ellipsis replaced by full slices, padded with full slices to the rank."""
+    used = sum(1 for e in items if e[0] in ("i", "s"))
+    if used > rank:
+        raise ShapeRuleError(f"{used} indices for a rank-{rank} tensor")
+    full = ("s", None, None, None)
+    at = next((k for k, e in enumerate(items) if e[0] == "e"), len(items))
+    return list(items[:at]) + [full] * (rank - used) + [e for e in items[at + 1:]]
+
+
+def _slice_len(d, start, stop, step):
+    """The length of `d`'s slice start:stop:step, exactly as Python's for a static `d`."""
+    if isinstance(as_static(d), int):
+        return len(range(as_static(d))[slice(start, stop, step)])
+    if step not in (None, 1):
+        raise ShapeRuleError(f"a slice with step {step} needs a static size, got the symbolic dim `{d}`")
+    lo = 0 if start is None else start + d if start < 0 else start
+    hi = d if stop is None else stop + d if stop < 0 else stop
+    return as_static(hi - lo)
+
+
+def _index_shape(a, ins):
+    x, out = ins[0], []
+    dims = iter(enumerate(x))
+    for entry in _expand(a.subscript, len(x)):
+        if entry[0] == "n":
+            out.append(1)
+            continue
+        k, d = next(dims)
+        if entry[0] == "i":
+            size = as_static(d)
+            if isinstance(size, int) and not -size <= entry[1] < size:
+                raise ShapeRuleError(f"index {entry[1]} is out of range for dim {k} of size {size} in {fmt_shape(x)}")
+            continue
+        length = _slice_len(d, *entry[1:])
+        if isinstance(length, int) and length <= 0:
+            raise ShapeRuleError(f"the slice {_slice_text(entry)} of dim {k} (size {d}) in {fmt_shape(x)} is empty")
+        out.append(length)
+    return tuple(out)
+
+
+def _slice_text(entry) -> str:
+    start, stop, step = ("" if v is None else v for v in entry[1:])
+    return f"{start}:{stop}" + (f":{step}" if step != "" else "")
+
+
+register(
+    name="index", family="tensor",
+    doc="A tensor subscript with static integers: `x[:, 0]`, `x[..., 1:]`, `x[:, :8]`, `x[:, None]` (written "
+        "as a subscript in `forward`, not by name).",
+    params=(Param("subscript", "any"),),
+    shape=_index_shape, inline_only=True,
+    shape_doc="an index drops its dim, a slice keeps it with its length, None adds a dim of size 1",
+)
+
+
+def _static_size(op: str, x, dim: int) -> tuple[int, int]:
+    k = norm_dim(op, dim, x)
+    d = as_static(x[k])
+    if not isinstance(d, int):
+        raise ShapeRuleError(f"`{op}` needs a static size along dim {dim}, got the symbolic dim `{d}`",
+                             hint="give that dim as a number in the input shape, or slice with static bounds")
+    return k, d
+
+
+def _parts(x, k: int, sizes) -> list:
+    return [tuple(x[:k]) + (s,) + tuple(x[k + 1:]) for s in sizes]
+
+
+def _chunk_shape(a, ins):
+    x = ins[0]
+    k, d = _static_size("chunk", x, a.dim)
+    size = -(-d // a.chunks)
+    sizes = [min(size, d - start) for start in range(0, d, size)]
+    if len(sizes) != a.chunks:
+        raise ShapeRuleError(f"`chunk` of size {d} into {a.chunks} gives {len(sizes)} tensors, as torch.chunk does",
+                             hint="choose a number of chunks that divides the size, or use `split`")
+    return _parts(x, k, sizes)
+
+
+register(
+    name="chunk", family="tensor",
+    doc="Split into `chunks` tensors along `dim` (torch.chunk): one tensor per chunk, the last may be smaller.",
+    params=(Param("chunks", "int", min=1, limit="max_repeat"), Param("dim", "int", 0)),
+    shape=_chunk_shape, inline_only=True, outputs=(0, 1),
+    shape_doc="[*A, d, *B] -> `chunks` x [*A, ceil(d / chunks), *B]; the size must be static",
+)
+
+
+def _split_shape(a, ins):
+    x = ins[0]
+    k, d = _static_size("split", x, a.dim)
+    if sum(a.sizes) != d:
+        raise ShapeRuleError(f"`split` sizes {list(a.sizes)} add up to {sum(a.sizes)}, but dim {a.dim} of "
+                             f"{fmt_shape(x)} has size {d}")
+    return _parts(x, k, a.sizes)
+
+
+register(
+    name="split", family="tensor",
+    doc="Split along `dim` into tensors of the given `sizes` (torch.split with a list): one tensor per size.",
+    params=(Param("sizes", "int_list", min=1), Param("dim", "int", 0)),
+    shape=_split_shape, inline_only=True, outputs=(0, 1),
+    shape_doc="[*A, d, *B] -> [*A, s, *B] for each s of `sizes`, which add up to d",
+)
+
+# chunk and split give one tensor per part: the number of outputs of each call, from its attributes
+VARIADIC_OUTPUTS = {"chunk": lambda a: a.chunks, "split": lambda a: len(a.sizes)}
+
+
+def _narrow_shape(a, ins):
+    x = ins[0]
+    k = norm_dim("narrow", a.dim, x)
+    d = as_static(x[k])
+    if isinstance(d, int) and a.start + a.length > d:
+        raise ShapeRuleError(f"`narrow` start={a.start} length={a.length} runs past dim {a.dim} of size {d} "
+                             f"in {fmt_shape(x)}")
+    return tuple(x[:k]) + (a.length,) + tuple(x[k + 1:])
+
+
+register(
+    name="narrow", family="tensor",
+    doc="`length` entries from `start` along `dim` (torch.narrow).",
+    params=(Param("dim", "int"), Param("start", "int", min=0), Param("length", "int", min=1)),
+    shape=_narrow_shape, inline_only=True,
+    shape_doc="[*A, d, *B] -> [*A, length, *B]",
+)
+
+INITS = ("zeros", "ones", "normal", "trunc_normal")
+
+
+def _parameter_shape(a, ins):
+    if not isinstance(a.init, (int, float)) and a.init not in INITS:
+        raise ShapeRuleError(f"`parameter` init={a.init!r} is not a number or one of {', '.join(INITS)}")
+    return tuple(a.shape)
+
+
+register(
+    name="parameter", family="linear",
+    doc="A bare learned tensor (nn.Parameter) whose state_dict key is the layer's own name; naming the layer "
+        "in `forward` gives the tensor. init: a number (every entry), 'zeros', 'ones', 'normal' or "
+        "'trunc_normal' (mean 0, `std`).",
+    params=(Param("shape", "int_list", min=1), Param("init", "any", "zeros"), Param("std", "float", 1.0, min=0)),
+    shape=_parameter_shape, inputs=0, layer_only=True, weights=lambda a, ins: product(a.shape),
+    shape_doc="[] -> shape",
+)
