@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -261,3 +263,26 @@ def test_lsp_without_pygls_is_a_usage_error(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "pygls", None)
     assert main(["lsp"]) == 2
+
+
+@pytest.mark.parametrize("spec, defines, bound_ms", [("googlenet", {}, 100), ("resnet", {"depth: 50 ": "depth: 152 "}, 150)])
+def test_recheck_latency_after_a_one_character_edit(editor, tmp_path, spec, defines, bound_ms):
+    """From didChange to publishDiagnostics, one digit of `num_classes` edited at a time, after a pause (an
+    isolated edit is checked at once). Every edit makes a new text, so no check is a cache hit."""
+    text = (ROOT / "specs" / f"{spec}.yaml").read_text()
+    for old, new in defines.items():
+        text = text.replace(old, new)
+    uri = editor.open(tmp_path / f"{spec}.yaml", text)
+    assert editor.diagnostics(uri) == []
+    line = next(k for k, l in enumerate(text.split("\n")) if l.strip().startswith("num_classes: 1000"))
+    col = text.split("\n")[line].index("1000") + 3
+    times = []
+    for k in range(12):
+        editor.run(asyncio.sleep(0.08))  # a pause in typing, longer than the debounce
+        start = time.perf_counter()
+        version = editor.edit(uri, line, col - (k >= 9), 1, str(k % 9 + 1))
+        assert editor.diagnostics(uri, version) == []
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times) * 1000
+    print(f"{spec} {defines}: re-check median {median:.1f} ms, max {max(times) * 1000:.1f} ms")
+    assert median <= bound_ms
