@@ -449,6 +449,7 @@ class Builder(Evaluator):
             raise GraphError(f"the dataflow has a cycle through `{cycle[0][0]}`", self.graph.node(cycle[0][0]).span)
         for root in self.graph.roots.values():
             for module in root.walk():
+                _check_list_used(module)
                 if module is not root and not module.calls:
                     self.warnings.append(("W001", module.span, f"the layer `{module.path}` is never used in forward"))
 
@@ -473,6 +474,17 @@ def _defaults(op, span: Span) -> Attrs:
     from ..ops.registry import bind
 
     return bind(op, [], {}, span)
+
+
+def _check_list_used(module: Module) -> None:
+    """A layer list used in part (`layers[0]` only) cannot be generated: its other layers' sizes are unknown."""
+    if module.kind != "seq" or not module.calls:
+        return
+    for child in module.children.values():
+        if not child.calls:
+            raise GraphError(f"the layer `{child.path}` is never called, but the list `{module.path}` it belongs "
+                             "to is used", child.span, hint="the sizes of a layer come from its inputs: call every "
+                             "layer of the list, or make the list shorter")
 
 
 def _named_items(value, span: Span):
