@@ -207,7 +207,8 @@ register(
     training_dependent=lambda a: a.dropout_p > 0,
     shape_doc="query [*B, L, E], key [*B, S, E], value [*B, S, Ev], mask broadcasting to [*B, L, S] -> "
               "[*B, L, Ev] (batch dims broadcast)",
-    macs_doc="B x L x S x (E + Ev): the scores and the weighted sum",
+    macs_doc="B x L x S x (E + Ev): the scores and the weighted sum (torch's FlopCounterMode sees them only with "
+             "the math kernel, not in the fused CPU kernels)",
 )
 
 MHA = "multihead_attention"
