@@ -3,6 +3,7 @@ stdio (initialize, didOpen, incremental didChange, requests) and the tests read 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 import statistics
@@ -286,3 +287,15 @@ def test_recheck_latency_after_a_one_character_edit(editor, tmp_path, spec, defi
     median = statistics.median(times) * 1000
     print(f"{spec} {defines}: re-check median {median:.1f} ms, max {max(times) * 1000:.1f} ms")
     assert median <= bound_ms
+
+
+def test_the_vscode_extension_files_are_current():
+    """The schema it registers is `archdsl schema`'s; the grammar and the schema it names exist."""
+    from archdsl.syntax.schema import spec_schema
+
+    folder = ROOT / "editors" / "vscode"
+    package = json.loads((folder / "package.json").read_text())
+    assert json.loads((folder / "archdsl.schema.json").read_text()) == spec_schema()
+    for entry in package["contributes"]["grammars"] + package["contributes"]["yamlValidation"]:
+        json.loads((folder / entry.get("path", entry.get("url"))).read_text())
+    assert package["contributes"]["configuration"]["properties"]["archdsl.args"]["default"] == ["lsp"]
