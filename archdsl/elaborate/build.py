@@ -309,7 +309,7 @@ class Builder(Evaluator):
     def _bare(self, ref: LayerRef, span: Span):
         if ref.source not in self.frame.bare:
             result = self.call_module(ref.module, [], span)
-            self._record(Stmt("module", ref.source, [], result, span, ref.module.name))
+            self._record(Stmt("module", ref.source, [], result, span))
             self.frame.bare[ref.source] = result
         return self.frame.bare[ref.source]
 

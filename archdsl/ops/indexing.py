@@ -153,7 +153,7 @@ register(
     name="parameter", family="linear",
     doc="A bare learned tensor (nn.Parameter) whose state_dict key is the layer's own name; naming the layer "
         "in `forward` gives the tensor. init: a number (every entry), 'zeros', 'ones', 'normal' or "
-        "'trunc_normal' (mean 0, `std`).",
+        "'trunc_normal' (mean 0, `std`; truncated to [-2, 2] as nn.init.trunc_normal_).",
     params=(Param("shape", "int_list", min=1), Param("init", "any", "zeros"), Param("std", "float", 1.0, min=0)),
     shape=_parameter_shape, inputs=0, layer_only=True, weights=lambda a, ins: product(a.shape),
     shape_doc="[] -> shape",

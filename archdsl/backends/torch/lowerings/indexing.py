@@ -24,7 +24,7 @@ def _index_call(a, ins, args) -> str:
 def _parameter_init(a, ins) -> str:
     shape = ", ".join(map(str, a.shape))
     if isinstance(a.init, (int, float)):
-        tensor = f"torch.full(({shape},), {float(a.init)!r})"
+        tensor = f"torch.full(({shape}{',' * (len(a.shape) == 1)}), {float(a.init)!r})"
     elif a.init in ("zeros", "ones"):
         tensor = f"torch.{a.init}({shape})"
     elif a.init == "normal":
