@@ -259,6 +259,13 @@ def test_rapid_edits_publish_the_last_version_only_once_and_never_a_stale_one(ed
     assert len(mine) < 10  # debounced: most edits were never checked
 
 
+def test_requests_about_documents_not_open_find_nothing(editor):
+    uri = (ROOT / "no-such-spec.yaml").as_uri()
+    assert editor.hover(uri, 0, 0) is None and editor.definition(uri, 0, 0) is None
+    assert list(editor.symbols(uri)) == [] and "conv2d" in editor.completion(uri, 0, 0)
+    assert editor.command("archdsl.showDiagram", uri) is None
+
+
 def test_lsp_without_pygls_is_a_usage_error(monkeypatch):
     from archdsl.cli import main
 

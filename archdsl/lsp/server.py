@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lsprotocol import types as T
+from pygls import uris
 from pygls.lsp.server import LanguageServer
 
 from ..errors import ArchDSLError
@@ -42,14 +43,19 @@ class SpecServer(LanguageServer):
 
     # --- documents and their analyses
     def path_of(self, uri: str) -> str:
-        return self.workspace.get_text_document(uri).path or uri
+        return uris.to_fs_path(uri) or uri
 
     def lines(self, text: str) -> Lines:
         return Lines(text, str(self.server_capabilities.position_encoding or "utf-16"))
 
+    def text_of(self, uri: str) -> str:
+        """The editor's text of an open document; a request about another one finds an empty document."""
+        doc = self.workspace.text_documents.get(uri)
+        return doc.source if doc is not None else ""
+
     async def analysis(self, uri: str) -> Analysis:
-        doc = self.workspace.get_text_document(uri)
-        result = await asyncio.get_running_loop().run_in_executor(self.checker, analyze, doc.source, self.path_of(uri))
+        text = self.text_of(uri)
+        result = await asyncio.get_running_loop().run_in_executor(self.checker, analyze, text, self.path_of(uri))
         if result.index is not None:
             self.last_index[uri] = result.index
         return result
@@ -68,7 +74,9 @@ class SpecServer(LanguageServer):
     async def _check(self, uri: str, wait: float) -> None:
         if wait:
             await asyncio.sleep(wait)
-        doc = self.workspace.get_text_document(uri)
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None:  # closed meanwhile
+            return
         version, text = doc.version, doc.source
         result = await self.analysis(uri)
         current = self.workspace.text_documents.get(uri)
@@ -169,7 +177,7 @@ async def formatting(ls: SpecServer, params: T.DocumentFormattingParams) -> list
     from ..syntax.fmt import format_text
 
     uri = params.text_document.uri
-    text, path = ls.workspace.get_text_document(uri).source, ls.path_of(uri)
+    text, path = ls.text_of(uri), ls.path_of(uri)
 
     def run() -> str:
         with limited(resolve(None), path):
@@ -218,8 +226,9 @@ async def show_diagram(ls: SpecServer, *args) -> str | None:
     from ..api import Spec
 
     uri = args[0] if args and isinstance(args[0], str) else None
-    if uri is None or uri not in ls.workspace.text_documents:
-        ls.window_show_message(T.ShowMessageParams(T.MessageType.Error, f"{SHOW_DIAGRAM}: give an open document's URI"))
+    if uri is None or uri not in ls.workspace.text_documents or not uri.startswith("file:"):
+        ls.window_show_message(T.ShowMessageParams(T.MessageType.Error, f"{SHOW_DIAGRAM}: give the URI of an open "
+                                                   "spec file"))
         return None
     result = await ls.analysis(uri)
     if result.doc is None:
