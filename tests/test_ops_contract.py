@@ -498,6 +498,49 @@ CASES.update({
     "reduce_max": reduce(), "reduce_min": reduce(), "argmin": reduce(allow_none=False, single=True),
     "scaled_dot_product_attention": sdpa(), "multihead_attention": multihead(),
 })
+
+
+# --- subscripts, chunk, split, narrow and bare parameters (archdsl/ops/indexing.py) ---------------------------
+
+@st.composite
+def subscript(draw):
+    """A static subscript of a drawn shape: indices (some negative), non-empty slices, `...` and None."""
+    x = draw(shapes())
+    entries = []
+    for d in x:
+        if draw(st.booleans()):
+            entries.append(("i", draw(st.integers(-d, d - 1))))
+            continue
+        bounds = (draw(st.none() | st.integers(-d, d)), draw(st.none() | st.integers(-d, d)),
+                  draw(st.none() | st.integers(1, 3)))
+        entries.append(("s", *bounds) if len(range(d)[slice(*bounds)]) else ("s", None, None, None))
+    if draw(st.booleans()):
+        entries = entries[:draw(st.integers(0, len(entries)))] + [("e",)]
+    if draw(st.booleans()):
+        entries.insert(draw(st.integers(0, len(entries))), ("n",))
+    return dict(subscript=tuple(entries)), [x]
+
+
+def chunks(draw, d):
+    """A number of chunks that torch.chunk gives exactly (5 into 4 gives 3)."""
+    return dict(chunks=draw(st.sampled_from([k for k in range(1, d + 1) if -(-d // -(-d // k)) == k])))
+
+
+def split_sizes(draw, d):
+    cuts = sorted(draw(st.sets(st.integers(1, d - 1))) if d > 1 else [])
+    return dict(sizes=[b - a for a, b in zip([0] + cuts, cuts + [d])])
+
+
+def narrow(draw, d):
+    start = draw(st.integers(0, d - 1))
+    return dict(start=start, length=draw(st.integers(1, d - start)))
+
+
+CASES.update({
+    "index": subscript(), "chunk": along(chunks), "split": along(split_sizes), "narrow": along(narrow),
+    "parameter": st.tuples(fixed(shape=st.lists(st.integers(1, 3), min_size=1, max_size=3), std=st.just(0.5),
+                                 init=st.sampled_from(["zeros", "ones", "normal", "trunc_normal", 0.5])), st.just([])),
+})
 # Inputs that hold positions: {op: (which input, the size its entries stay below)}
 INDEX_INPUTS = {"gather": (1, lambda a, ins: ins[0][a.dim])}
 
@@ -544,7 +587,11 @@ def test_op_contract(name, data):
     env = {**scope, "self": SimpleNamespace(training=False), **dict(zip(names, xs))}
     want = None
     if low.init:
-        module = eval(low.init(a, ins), scope).eval()
+        module = eval(low.init(a, ins), scope)
+        if isinstance(module, torch.nn.Parameter):  # a bare parameter (`parameter`): the layer's value itself
+            assert tuple(module.shape) == expected and module.numel() == op.weights(a, ins)
+            return
+        module = module.eval()
         assert sum(p.numel() for p in module.parameters()) == op.weights(a, ins)
         call = lambda srcs: eval(low.layer_call(a, ins, "module", srcs), {**env, "module": module})  # noqa: E731
         run = lambda: call(names) if low.layer_call else module(xs) if op.inputs is None else module(*xs)  # noqa: E731
