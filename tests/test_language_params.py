@@ -129,9 +129,9 @@ def test_subscript_errors_are_located(expr, code, words):
 FUNCTIONS = """\
 params: {width: 37, groups: 4}
 let:
-  make_divisible: "lambda v, divisor=8, min_value=None: max(min_value or divisor, int(v + divisor / 2) // divisor * divisor)"
+  make_divisible: "lambda v, div=8, low=None: max(low or div, int(v + div / 2) // div * div)"
   c: make_divisible(width)
-  c2: "make_divisible(width * 3, divisor=groups)"
+  c2: "make_divisible(width * 3, div=groups)"
 inputs: {x: [N, 3]}
 layers:
   fc: linear(c)
@@ -165,5 +165,53 @@ def test_failed_assert_is_located(write_spec, params, words, line, hint):
 def test_lambda_argument_errors():
     err = errors(FUNCTIONS.replace("make_divisible(width)", "make_divisible(width, 8, 1, 2)"))
     assert err.code == "E007" and "takes 3 arguments, got 4" in err.message, err.render()
-    err = errors(FUNCTIONS.replace("make_divisible(width)", "make_divisible(divisor=2)"))
+    err = errors(FUNCTIONS.replace("make_divisible(width)", "make_divisible(div=2)"))
     assert "missing its argument `v`" in err.message, err.render()
+
+
+GPT = """\
+params: {vocab: 11, d: 8}
+inputs:
+  ids: {shape: [N, T], dtype: int64, high: vocab}
+blocks:
+  Transformer(vocab, d):
+    inputs: [ids]
+    layers:
+      wte: embedding(vocab, d)
+      ln_f: layernorm()
+    forward: |
+      ln_f(wte(ids))
+layers:
+  transformer: Transformer(vocab, d)
+  lm_head: tied_linear('transformer.wte')
+forward: |
+  lm_head(transformer(ids))
+"""
+
+
+def test_tied_weight_is_shared_and_counted_once():
+    spec = from_text(GPT, "gpt.yaml", N=2, T=3)
+    model = spec.build()
+    state = model.state_dict()
+    assert list(state) == ["transformer.wte.weight", "transformer.ln_f.weight", "transformer.ln_f.bias",
+                           "lm_head.weight"]  # as GPT-2's: both keys, one tensor
+    assert state["lm_head.weight"].data_ptr() == state["transformer.wte.weight"].data_ptr()
+    assert model.lm_head.weight is model.transformer.wte.weight
+    assert spec.summary().params == sum(p.numel() for p in model.parameters()) == 11 * 8 + 2 * 8
+    ids = torch.randint(0, 11, (2, 3))
+    h = model.transformer(ids)
+    torch.testing.assert_close(model(ids), h @ model.transformer.wte.weight.T)
+    assert "self.lm_head.weight = self.transformer.wte.weight" in spec.source
+    assert_static_equals_runtime(spec, N=2, T=3)
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("tied_linear('transformer.wte')", "tied_linear('transformer.wpe')", "is not a layer of"),
+    ("tied_linear('transformer.wte')", "tied_linear('transformer.ln_f')", "is not an embedding"),
+    ("tied_linear('transformer.wte')", "tied_linear('transformer.wte', num_embeddings=3)", "has 11"),
+    ("lm_head(transformer(ids))", "lm_head(concat([transformer(ids)] * 2, dim=2))", "takes 8 features"),
+])
+def test_tying_errors_are_located(old, new, words):
+    err = errors(GPT.replace(old, new))
+    assert words in err.message, err.render()
+    assert err.span.line == (16 if "concat" in new else 14), err.render()

@@ -17,6 +17,7 @@ from ..syntax.unparse import unparse
 from ..names import check_attribute_name
 from .evaluate import Evaluator, is_tensorish
 from .indexing import layer_item, subscript_entries
+from .tying import resolve_ties
 from .scope import Scope, SymbolScope, builtin_scope
 from .loops import SIGNATURES, run_loop
 from .values import BlockFn, BlockTemplate, LayerRef, LoopForm, OpFn, OpTemplate, describe
@@ -187,6 +188,7 @@ class Builder(Evaluator):
                 module.disabled[lname] = span
             else:
                 module.children[lname] = child
+        resolve_ties(module)
         module.args = names
         module.static_scope = scope
         self.depth -= 1

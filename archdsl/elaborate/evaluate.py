@@ -273,13 +273,7 @@ class Evaluator:
         """A list, tuple, string or dict subscripted."""
         if len(node.items) != 1 or isinstance(node.items[0], A.Slice):
             if len(node.items) == 1 and isinstance(v, (list, tuple, str)):
-                s = node.items[0]
-                parts = [None if p is None else self.static(p, scope, "slice bound") for p in (s.lower, s.upper, s.step)]
-                if not all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in parts):
-                    raise TypeError_("slice bounds must be integers", s.span)
-                if parts[2] == 0:
-                    raise TypeError_("slice step cannot be zero", s.span)
-                return _charged(v[slice(*parts)], node)
+                return _charged(v[slice(*self.slice_bounds(node.items[0], scope))], node)
             raise TypeError_(f"{describe(v)} cannot be indexed this way", node.span)
         key = self.static(node.items[0], scope, "index")
         try:
@@ -292,6 +286,15 @@ class Evaluator:
                              node.items[0].span) from None
         except TypeError:
             raise TypeError_(f"{describe(v)} cannot be indexed by {describe(key)}", node.span) from None
+
+    def slice_bounds(self, s: A.Slice, scope: Scope) -> tuple:
+        """(start, stop, step) of `a:b:c`, each an integer or None."""
+        parts = tuple(None if p is None else self.static(p, scope, "slice bound") for p in (s.lower, s.upper, s.step))
+        if not all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in parts):
+            raise TypeError_("slice bounds must be integers", s.span)
+        if parts[2] == 0:
+            raise TypeError_("slice step cannot be zero", s.span)
+        return parts
 
     def eval_Slice(self, node: A.Slice, scope: Scope):
         raise TypeError_("a slice is only allowed inside `[...]`", node.span)

@@ -12,15 +12,6 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _bounds(ev, s: A.Slice, scope) -> tuple:
-    parts = tuple(None if p is None else ev.static(p, scope, "slice bound") for p in (s.lower, s.upper, s.step))
-    if not all(p is None or _is_int(p) for p in parts):
-        raise TypeError_("slice bounds must be integers", s.span)
-    if parts[2] == 0:
-        raise TypeError_("slice step cannot be zero", s.span)
-    return parts
-
-
 def _slice_source(parts: tuple) -> str:
     start, stop, step = ("" if p is None else str(p) for p in parts)
     return f"{start}:{stop}" + (f":{step}" if step else "")
@@ -35,7 +26,7 @@ def layer_item(ev, ref: LayerRef, node: A.Index, scope) -> LayerRef:
     item, owners = node.items[0], ref.owners + (module,)
     children = list(module.children.items())
     if isinstance(item, A.Slice):
-        parts = _bounds(ev, item, scope)
+        parts = ev.slice_bounds(item, scope)
         text = _slice_source(parts)
         view = Module(f"{module.path}[{text}]", module.name, "seq", node.span,
                       children=dict(children[slice(*parts)]))
@@ -63,7 +54,7 @@ def subscript_entries(ev, node: A.Index, scope) -> tuple:
     out = []
     for item in node.items:
         if isinstance(item, A.Slice):
-            out.append(("s", *_bounds(ev, item, scope)))
+            out.append(("s", *ev.slice_bounds(item, scope)))
             continue
         v = ev.static(item, scope, "index")
         if v is Ellipsis:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..dims import as_static, fmt_shape, product
 from ..errors import ShapeRuleError
-from ._util import norm_dim
+from ._util import norm_dim, static_dim
 from .registry import Param, register
 
 
@@ -157,4 +157,29 @@ register(
     params=(Param("shape", "int_list", min=1), Param("init", "any", "zeros"), Param("std", "float", 1.0, min=0)),
     shape=_parameter_shape, inputs=0, layer_only=True, weights=lambda a, ins: product(a.shape),
     shape_doc="[] -> shape",
+)
+
+
+def _tied_shape(a, ins):
+    x = ins[0]
+    if a.num_embeddings is None or a.embedding_dim is None:
+        raise ShapeRuleError(f"`tied_linear` needs the sizes of its source `{a.source}`")
+    if not x or static_dim("tied_linear", x[-1], "feature dim") != a.embedding_dim:
+        raise ShapeRuleError(f"`tied_linear` on `{a.source}` takes {a.embedding_dim} features, got {fmt_shape(x)}",
+                             hint=f"the weight of `{a.source}` is [{a.num_embeddings}, {a.embedding_dim}]")
+    return tuple(x[:-1]) + (a.num_embeddings,)
+
+
+register(
+    name="tied_linear", family="linear",
+    doc="A linear layer whose weight is the embedding `source`'s (weight tying, as GPT-2's lm_head on wte): "
+        "`source` is the embedding's dotted path in the same block, e.g. 'transformer.wte'. The weight is "
+        "counted once, under the embedding; state_dict holds it under both names, one shared tensor.",
+    params=(Param("source", "str"), Param("bias", "bool", False),
+            Param("num_embeddings", "int", None, min=1, doc="taken from the source; not written"),
+            Param("embedding_dim", "int", None, min=1, doc="taken from the source; not written")),
+    shape=_tied_shape, layer_only=True,
+    weights=lambda a, ins: a.num_embeddings if a.bias else 0,
+    macs=lambda a, ins, out: product(out) * a.embedding_dim,
+    shape_doc="[*S, embedding_dim] -> [*S, num_embeddings]",
 )

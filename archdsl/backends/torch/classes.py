@@ -28,6 +28,7 @@ from ...syntax.spec import REQUIRED
 from .containers import container_source, named
 from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
+from .lowerings.indexing import TIED
 from .pysource import Unrenderable, docstring, expression, literal, names_in
 from .sizes import Declarations, SizeTracer, block_scope, bound_args, is_int, own_names
 
@@ -118,7 +119,7 @@ class ClassWriter:
             if n in ctx.lets:
                 lets.insert(0, f"{INDENT}{n} = {expression(node, lambda x: self._init_name(ctx, first, x))}")
         stored = [f"{INDENT}self.{n} = {n}" for n in sorted(ctx.stored)]
-        return ctx, lets + stored + layers, forward
+        return ctx, lets + stored + layers + _ties(first), forward
 
     # --- layers
     def _layer(self, ctx: Context, lname: str, node) -> list[str]:
@@ -322,6 +323,12 @@ class ClassWriter:
                 return [f"{INDENT}if not ({test}):"] + orelse
             return [f"{INDENT}if {test}:"] + body + ([f"{INDENT}else:"] + orelse if orelse else [])
         return None
+
+
+def _ties(m: Module) -> list[str]:
+    """`self.lm_head.weight = self.transformer.wte.weight`: tied layers share their source's parameter."""
+    return [f"{INDENT}self.{n}.{TIED[c.op.name]} = self.{c.attrs.source}.{TIED[c.op.name]}"
+            for n, c in m.children.items() if c.kind == "op" and c.op.name in TIED and c.calls]
 
 
 def _class_source(name: str, doc: str, signature: list[str], init: list[str], forward: list[str]) -> str:
