@@ -5,7 +5,9 @@ import sys
 import pytest
 
 from archdsl.cli import main
+from tests.counts import LENET5, linear
 from tests.helpers import spec_path
+from tests.reference import zoo
 
 GOOD = spec_path("lenet5")
 
@@ -18,7 +20,8 @@ def run(capsys, *argv):
 
 def test_check_ok(capsys):
     code, out, err = run(capsys, "check", GOOD)
-    assert code == 0 and "ok: output [N, 10]" in out and "61,706 parameters" in out
+    # 10 classes: the spec's num_classes; 61,706: LeNet-5's layers written out in tests/counts.py
+    assert code == 0 and "ok: output [N, 10]" in out and f"{LENET5:,} parameters" in out
 
 
 def test_compile_to_file(capsys, tmp_path):
@@ -30,7 +33,11 @@ def test_compile_to_file(capsys, tmp_path):
 
 def test_defines_override_params(capsys):
     code, out, _ = run(capsys, "check", spec_path("resnet"), "-D", "depth=18", "-D", "num_classes=10", "-D", "N=4")
-    assert code == 0 and "output [4, 10]" in out and "11,181,642 parameters" in out
+    # torchvision's resnet18 count (tests/data/reference/torchvision_zoo.json) with its 512 -> 1000 fc
+    # replaced by a 512 -> 10 one
+    want = zoo()["resnet18"]["num_params"] - linear(512, 1000) + linear(512, 10)
+    assert want == 11_181_642
+    assert code == 0 and "output [4, 10]" in out and f"{want:,} parameters" in out
 
 
 def test_summary_json(capsys):
@@ -38,7 +45,8 @@ def test_summary_json(capsys):
 
     code, out, _ = run(capsys, "summary", GOOD, "--format", "json", "-D", "N=1")
     data = json.loads(out)
-    assert code == 0 and data["params"] == 61706 and data["rows"][0]["shape"] == [1, 6, 28, 28]
+    # C1: 6 maps of 32 - 5 + 1 = 28 (LeCun et al. 1998, Section II.B)
+    assert code == 0 and data["params"] == LENET5 and data["rows"][0]["shape"] == [1, 6, 28, 28]
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -65,4 +73,4 @@ def test_real_process_reports_located_error(tmp_path):
     bad.write_text("inputs: {x: [N, 4]}\nlayers:\n  fc: linear(0)\nforward: |\n  fc(x)\n")
     res = subprocess.run([sys.executable, "-m", "archdsl.cli", "check", str(bad)], capture_output=True, text=True)
     assert res.returncode == 1 and "Traceback" not in res.stderr
-    assert f"{bad}:3:14: error[E007]" in res.stderr and "^" in res.stderr
+    assert f"{bad}:3:14: error[E007]" in res.stderr   # line 3, column 14: the `0` of `linear(0)` above and "^" in res.stderr
