@@ -9,7 +9,11 @@ import pytest
 
 import archdsl
 from archdsl.cli import main
+from tests.counts import LENET5, bottleneck, conv, float32_mb
 from tests.helpers import spec_path
+from tests.reference import zoo
+
+RESNET50 = zoo()["resnet50"]["published"]["num_params"]   # torchvision's published count (reference json)
 
 
 def run(capsys, *argv):
@@ -21,53 +25,68 @@ def run(capsys, *argv):
 def test_depth_aggregates_per_block_and_keeps_the_totals():
     spec = archdsl.load(spec_path("resnet"), N=1)
     full, folded = spec.summary(), spec.summary(depth=1)
-    assert (folded.params, folded.macs) == (full.params, full.macs) == (25_557_032, folded.macs)
+    assert (folded.params, folded.macs) == (full.params, full.macs)
+    assert full.params == RESNET50 == 25_557_032
+    # torchvision publishes 4.089 G multiply-adds for one 224x224 image (reference json, `_ops`, 3 decimals)
+    assert round(full.macs / 1e9, 3) == zoo()["resnet50"]["published"]["_ops"]
     assert sum(r.params for r in folded) == full.params and sum(r.macs for r in folded) == full.macs
     rows = {r.name: r for r in folded}
+    # He et al. 2016, Table 1 (50-layer): conv2_x outputs 56x56 with 256 channels, conv5_x 7x7 with 2048
     assert rows["layer1.0"].op == "Bottleneck" and rows["layer1.0"].shape == (1, 256, 56, 56)
     assert rows["layer4.2"].shape == (1, 2048, 7, 7)
+    assert rows["layer1.0"].params == bottleneck(64, 64, downsample=True)
     assert [r.name for r in folded][:5] == ["conv1", "bn1", "relu", "maxpool2d", "layer1.0"]
 
 
 def test_depth_zero_gives_one_row_per_top_level_layer():
     rows = archdsl.load(spec_path("googlenet")).summary(depth=0)
     names = [r.name for r in rows]
-    assert names[:3] == ["conv1", "maxpool1", "norm1"] and "inception3a" in names
+    # Szegedy et al. 2015, Table 1 top to bottom, with Figure 3's two LocalRespNorm layers and the flatten
+    # before the linear layer
+    assert names == ["conv1", "maxpool1", "norm1", "conv2", "conv3", "norm2", "maxpool2", "inception3a",
+                     "inception3b", "maxpool3", "inception4a", "inception4b", "inception4c", "inception4d",
+                     "inception4e", "maxpool4", "inception5a", "inception5b", "avgpool", "flatten", "dropout", "fc"]
     assert {r.op for r in rows if r.name.startswith("inception")} == {"Inception"}
-    assert len(rows.rows) == 22
+    assert len(rows.rows) == len(names)
 
 
 def test_sequences_fold_as_sequential():
     rows = {r.name: r for r in archdsl.load(spec_path("vgg")).summary(depth=0)}
-    assert rows["features"].op == "Sequential" and rows["features"].shape[1] == 512
+    # Simonyan & Zisserman 2015, Table 1: the last convolutions have 512 channels, 7x7 after the 5th max pool
+    assert rows["features"].op == "Sequential" and rows["features"].shape[1:] == (512, 7, 7)
 
 
 def test_text_has_totals_and_megabytes(capsys):
     code, out, _ = run(capsys, "summary", spec_path("lenet5"))
-    assert code == 0 and "total: 61,706 parameters (0.24 MB as float32)" in out
+    assert code == 0 and f"total: {LENET5:,} parameters ({float32_mb(LENET5):.2f} MB as float32)" in out
+    assert f"{float32_mb(LENET5):.2f}" == "0.24"   # 61,706 * 4 bytes / 2**20
 
 
 def test_markdown(capsys):
     code, out, _ = run(capsys, "summary", spec_path("resnet"), "--format", "markdown", "--depth", "1")
     lines = out.splitlines()
     assert code == 0 and lines[2] == "| layer | op | output shape | params | MACs |"
-    assert "| `layer1.0` | Bottleneck | [N, 256, 56, 56] | 75,008 |" in out
-    assert "25,557,032 parameters (97.49 MB as float32)" in out
+    assert bottleneck(64, 64, downsample=True) == 75_008   # tests/counts.py: He et al. 2016, Table 1
+    assert f"| `layer1.0` | Bottleneck | [N, 256, 56, 56] | {bottleneck(64, 64, True):,} |" in out
+    assert f"{RESNET50:,} parameters ({float32_mb(RESNET50):.2f} MB as float32)" in out
 
 
 def test_csv(capsys):
     code, out, _ = run(capsys, "summary", spec_path("lenet5"), "--format", "csv", "-D", "N=1")
     rows = list(csv.reader(io.StringIO(out)))
     assert code == 0 and rows[0] == ["layer", "op", "output_shape", "params", "macs"]
-    assert rows[1] == ["c1", "conv2d", "[1, 6, 28, 28]", "156", "117600"]
-    assert rows[-1][0] == "total" and rows[-1][3] == "61706"
+    # C1: 6 5x5 kernels on one map, 28 x 28 outputs, one multiply-add per weight per output position
+    assert rows[1] == ["c1", "conv2d", "[1, 6, 28, 28]", str(conv(1, 6, 5)), str(6 * 28 * 28 * 5 * 5 * 1)]
+    assert rows[-1][0] == "total" and rows[-1][3] == str(LENET5)
 
 
 def test_json_with_depth(capsys):
     code, out, _ = run(capsys, "summary", spec_path("resnet"), "--format", "json", "--depth", "0", "-D", "N=1")
     data = json.loads(out)
-    assert code == 0 and data["params"] == 25_557_032 and data["param_mb"] == pytest.approx(97.49, abs=0.01)
+    assert code == 0 and data["params"] == RESNET50
+    assert data["param_mb"] == pytest.approx(float32_mb(RESNET50), abs=0.005)   # rounded to 2 decimals
     assert [r["name"] for r in data["rows"]][4:8] == ["layer1", "layer2", "layer3", "layer4"]
+    # He et al. 2016, Table 1: conv2_x (layer1) outputs 56x56x256
     assert data["rows"][4]["op"] == "Sequential" and data["rows"][4]["shape"] == [1, 256, 56, 56]
 
 
