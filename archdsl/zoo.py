@@ -1,0 +1,78 @@
+"""The zoo catalogue: every model of the zoo under torchvision's name, with the spec and parameters that build it.
+
+    >>> from archdsl import zoo
+    >>> zoo.names()["resnet50"]
+    (PosixPath('.../specs/resnet.yaml'), {'depth': 50})
+    >>> spec = zoo.load("resnext50_32x4d", num_classes=10)   # a Spec, like archdsl.load
+
+A torchvision model (`torchvision.models.<name>()`) is listed under its torchvision name; a zoo spec that no
+torchvision model uses (lenet5, lstm_classifier, ...) is listed under its file name with its defaults.
+
+Where the specs are: the zoo's spec files live in the checkout's `specs/` folder, beside the `archdsl`
+package (`<checkout>/archdsl/zoo.py` -> `<checkout>/specs/`), which is where an editable install
+(`pip install -e .`) finds them. An install that does not carry the checkout along (a wheel) sets the
+environment variable `ARCHDSL_SPECS` to a folder holding the spec files; without either, the functions
+here raise FileNotFoundError saying so.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV = "ARCHDSL_SPECS"
+
+# torchvision model name -> (spec file stem, parameters), in torchvision's order of families
+TORCHVISION: dict[str, tuple[str, dict]] = {
+    "alexnet": ("alexnet", {"variant": "torchvision"}),
+    **{f"vgg{d}{bn}": ("vgg", {"depth": d, "batch_norm": bool(bn)}) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
+    **{f"resnet{d}": ("resnet", {"depth": d}) for d in (18, 34, 50, 101, 152)},
+    # torchvision's ResNet(groups=..., width_per_group=...) builders
+    "resnext50_32x4d": ("resnet", {"depth": 50, "groups": 32, "width_per_group": 4}),
+    "resnext101_32x8d": ("resnet", {"depth": 101, "groups": 32, "width_per_group": 8}),
+    "resnext101_64x4d": ("resnet", {"depth": 101, "groups": 64, "width_per_group": 4}),
+    "wide_resnet50_2": ("resnet", {"depth": 50, "width_per_group": 128}),
+    "wide_resnet101_2": ("resnet", {"depth": 101, "width_per_group": 128}),
+    "googlenet": ("googlenet", {"variant": "torchvision"}),  # googlenet(aux_logits=False, init_weights=False)
+    "squeezenet1_0": ("squeezenet", {"version": 1.0}),
+    "squeezenet1_1": ("squeezenet", {"version": 1.1}),
+}
+
+
+def specs_dir() -> Path:
+    """The folder of the zoo's spec files: $ARCHDSL_SPECS, else the checkout's specs/ beside the package."""
+    env = os.environ.get(ENV)
+    folder = Path(env) if env else Path(__file__).resolve().parent.parent / "specs"
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"the zoo's spec folder {folder} does not exist: archdsl finds specs/ beside the package in a "
+            f"checkout (pip install -e .); elsewhere set {ENV} to a folder holding the zoo's .yaml files")
+    return folder
+
+
+def names() -> dict[str, tuple[Path, dict]]:
+    """Every zoo model: name -> (spec file, parameters). torchvision's models under torchvision's names, then
+    every other spec of specs/ under its file name with its default parameters."""
+    folder = specs_dir()
+    out = {name: (folder / f"{stem}.yaml", dict(params)) for name, (stem, params) in TORCHVISION.items()
+           if (folder / f"{stem}.yaml").is_file()}
+    used = {stem for stem, _ in TORCHVISION.values()}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.stem not in used and path.stem not in out:
+            out[path.stem] = (path, {})
+    return out
+
+
+def load(name: str, **overrides):
+    """The Spec of zoo model `name`; `overrides` (parameters or symbolic dims, as for archdsl.load) win over
+    the catalogue's parameters: load('resnet50', num_classes=10, N=1)."""
+    from .api import load as load_spec
+
+    catalogue = names()
+    if name not in catalogue:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(catalogue), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; archdsl.zoo.names() lists them"
+        raise KeyError(f"no zoo model named {name!r}{hint}")
+    path, params = catalogue[name]
+    return load_spec(str(path), **{**params, **overrides})

@@ -1,0 +1,76 @@
+"""The zoo specs beyond the seed's (ResNeXt, Wide ResNet, SqueezeNet, MobileNet, MNASNet, EfficientNet, ...)
+against torchvision's models, through the catalogue (archdsl.zoo).
+
+For each torchvision model of tests/data/reference/torchvision_zoo.json that archdsl.zoo builds with a spec
+of this file's families, the spec must give the same state_dict keys and shapes (built on the meta device),
+the same parameter count, the same output on the reference's deterministic weights and input
+(fingerprint.py, relative difference at most 1e-4) and torchvision's published multiply-add count.
+The fingerprints of the largest variants run only with ARCHDSL_SLOW_TESTS=1 (tests/reference.py's SLOW);
+at least one variant of each family runs in the default profile.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from archdsl import zoo as catalogue
+from tests.reference import SLOW, fingerprint, zoo
+
+# the families of this file: their torchvision names (the seed's alexnet, vgg, resnet, googlenet are in
+# test_cnn_parity.py)
+FAMILIES = re.compile(r"resnext\d+_\d+x\d+d|wide_resnet\d+_2|squeezenet1_[01]")
+MODELS = [m for m in catalogue.TORCHVISION if FAMILIES.fullmatch(m)]
+# fingerprints too slow for the default profile (seconds on one CPU core, mostly filling the weights)
+SLOW_MODELS = {"resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"}
+
+
+def fingerprint_param(model: str):
+    return pytest.param(model, marks=pytest.mark.skipif(
+        model in SLOW_MODELS and not SLOW, reason="slow on CPU; run with ARCHDSL_SLOW_TESTS=1"))
+
+
+def test_every_reference_model_of_these_families_is_in_the_catalogue():
+    assert {m for m in zoo() if FAMILIES.fullmatch(m)} == set(MODELS)
+
+
+def test_each_family_has_a_default_fingerprint():
+    families = {catalogue.TORCHVISION[m][0] for m in MODELS}
+    assert families == {catalogue.TORCHVISION[m][0] for m in MODELS if m not in SLOW_MODELS}
+
+
+@pytest.mark.parametrize("model", [fingerprint_param(m) for m in MODELS])
+def test_output_matches_torchvision(model):
+    fp, ref = fingerprint(), zoo()[model]
+    net = fp.fill_deterministic(catalogue.load(model).build()).eval()
+    with torch.no_grad():
+        out = net(fp.deterministic_input(ref["input_shape"]))
+    ok, diff = fp.matches(fp.fingerprint_of(out), ref["fingerprint"], rtol=1e-4)
+    assert ok, f"{model}: the output differs from torchvision's: {diff}"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_state_dict_matches_torchvision(model):
+    ref = zoo()[model]
+    spec = catalogue.load(model)
+    with torch.device("meta"):
+        net = spec.build()
+    assert [(k, list(v.shape)) for k, v in net.state_dict().items()] == list(ref["state_dict"].items())
+    assert sum(p.numel() for p in net.parameters()) == ref["num_params"] == spec.summary().params
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_static_output_shape_matches_the_reference(model):
+    ref = zoo()[model]
+    spec = catalogue.load(model, N=ref["input_shape"][0])
+    assert [list(s) for s in spec.input_shapes()] == [ref["input_shape"]]
+    out = spec.graph.node(spec.graph.outputs[spec.models[0]].node).meta.shape
+    assert list(out) == ref["fingerprint"]["shape"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_macs_equal_torchvision_published(model):
+    """torchvision publishes `_ops` (G multiply-adds for one image) to 3 decimals: ours must round to it."""
+    macs = catalogue.load(model, N=1).summary().macs
+    assert round(macs / 1e9, 3) == zoo()[model]["published"]["_ops"]
