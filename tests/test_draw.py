@@ -12,6 +12,7 @@ import archdsl
 from archdsl.backends.graphviz.labels import caption_text, count_text, shape_text
 from archdsl.errors import ShapeError, UsageError
 from archdsl.ops.registry import REGISTRY
+from tests.counts import bottleneck, conv
 from tests.helpers import ROOT, spec_path
 
 # --- a small reader for the DOT this backend writes ------------------------------------------------------------
@@ -164,6 +165,7 @@ def test_arrow_labels_are_the_statically_inferred_shapes(name, params, depth):
 
 def test_shapes_are_written_with_symbols_kept_symbolic():
     dot = dot_of("resnet")
+    # He et al. 2016, Table 1: after the 3x3/2 max pool, 64 channels of 56x56
     assert dot.labelled()["tensor:maxpool2d"] == "N x 64 x 56 x 56"
     assert dot_of("resnet", {"N": 8}).labelled()["tensor:maxpool2d"] == "8 x 64 x 56 x 56"
 
@@ -204,8 +206,11 @@ def test_op_captions(op, attrs, text):
 def test_boxes_show_the_op_its_arguments_the_layer_and_its_parameters():
     dot = dot_of("resnet")
     label = dot.nodes["conv1"]["label"]
+    # conv1: 7x7/2, 64 (He et al. 2016, Table 1), no bias: 7 * 7 * 3 * 64 = 9,408 weights
+    assert conv(3, 64, 7, bias=False) == 9408
     assert "<b>conv2d</b> 7x7/2, 64" in label and "conv1 · 9.41K" in label
     assert dot.nodes["layer1.0.add"]["label"] == "+" and dot.nodes["layer1.0.add"]["shape"] == "circle"
+    # count_text: three significant digits with a K/M suffix (arbitrary inputs of each magnitude)
     assert count_text(25_557_032) == "25.6M" and count_text(9408) == "9.41K" and count_text(120) == "120"
 
 
@@ -227,8 +232,10 @@ def test_an_activation_that_alone_reads_an_op_is_drawn_in_its_box():
     dot = Dot(spec.to_dot())
     assert "relu" not in dot.nodes and "layer1.0.relu" not in dot.nodes
     assert "<b>batchnorm2d</b> + " in dot.nodes["bn1"]["label"] and "<b>relu</b>" in dot.nodes["bn1"]["label"]
-    assert dot.labelled()["tensor:relu"] == "N x 64 x 112 x 112"       # the box's output is the activation's
+    # the box's output is the activation's: conv1's 112x112x64 (He et al. 2016, Table 1)
+    assert dot.labelled()["tensor:relu"] == "N x 64 x 112 x 112"
     assert "layer1.0.relu_1" in dot.nodes                               # after `+`: a box of its own
+    # GoogLeNet's first layer: convolution 7x7/2, depth 64 (Szegedy et al. 2015, Table 1)
     assert dot_of("googlenet").nodes["conv1.conv"]["label"].startswith("<b>conv2d</b> 7x7/2, 64 + ")
     unfused = Dot(spec.to_dot(fuse=False))
     assert "relu" in unfused.nodes and "+" not in unfused.nodes["bn1"]["label"]
@@ -242,10 +249,14 @@ def test_depth_folds_deeper_blocks_into_one_box_with_name_shape_and_parameters()
     assert set(dot.clusters) == {"cluster_layer1", "cluster_layer2", "cluster_layer3", "cluster_layer4"}
     assert not any(n.startswith("layer1.0.") for n in dot.nodes)
     label = dot.nodes["unit:layer2.0"]["label"]
-    assert "<b>Bottleneck</b>" in label and "N x 512 x 28 x 28" in label and "379K params" in label
+    # conv3_x: 28x28x512 (He et al. 2016, Table 1); the projecting bottleneck 256 -> 128 -> 512 has
+    # 379,392 parameters (tests/counts.py), drawn to three digits
+    want = bottleneck(256, 128, downsample=True)
+    assert want == 379_392
+    assert "<b>Bottleneck</b>" in label and "N x 512 x 28 x 28" in label and f"{want // 1000}K params" in label
     assert dot.parents["unit:layer2.0"] == ["cluster_layer2"]
     rows = {r.name: r for r in spec.summary(depth=1)}
-    assert rows["layer2.0"].params == 379_392
+    assert rows["layer2.0"].params == want
 
 
 def test_depth_zero_folds_every_top_level_block():
@@ -256,14 +267,17 @@ def test_depth_zero_folds_every_top_level_block():
 
 
 def test_a_run_of_identical_blocks_is_one_box_marked_x_n():
+    # ResNet-50 has 3, 4, 6, 3 bottlenecks per stage (He et al. 2016, Table 1): after each stage's first
+    # (projecting) block, runs of 2, 3, 5 and 2 identical ones
     dot = dot_of("resnet", depth=1)
     assert "<b>Bottleneck</b> x 2" in dot.nodes["unit:layer1.1"]["label"]     # layer1.1-2
     assert "<b>Bottleneck</b> x 5" in dot.nodes["unit:layer3.1"]["label"]     # layer3.1-5
     assert "<b>Bottleneck</b><br/>" in dot.nodes["unit:layer3.0"]["label"]    # the projecting one is different
     assert "unit:layer3.2" not in dot.nodes
     out_of_run = [a for t, h, a in dot.edges if t == "unit:layer3.1"]
+    # conv4_x: 14x14x1024 (Table 1)
     assert [(a["id"], a["label"]) for a in out_of_run] == [("tensor:layer3.5.relu_2", "N x 1024 x 14 x 14")]
-    small = dot_of("resnet", {"depth": 18}, depth=1)
+    small = dot_of("resnet", {"depth": 18}, depth=1)   # ResNet-18: 2 basic blocks per stage, layer1 has no projection
     assert "<b>BasicBlock</b> x 2" in small.nodes["unit:layer1.0"]["label"]
 
 
@@ -291,7 +305,7 @@ def test_a_shape_error_draws_the_offending_inputs_red_with_both_shapes(write_spe
             attrs = {**attrs, **next(a for t, h, a in dot.edges if h == tail)}
         assert attrs["color"] == "#dc2626"
         labels.add(attrs["label"])
-    assert labels == {"N x 32 x 32 x 32", "N x 16 x 32 x 32"}
+    assert labels == {"N x 32 x 32 x 32", "N x 16 x 32 x 32"}   # BAD: Basic(32)'s conv output + the 16-wide stem
     box = dot.nodes["layer1.0.add"]
     assert box["color"] == "#dc2626" and "cannot broadcast" in box["label"]
     assert dot.labelled()["tensor:layer1.0.add"] == "?"                        # nothing checked after it
@@ -355,14 +369,14 @@ def test_a_loop_is_one_frame_with_its_step_inputs_body_and_a_back_edge_per_carri
     assert dot.parents["cell.ih"] == [frame, "cluster_cell"]          # the body's ops, drawn once
     back = {(t, h): a for t, h, a in dot.edges if a.get("constraint") == "false"}
     assert back[("cell.tanh", "cell.scan.h")]["label"] == "T steps over dim 1"
-    assert back[("route.add", "route.loop.b")]["label"] == "3 iterations"
-    assert back[("step.tanh", "step.decode.h")]["label"].startswith("up to 6 steps")
+    assert back[("route.add", "route.loop.b")]["label"] == "3 iterations"             # LOOPS: loop(route, 3, ...)
+    assert back[("step.tanh", "step.decode.h")]["label"].startswith("up to 6 steps")  # LOOPS: max_len=6
     assert back[("step.out", "step.decode.tok")]["label"] == "argmax"
     assert not any(t == "x" and h == "cell.scan" for t, h, _ in dot.edges)   # x enters through its step input
     shapes = dot.labelled()
     assert shapes["tensor:x"] == "N x T x 8" and shapes["tensor:cell.scan.x"] == "N x 8"   # sequence, one step
     assert shapes["tensor:cell.scan"] == "N x T x 16"                     # the stacked outputs
-    assert shapes["tensor:step.decode:1"] == "N x 6 x 5"
+    assert shapes["tensor:step.decode:1"] == "N x 6 x 5"                # max_len 6, Step's out: linear(5)
 
 
 def test_a_folded_loop_body_keeps_its_frame_and_back_edges(write_spec):
@@ -415,7 +429,7 @@ def test_a_model_used_by_another_is_one_box_in_it_and_objectives_are_frames(writ
     assert "objective" in dot.clusters["cluster_model_neg_elbo"]["label"]
     assert dot.parents["unit:encoder"] == ["cluster_model_vae"] and dot.parents["encoder.l1"] == ["cluster_model_encoder"]
     assert "<b>encoder</b>" in dot.nodes["unit:encoder"]["label"]
-    assert dot.labelled()["tensor:vae.reparameterize"] == "N x 4"
+    assert dot.labelled()["tensor:vae.reparameterize"] == "N x 4"   # VAE's params: latent 4
     assert dot.parents["neg_elbo.bce"] == ["cluster_model_neg_elbo"]
     only = Dot(spec.to_dot(model="vae"))
     assert set(only.nodes) >= {"unit:encoder", "unit:decoder", "vae.reparameterize"}
