@@ -1,5 +1,9 @@
 """Golden DOT files: a diagram changes only when someone means it to.
 
+The files in tests/golden/ are archdsl's own output, reviewed by eye and pinned as regression values: this
+test catches unintended changes, it is not evidence that the diagrams are right. Their structure (clusters,
+shapes on arrows, folding) is checked against the specs in tests/test_draw.py.
+
 After an intended change to the diagrams, rewrite the files with
     ARCHDSL_UPDATE_GOLDEN=1 python -m pytest tests/test_draw_golden.py
 and review the diff like any other change.
