@@ -82,3 +82,43 @@ def test_name_that_cannot_be_a_python_identifier_is_a_structure_error(write_spec
     err = error_of(write_spec, text)
     line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith(new))
     assert err.code == "E003" and (err.span.line, err.span.col) == (line, col) and words in err.message, err.render()
+
+
+LANGUAGE = """\
+params: {width: 8, depth: 2}
+let:
+  half: "lambda v, k=2: v // k"
+inputs: {x: [N, 4, 6]}
+blocks:
+  Pair(w):
+    inputs: [x, m]
+    layers: {fc: linear(w)}
+    forward: |
+      fc(x) + m
+layers:
+  stack: "[Pair(6) for _ in range(depth)]"
+  table: embedding(10, 6)
+  head: tied_linear('table')
+  named: "{'a' + str(i): linear(6) for i in range(2)}"
+forward: |
+  assert width % 4 == 0, 'width must be a multiple of 4'
+  y = stack(x, x)
+  OUT
+"""
+
+
+@pytest.mark.parametrize("old, new, code, at, words", [
+    ("width: 8", "width: 6", "E010", (17, 10), "assertion failed: width must be a multiple of 4"),
+    ("  OUT", "  stack[2](y, x)", "E006", (19, 9), "index 2 is out of range for the layer `stack`"),
+    ("  OUT", "  stack[0](y)", "E008", (19, 3), "takes 2 input(s) (x, m), got 1"),
+    ("  OUT", "  named['b'](y)", "E006", (19, 9), "has no layer named 'b'"),
+    ("  OUT", "  head(y[:, 4])", "E009", (19, 8), "index 4 is out of range for dim 1 of size 4"),
+    ("  OUT", "  concat(chunk(y, 4, dim=2), dim=2)", "E009", (19, 10), "gives 3 tensors"),
+    ("  OUT", "  head(y[:, :, half(1, 2, 3)])", "E007", (19, 16), "the lambda takes 2 arguments, got 3"),
+    ("tied_linear('table')", "tied_linear('tabel')", "E007", (14, 9), "`tabel` of `head` is not a layer"),
+    ("'a' + str(i)", "'a ' + str(i)", "E003", (15, 11), "not an ASCII identifier"),
+])
+def test_language_construct_errors_are_located(write_spec, old, new, code, at, words):
+    """Layer lists and maps, subscripts, chunk, lambdas, asserts and tying: located errors with their code."""
+    err = error_of(write_spec, LANGUAGE.replace(old, new))
+    assert err.code == code and (err.span.line, err.span.col) == at and words in err.message, err.render()
