@@ -74,7 +74,7 @@ def test_a_model_uses_others_sharing_their_modules(write_spec):
     assert spec.graph.uses == {"vae": ["encoder", "decoder"], "encoder": [], "decoder": [], "outer": ["vae"]}
     # the vae's call runs the encoder's layers once more: nodes of the encoder's layers, made by the vae
     node = spec.graph.node("encoder.mu@1")
-    assert node.model == "vae" and node.module == "encoder.mu" and shapes["encoder.mu@1"][1] == 3
+    assert node.model == "vae" and node.module == "encoder.mu" and shapes["encoder.mu@1"][1] == 3   # latent: 3
     assert spec.graph.g.has_edge("vae.x", "encoder.body.fc@1")   # an edge between the models
     assert spec.graph.node("encoder.body.fc@2").model == "outer"
     for model in spec.models + spec.objectives:
@@ -83,6 +83,8 @@ def test_a_model_uses_others_sharing_their_modules(write_spec):
     net = spec.build()
     assert net.vae.encoder is net.encoder and net.vae.decoder is net.decoder and net.outer.vae is net.vae
     assert spec.summary().params == sum(p.numel() for p in net.parameters())   # shared weights counted once
+    # NESTED's layers once each: body.fc 10 -> 8, mu and logvar 8 -> 3, decoder 3 -> 10, head 10 -> 2
+    assert spec.summary().params == (10 * 8 + 8) + 2 * (8 * 3 + 3) + (3 * 10 + 10) + (10 * 2 + 2) == 204
     # the container's state_dict lists each weight once, under the model that owns it, and loads back
     keys = list(net.state_dict())
     assert "encoder.body.fc.weight" in keys and "outer.head.weight" in keys
@@ -96,7 +98,7 @@ def test_a_model_uses_others_sharing_their_modules(write_spec):
     alone = spec.build("outer")
     assert {k.split(".")[0] for k in alone.state_dict()} == {"vae", "head"}
     assert "vae.encoder.body.fc.weight" in alone.state_dict()
-    assert alone(torch.randn(4, 10)).shape == (4, 2)
+    assert alone(torch.randn(4, 10)).shape == (4, 2)   # head: linear(2)
     assert "self.vae = Vae(encoder=self.encoder, decoder=self.decoder)" in spec.source
     assert "self.encoder = Encoder() if encoder is None else encoder" in spec.source
 
@@ -105,7 +107,7 @@ def test_objectives_are_plain_functions_of_the_models_outputs(write_spec):
     spec = archdsl.load(write_spec(NESTED))
     assert spec.objectives == ["neg_elbo"]
     shapes = spec.check()
-    assert shapes["neg_elbo.add"] == () and shapes["neg_elbo.x_hat"][1] == 10
+    assert shapes["neg_elbo.add"] == () and shapes["neg_elbo.x_hat"][1] == 10   # a scalar; x is [N, 10]
     assert spec.graph.g.has_edge("decoder.out.1@1", "neg_elbo.x_hat")   # bound to the vae's output
     neg_elbo = spec.objective("neg_elbo")
     assert neg_elbo.__name__ == "neg_elbo" and neg_elbo.__doc__.startswith("the negative ELBO")
@@ -144,6 +146,7 @@ objectives:
     spec = archdsl.load(write_spec(text))
     loss = spec.objective("cls_loss")
     a, b = torch.full((3, 1), 0.9), torch.full((3, 1), 0.2)
+    # the objective's formula with D(real) = 0.9, D(wrong) = 0.2: -log 0.9 - 0.5 log(1 - 0.2)
     torch.testing.assert_close(loss(a, b), -torch.log(torch.tensor(0.9)) - 0.5 * torch.log(torch.tensor(0.8)))
     assert_static_equals_runtime(spec, "cls_loss", N=2)
 
@@ -193,6 +196,9 @@ def test_reparameterize_is_deterministic_in_eval_mode_and_samples_in_training():
 
     assert torch.equal(run(False), mu) and torch.equal(run(True, "never"), mu)   # eps = 0
     torch.manual_seed(0)
+    # 40,000 draws of N(1.5, 0.5^2): the standard error of the mean is 0.5 / sqrt(40000) = 0.0025 and that of
+    # the standard deviation about 0.5 / sqrt(2 * 40000) = 0.0018, so 0.02 is 8 or more standard errors; a
+    # wrong sigma (e.g. exp(logvar) = 0.25 instead of exp(logvar / 2) = 0.5) is off by 0.25
     for z in (run(True), run(False, "always")):
         assert abs(z.mean().item() - 1.5) < 0.02 and abs(z.std().item() - 0.5) < 0.02
 
