@@ -538,6 +538,7 @@ def narrow(draw, d):
 
 CASES.update({
     "index": subscript(), "chunk": along(chunks), "split": along(split_sizes), "narrow": along(narrow),
+    "if_training": st.tuples(st.just({}), shapes().map(lambda s: [s, s])),
     "tied_linear": plain(fixed(source=st.just("wte"), bias=st.booleans(), num_embeddings=st.integers(1, 4),
                                embedding_dim=st.just(3)), shapes(1, 3).map(lambda s: s + (3,))),
     "parameter": st.tuples(fixed(shape=st.lists(st.integers(1, 3), min_size=1, max_size=3), std=st.just(0.5),

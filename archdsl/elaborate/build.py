@@ -20,7 +20,7 @@ from .indexing import layer_item, subscript_entries
 from .tying import resolve_ties
 from .scope import Scope, SymbolScope, builtin_scope
 from .loops import SIGNATURES, run_loop
-from .values import BlockFn, BlockTemplate, LayerRef, LoopForm, OpFn, OpTemplate, describe
+from .values import TRAINING, BlockFn, BlockTemplate, LayerRef, LoopForm, OpFn, OpTemplate, describe
 
 MAX_DEPTH = DEFAULTS["max_depth"]
 MAX_NODES = DEFAULTS["max_nodes"]
@@ -56,6 +56,7 @@ class Builder(Evaluator):
         names: dict[str, Any] = {op.name: OpFn(op) for op in REGISTRY.all()}
         names.update({b.name: BlockFn(b) for b in doc.blocks.values()})
         names.update({k: LoopForm(k) for k in SIGNATURES})
+        names["training"] = TRAINING
         self.ops_scope = base.child(names, "ops and blocks")
         self.params = self._bind_params(overrides)
         self.dim_values = overrides  # what is left: values for symbolic dims
@@ -420,7 +421,7 @@ class Builder(Evaluator):
                 raise TypeError_(f"`{op}` between a tensor and {describe(number)} is not supported", node.span,
                                  hint="tensors combine with tensors (`y + x`) or with plain numbers (`x * 0.5`)")
             name, args = "scalar_arith", [left if isinstance(left, Tensor) else right]
-            attrs = {"op": op, "value": float(number), "reverse": not isinstance(left, Tensor)}
+            attrs = {"op": op, "value": number, "reverse": not isinstance(left, Tensor)}
         op_def = REGISTRY.get(name)
         if op_def is None:
             raise TypeError_(f"`{op}` is not supported between tensors", node.span)
@@ -433,6 +434,16 @@ class Builder(Evaluator):
         op = REGISTRY.get("index")
         attrs = Attrs(subscript=subscript_entries(self, node, scope))
         return self._inline_op(OpTemplate(op, attrs, node.span), [value], node.span, None)
+
+    def mode_branch(self, node: A.Cond, scope: Scope):
+        """`a if training else b`: both tensors are made; the generated code picks one by `self.training`."""
+        if self.frame is None:
+            return super().mode_branch(node, scope)
+        values = [self.eval(node.body, scope), self.eval(node.orelse, scope)]
+        bad = next((v for v in values if not isinstance(v, Tensor)), None)
+        if bad is not None:
+            raise TypeError_(f"`a if training else b` chooses between two tensors, got {describe(bad)}", node.span)
+        return self._inline_op(OpTemplate(REGISTRY.get("if_training"), Attrs(), node.span), values, node.span, None)
 
     def eval_Index(self, node: A.Index, scope: Scope):
         value = self.eval(node.value, scope)

@@ -15,7 +15,8 @@ from ..ops.registry import bind
 from ..syntax import ast as A
 from ..limits import current as current_limit, exceeded
 from .scope import Scope
-from .values import TEMPLATES, BlockFn, BlockTemplate, Builtin, Function, LoopForm, OpFn, OpTemplate, describe
+from .values import (TEMPLATES, TRAINING, BlockFn, BlockTemplate, Builtin, Function, LoopForm, OpFn, OpTemplate,
+                     describe)
 
 _BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
            "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
@@ -168,13 +169,21 @@ class Evaluator:
 
     # --- operators
     def truth(self, node: A.Node, scope: Scope) -> bool:
-        v = self.static(node, scope, "condition")
+        return self._truth(self.static(node, scope, "condition"), node)
+
+    @staticmethod
+    def _truth(v, node: A.Node) -> bool:
         if not isinstance(v, (bool, int, float, str, list, tuple, dict, type(None))):
-            raise TypeError_(f"{describe(v)} cannot be used as a condition", node.span)
+            raise TypeError_(f"{describe(v)} cannot be used as a condition", node.span,
+                             hint="`training` chooses between two tensors: `a if training else b`"
+                             if v is TRAINING else None)
         return bool(v)
 
     def eval_Cond(self, node: A.Cond, scope: Scope):
-        if self.truth(node.test, scope):
+        test = self.static(node.test, scope, "condition")
+        if test is TRAINING and node.orelse is not None:
+            return self.mode_branch(node, scope)
+        if self._truth(test, node.test):
             return self.eval(node.body, scope)
         return None if node.orelse is None else self.eval(node.orelse, scope)
 
@@ -385,6 +394,10 @@ class Evaluator:
 
     def tensor_index(self, value: Tensor, node: A.Index, scope: Scope):
         raise TypeError_("tensors are only available inside `forward`", node.span)
+
+    def mode_branch(self, node: A.Cond, scope: Scope):
+        raise TypeError_("`training` is only known inside `forward`", node.test.span,
+                         hint="layers and values are the same in both modes; choose tensors in `forward`")
 
 
 def _is_number(v) -> bool:

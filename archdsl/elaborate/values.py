@@ -74,6 +74,12 @@ class Builtin:
     fn: Callable
 
 
+@dataclass(frozen=True)
+class Mode:
+    """`training`: known only when the model runs; it chooses between tensors (`a if training else b`)."""
+
+
+TRAINING = Mode()
 TEMPLATES = (OpTemplate, BlockTemplate)
 
 
@@ -97,6 +103,8 @@ def describe(v: Any) -> str:
         return f"the function `{v.name}`"
     if isinstance(v, Function):
         return "a lambda"
+    if isinstance(v, Mode):
+        return "`training` (the mode the model runs in)"
     if isinstance(v, LoopForm):
         return f"the loop form `{v.kind}`"
     if v is None:

@@ -6,7 +6,7 @@ and its bounds are taken to fit (`x[:, :8]` on [N, T] is [N, 8] for T >= 8), as 
 """
 from __future__ import annotations
 
-from ..dims import as_static, fmt_shape, product
+from ..dims import as_static, fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
 from ._util import norm_dim, static_dim
 from .registry import Param, register
@@ -182,4 +182,21 @@ register(
     weights=lambda a, ins: a.num_embeddings if a.bias else 0,
     macs=lambda a, ins, out: product(out) * a.embedding_dim,
     shape_doc="[*S, embedding_dim] -> [*S, num_embeddings]",
+)
+
+
+def _if_training_shape(a, ins):
+    first, second = ins
+    if len(first) != len(second) or any(known_eq(p, q) is not True for p, q in zip(first, second)):
+        raise ShapeRuleError(f"the two sides of `if training` have the shapes {fmt_shape(first)} and "
+                             f"{fmt_shape(second)}", hint="both modes must give the same shape")
+    return tuple(first)
+
+
+register(
+    name="if_training", family="tensor",
+    doc="The first tensor in training mode, the second in eval mode: what `a if training else b` makes in "
+        "`forward` (generated as `a if self.training else b`).",
+    shape=_if_training_shape, inputs=2, inline_only=True, training_dependent=True,
+    shape_doc="two equal shapes -> that shape",
 )

@@ -85,7 +85,9 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
         return _objective_shapes(spec, model, dims, seed)
     place = torch.device(device)
     net = spec.build(model, probe=True, device=None if place.type == "cpu" else place.type).eval()
-    graph, mine = spec.graph, list(_model_nodes(spec, model))
+    graph = spec.graph
+    skipped = _training_only(graph)
+    mine = [nid for nid in _model_nodes(spec, model) if nid not in skipped]
     layers = {m.path: m for r in _roots_used(graph, model) for m in r.walk() if m.kind == "op"}
     module_of: dict[str, tuple[str, int]] = {}
     n_calls: dict[str, int] = defaultdict(int)  # calls of each layer made by this model (not by others using it)
@@ -147,6 +149,17 @@ def _model_nodes(spec, model: str):
     for nid, node in spec.graph.nodes():
         if node.model == model and node.method is None:
             yield nid
+
+
+def _training_only(graph) -> set:
+    """The nodes used only on the training side of `a if training else b`: the probed model runs in eval mode."""
+    only: set = set()
+    for nid, _ in reversed(list(graph.nodes())):
+        uses = [graph.node(s) for s in graph.g.successors(nid)]
+        if uses and all(u.id in only or (u.op is not None and u.op.name == "if_training" and u.inputs[1].node != nid)
+                        for u in uses):
+            only.add(nid)
+    return only
 
 
 def _roots_used(graph, model: str):

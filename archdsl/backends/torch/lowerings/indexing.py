@@ -35,6 +35,7 @@ def _parameter_init(a, ins) -> str:
 
 
 lower("index", call=_index_call)
+lower("if_training", call=lambda a, ins, args: f"({args[0]} if self.training else {args[1]})")
 lower("chunk", call=lambda a, ins, args: f"{atom(args[0])}.chunk({a.chunks}, {a.dim})")
 lower("split", call=lambda a, ins, args: f"{atom(args[0])}.split({list(a.sizes)}, {a.dim})")
 lower("narrow", call=lambda a, ins, args: f"{atom(args[0])}.narrow({a.dim}, {a.start}, {a.length})")
