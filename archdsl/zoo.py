@@ -35,6 +35,10 @@ TORCHVISION: dict[str, tuple[str, dict]] = {
     "googlenet": ("googlenet", {"variant": "torchvision"}),  # googlenet(aux_logits=False, init_weights=False)
     "squeezenet1_0": ("squeezenet", {"version": 1.0}),
     "squeezenet1_1": ("squeezenet", {"version": 1.1}),
+    "mobilenet_v2": ("mobilenet_v2", {}),
+    "mobilenet_v3_large": ("mobilenet_v3", {"arch": "large"}),
+    "mobilenet_v3_small": ("mobilenet_v3", {"arch": "small"}),
+    **{f"mnasnet{a}": ("mnasnet", {"alpha": float(a.replace("_", "."))}) for a in ("0_5", "0_75", "1_0", "1_3")},
 }
 
 

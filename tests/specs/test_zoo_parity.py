@@ -20,10 +20,11 @@ from tests.reference import SLOW, fingerprint, zoo
 
 # the families of this file: their torchvision names (the seed's alexnet, vgg, resnet, googlenet are in
 # test_cnn_parity.py)
-FAMILIES = re.compile(r"resnext\d+_\d+x\d+d|wide_resnet\d+_2|squeezenet1_[01]")
+FAMILIES = re.compile(r"resnext\d+_\d+x\d+d|wide_resnet\d+_2|squeezenet1_[01]|mobilenet_v[23].*|mnasnet.*")
 MODELS = [m for m in catalogue.TORCHVISION if FAMILIES.fullmatch(m)]
 # fingerprints too slow for the default profile (seconds on one CPU core, mostly filling the weights)
-SLOW_MODELS = {"resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"}
+SLOW_MODELS = {"resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "mnasnet0_75",
+               "mnasnet1_3"}
 
 
 def fingerprint_param(model: str):
