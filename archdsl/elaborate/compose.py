@@ -9,8 +9,8 @@ node made by a caller inside a used model keeps the used model's module path and
 """
 from __future__ import annotations
 
-from ..dims import fmt_shape, known_eq
-from ..errors import ShapeError, StructureError, TypeError_, did_you_mean
+from ..dims import fmt_shape, reasoning, same
+from ..errors import ShapeError, ShapeRuleError, StructureError, TypeError_, did_you_mean
 from ..ir.graph import Graph, Tensor, flat_tensors
 from .values import LayerRef
 
@@ -71,6 +71,12 @@ def tag_nodes(graph: Graph, first: int, owner: str) -> None:
 def check_across(graph: Graph) -> None:
     """After shape inference (complete or stopped at an error): each call of a model by another passes
     tensors of the shapes the used model declares, and each objective ends with scalars."""
+    with reasoning(graph.facts):
+        _check_calls(graph)
+    _check_objectives(graph)
+
+
+def _check_calls(graph: Graph) -> None:
     for name, used in graph.uses.items():
         for st in graph.roots[name].program or []:
             if st.kind != "module" or st.callee not in used:
@@ -80,12 +86,21 @@ def check_across(graph: Graph) -> None:
                 got, want = graph.shape(arg) if isinstance(arg, Tensor) else None, graph.node(nid).meta.shape
                 if got is None:
                     continue
-                if len(got) != len(want) or any(known_eq(p, q) is False for p, q in zip(got, want)):
+                try:
+                    fits = len(got) == len(want) and all(
+                        same(p, q, f"`{name}` calls `{st.callee}` with `{in_name}`: it compares")
+                        for p, q in zip(got, want))
+                except ShapeRuleError as exc:
+                    raise ShapeError(exc.message, st.span, hint=exc.hint) from None
+                if not fits:
                     raise ShapeError(f"`{name}` calls the model `{st.callee}` with `{in_name}` of shape "
                                      f"{fmt_shape(got)}, but `{st.callee}` takes `{in_name}`: {fmt_shape(want)}",
                                      st.span, hint=f"the shapes must agree: `{st.callee}` is the same module, "
                                                    "not a copy").with_note(
                         f"`{st.callee}` declares its inputs at {callee.block.span}")
+
+
+def _check_objectives(graph: Graph) -> None:
     for name, root in graph.objectives.items():
         outs = list(flat_tensors(root.output))
         for i, t in enumerate(outs):

@@ -13,6 +13,7 @@ from typing import Any
 
 import networkx as nx
 
+from ..dims import Facts
 from ..errors import Span
 
 
@@ -119,6 +120,7 @@ class Graph:
         self.inputs: dict[str, list[str]] = {}  # model name -> input node ids
         self.uses: dict[str, list[str]] = {}  # model name -> the models its forward calls (elaborate/compose.py)
         self.objectives: dict[str, Module] = {}  # objective name -> root (elaborate/objectives.py)
+        self.facts = Facts()  # declared dims and assumed conditions: what dims.decide may use
         self._suffix: dict[str, int] = {}  # base id -> the suffix to try first (keeps unique_id linear)
 
     def unique_id(self, base: str) -> str:

@@ -1,7 +1,7 @@
 """Ops that combine tensors: concatenation and broadcasting arithmetic. No weights."""
 from __future__ import annotations
 
-from ..dims import as_static, fmt_shape, known_eq
+from ..dims import as_static, fmt_shape, known_eq, same
 from ..errors import ShapeRuleError
 from ._util import norm_dim
 from .registry import Param, register
@@ -14,7 +14,8 @@ def _concat_shape(a, ins):
     dim = norm_dim("concat", a.dim, first)
     total = first[dim]
     for i, x in enumerate(ins[1:], 1):
-        if len(x) != len(first) or any(known_eq(x[j], first[j]) is False for j in range(len(x)) if j != dim):
+        if len(x) != len(first) or not all(same(first[j], x[j], f"`concat` along dim {a.dim} joins")
+                                           for j in range(len(x)) if j != dim):
             raise ShapeRuleError(f"`concat` along dim {a.dim}: input {i} has shape {fmt_shape(x)} but input 0 has "
                                  f"{fmt_shape(first)}", hint="all dims except the concat dim must match")
         total = total + x[dim]
@@ -38,8 +39,8 @@ def _broadcast(name: str):
             q = y[-i] if i <= len(y) else 1
             if known_eq(p, 1) is True:
                 out.append(q)
-            elif known_eq(q, 1) is True or known_eq(p, q) is not False:
-                out.append(p)  # equal, or undecidable: assumed equal
+            elif known_eq(q, 1) is True or same(p, q, f"`{name}` broadcasts"):
+                out.append(p)
             else:
                 raise ShapeRuleError(f"`{name}` cannot broadcast {fmt_shape(x)} with {fmt_shape(y)}: "
                                      f"dim -{i} is {p} vs {q}",

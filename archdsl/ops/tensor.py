@@ -2,7 +2,7 @@
 reductions. No weights. Dtypes are not tracked statically: each op's doc says what dtype it gives."""
 from __future__ import annotations
 
-from ..dims import as_static, fmt_shape, known_eq, known_positive, product
+from ..dims import as_static, fmt_dim, fmt_shape, known_positive, product, same
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, norm_dim
 from .linalg import _reduce_shape
@@ -50,12 +50,10 @@ def _reshape_shape(a, ins):
     if -1 in target:
         j = target.index(-1)
         out[j] = as_static(total // known)
-        fits = known_eq(out[j] * known, total)
-    else:
-        fits = known_eq(known, total)
-    if fits is False:
-        raise ShapeRuleError(f"`reshape` cannot view {fmt_shape(x)} ({total} elements) as {want} "
-                             f"({known} elements{' times the inferred -1' if -1 in target else ''})",
+    viewed = out[j] * known if -1 in target else known
+    if not same(viewed, total, f"`reshape` to {want} compares the element counts"):
+        raise ShapeRuleError(f"`reshape` cannot view {fmt_shape(x)} ({fmt_dim(total)} elements) as {want} "
+                             f"({fmt_dim(known)} elements{' times the inferred -1' if -1 in target else ''})",
                              hint="0 copies the input dim at that position, -1 infers one dim")
     return tuple(out)
 

@@ -1,7 +1,7 @@
 """Shape rules of the loop constructs (elaborate/loops.py): per-step inputs and loop outputs."""
 from __future__ import annotations
 
-from ..dims import fmt_shape, known_eq
+from ..dims import fmt_shape, same
 from ..errors import ShapeRuleError
 from ..ir.graph import Node
 
@@ -32,7 +32,8 @@ def loop_outputs(node: Node, ins: list) -> tuple[list, object]:
     m = 0 if kind == "loop" else a.get("step_outputs", 1)  # per-step outputs come first in the body's outputs
     state_in, state_out = sources[first:first + k], body[m:]
     for i, (before, after) in enumerate(zip(state_in, state_out)):
-        if len(before) != len(after) or any(known_eq(p, q) is False for p, q in zip(before, after)):
+        keeps = f"the carried state {i} of `{kind}` compares"
+        if len(before) != len(after) or not all(same(q, p, keeps) for p, q in zip(before, after)):
             raise ShapeRuleError(f"the carried state {i} of `{kind}` changes shape in one step: "
                                  f"{fmt_shape(before)} in, {fmt_shape(after)} out",
                                  hint="the body must return each state with the shape it received")

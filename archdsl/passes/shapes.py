@@ -1,7 +1,7 @@
 """Shape inference: run each op's shape rule over the graph in dataflow order. No torch involved."""
 from __future__ import annotations
 
-from ..dims import fmt_shape
+from ..dims import fmt_shape, reasoning, same
 from ..errors import ArchDSLError, ShapeError, ShapeRuleError
 from ..ir.graph import Graph, Node, flat_tensors
 from .loops import LOOP_KINDS, loop_outputs, step_input_shape
@@ -13,7 +13,13 @@ def input_shapes(graph: Graph, node: Node) -> list:
 
 
 def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ArchDSLError]:
-    """Write `shape` on every node. Raises the first ShapeError, or collects them all (for diagrams)."""
+    """Write `shape` on every node. Raises the first ShapeError, or collects them all (for diagrams).
+    Dims are compared under the graph's declared dims and assumptions (dims.Facts)."""
+    with reasoning(graph.facts):
+        return _infer(graph, collect_errors)
+
+
+def _infer(graph: Graph, collect_errors: bool) -> list[ArchDSLError]:
     errors: list[ArchDSLError] = []
     failed: set[str] = set()
     sizes: dict[str, dict] = {}  # the sizes each layer takes from its inputs, at its first call
@@ -55,7 +61,8 @@ def _check_layer_sizes(node: Node, ins: list, sizes: dict) -> None:
     """A layer called twice must take the same sizes (in_features, ...) from its inputs both times."""
     here = node.op.sizes(node.attrs, ins)
     first = sizes.setdefault(node.module, here)
-    if first != here:
+    again = f"the layer `{node.module}` called again compares"
+    if first.keys() != here.keys() or not all(same(here[k], first[k], f"{again} {k}=") for k in first):
         raise ShapeRuleError(f"the layer `{node.module}` is called again with inputs that need other sizes: "
                              f"{_sizes_text(here)} here, {_sizes_text(first)} before",
                              hint="a layer called twice shares its weights; declare a second layer instead")
