@@ -2,7 +2,7 @@
 
     read()       syntax/: YAML with positions, the expression language, names checked   -> SpecDoc
     elaborate()  elaborate/: parameters bound, layers made, forwards run into the IR     -> Graph (ir/)
-                 passes/: shapes (and the checks across models), then parameters and MACs -> Node.meta
+                 passes/: shapes (and the checks across models), dtypes, then parameters and MACs -> Node.meta
 
 The backends (backends/torch, backends/graphviz) and the reports (reporting/) read the checked graph.
 This is the one place that puts the limits in force and turns Python's recursion limit into a located error.
@@ -49,6 +49,7 @@ def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool 
     from .elaborate.build import Builder
     from .elaborate.compose import check_across
     from .passes.cost import infer_costs
+    from .passes.dtypes import infer_dtypes
     from .passes.shapes import infer_shapes
 
     with limited(limits, doc.file):
@@ -64,5 +65,6 @@ def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool 
                 if not collect_errors:
                     raise
                 errors.append(err)
+        errors += infer_dtypes(graph, collect_errors)
         infer_costs(graph)
     return Elaborated(graph, builder.warnings, errors)

@@ -27,6 +27,8 @@ class Meta:
     params: Any = 0            # learnable parameters (a layer's, counted at its first call)
     macs: Any = 0              # multiply-adds of all the node's runs
     repeat: Any = 1            # how often the node runs inside loops
+    dtype: str | None = None   # output dtype: 'float32', 'int64', 'bool', ... (of output 0 when there are several)
+    dtypes: list | None = None  # several outputs: one dtype each
 
 
 @dataclass(eq=False)
@@ -163,6 +165,11 @@ class Graph:
         """The shape of a value: its node's shape, or for a node with several outputs the one `t` is."""
         meta = self.node(t.node).meta
         return meta.outputs[t.index] if meta.outputs is not None else meta.shape
+
+    def dtype(self, t: Tensor) -> str | None:
+        """The dtype of a value, read as `shape` reads its shape."""
+        meta = self.node(t.node).meta
+        return meta.dtypes[t.index] if meta.dtypes is not None else meta.dtype
 
     def __len__(self) -> int:
         return self.g.number_of_nodes()

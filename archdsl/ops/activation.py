@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ._util import norm_dim
+from .dtypes import SAME
 from .registry import Param, register
 
 
@@ -16,7 +17,8 @@ for _name, _doc in (("relu", "Rectified linear unit max(x, 0)."), ("sigmoid", "L
                     ("silu", "Sigmoid linear unit (swish) x * sigmoid(x) (EfficientNet)."),
                     ("mish", "Mish x * tanh(softplus(x))."),
                     ("identity", "Pass the input through unchanged (nn.Identity).")):
-    register(name=_name, family="activation", doc=_doc, shape=_same, shape_doc="shape unchanged")
+    register(name=_name, family="activation", doc=_doc, shape=_same, shape_doc="shape unchanged",
+             dtypes=SAME if _name == "identity" else None)
 
 # Activations with one optional parameter: (name, param, doc)
 for _name, _param, _doc in (

@@ -16,6 +16,7 @@ from ..dims import fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, expect_rank, static_dim
 from .dropout import check_p
+from .dtypes import FLOAT, LAYER, with_masks
 from .registry import Param, register
 
 
@@ -109,7 +110,7 @@ register(
     name="masked_softmax", family="attention",
     doc="Softmax over the last dim (the source positions) that gives weight 0 where the mask is false (padding); "
         "a row whose mask is all false has no valid position and gives NaN.",
-    inputs=2, shape=_masked_softmax_shape, inline_only=True,
+    inputs=2, shape=_masked_softmax_shape, inline_only=True, dtypes=with_masks(FLOAT, 1),
     shape_doc="scores [N, ..., S], mask [N, S] or the scores' shape -> scores' shape",
 )
 
@@ -203,7 +204,7 @@ register(
         "attention weights in training mode only.",
     params=(Param("dropout_p", "float", 0.0, min=0), Param("is_causal", "bool", False),
             Param("scale", "float", None, doc="score scale; None: 1 / sqrt(E)")),
-    inputs=(3, 4), shape=_sdpa_shape, macs=_sdpa_macs, inline_only=True,
+    inputs=(3, 4), shape=_sdpa_shape, macs=_sdpa_macs, inline_only=True, dtypes=with_masks(FLOAT, 3),
     training_dependent=lambda a: a.dropout_p > 0,
     shape_doc="query [*B, L, E], key [*B, S, E], value [*B, S, Ev], mask broadcasting to [*B, L, S] -> "
               "[*B, L, Ev] (batch dims broadcast)",
@@ -282,6 +283,7 @@ register(
             Param("vdim", "int", None, min=1, doc="value features; None: embed_dim"),
             Param("mask", "str", "attn", choices=("attn", "key_padding"), doc="what a 4th input is")),
     inputs=(3, 4, 5), shape=_mha_shape, weights=_mha_weights, macs=_mha_macs, layer_only=True,
+    dtypes=with_masks(LAYER, 3),
     training_dependent=lambda a: a.dropout > 0,
     shape_doc="query [N, L, E], key [N, S, kdim], value [N, S, vdim] -> [N, L, E] (batch_first; [L, N, *] "
               "otherwise; unbatched [L, E] too)",

@@ -13,6 +13,7 @@ from ..dims import as_static, fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, norm_dim
 from .merge import _broadcast
+from .dtypes import FLOAT, INDICES, SUM
 from .registry import Param, register
 
 _LETTERS = set(string.ascii_letters)
@@ -169,7 +170,7 @@ register(
     name="cosine_similarity", family="merge",
     doc="Cosine similarity a.b / max(|a| |b|, eps) along `dim`, broadcasting the other dims (F.cosine_similarity).",
     params=(Param("dim", "int", -1), Param("eps", "float", 1e-8, min=0)),
-    inputs=2, shape=_cos_shape, inline_only=True,
+    inputs=2, shape=_cos_shape, inline_only=True, dtypes=FLOAT,
     shape_doc="broadcast of the two shapes without `dim`",
 )
 
@@ -192,7 +193,7 @@ register(
     name="vector_norm", family="tensor",
     doc="Euclidean length of the vectors along `dim` (torch.linalg.vector_norm): capsule lengths.",
     params=(Param("dim", "ints", -1), Param("keepdim", "bool", False)),
-    shape=_reduce_shape("vector_norm"), inline_only=True,
+    shape=_reduce_shape("vector_norm"), inline_only=True, dtypes=FLOAT,
     shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim)",
 )
 
@@ -201,7 +202,7 @@ for _name, _verb in (("reduce_sum", "Sum"), ("reduce_mean", "Mean")):
         name=_name, family="tensor",
         doc=f"{_verb} over `dim` (an int, a tuple, or None for all dims).",
         params=(Param("dim", "ints", None), Param("keepdim", "bool", False)),
-        shape=_reduce_shape(_name), inline_only=True,
+        shape=_reduce_shape(_name), inline_only=True, dtypes=SUM if _name == "reduce_sum" else FLOAT,
         shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim; a scalar [] for dim=None)",
     )
 
@@ -218,7 +219,7 @@ register(
     name="argmax", family="tensor",
     doc="Index of the largest value along `dim` (integer tensor; the first one on ties).",
     params=(Param("dim", "int", -1), Param("keepdim", "bool", False)),
-    shape=_argmax_shape, inline_only=True,
+    shape=_argmax_shape, inline_only=True, dtypes=INDICES,
     shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim)",
 )
 

@@ -9,6 +9,7 @@ from ..dims import as_static, fmt_shape, product
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, norm_dim
 from .merge import _broadcast
+from .dtypes import FLOAT, GIVES_FLOAT32
 from .registry import Param, register
 
 
@@ -32,7 +33,7 @@ register(
     name="circular_conv", family="merge",
     doc="Circular convolution of a weighting w [*, n] with shift weights s [*, 2r+1] over the shifts -r..r: "
         "location-based addressing of the Neural Turing Machine (Graves et al. 2014, eq. 8).",
-    inputs=2, shape=_circular_shape, inline_only=True,
+    inputs=2, shape=_circular_shape, inline_only=True, dtypes=FLOAT,
     shape_doc="[*A, n], [*B, 2r+1] -> [broadcast(A, B), n]",
 )
 
@@ -67,7 +68,7 @@ register(
     doc="Weight word embeddings by their position in the sentence: x * l_kj with l_kj = (1 - j/J) - (k/d)(1 - 2j/J) "
         "for word j of J along `dim` and embedding entry k of d (the last dim), Sukhbaatar et al. 2015, sec. 4.1.",
     params=(Param("dim", "int", -2, doc="the word dim"),),
-    shape=_position_shape, inline_only=True,
+    shape=_position_shape, inline_only=True, dtypes=FLOAT,
     shape_doc="shape unchanged",
 )
 
@@ -85,7 +86,7 @@ register(
         "used for nothing else): learned initial states of loops, temporal encodings.",
     params=(Param("shape", "int_list", doc="the tensor's shape, without the batch dim"),
             Param("std", "float", 0.0, min=0, doc="standard deviation of the initial values (0: zeros)")),
-    shape=_learned_shape, layer_only=True,
+    shape=_learned_shape, layer_only=True, dtypes=GIVES_FLOAT32,
     weights=lambda a, ins: product(a.shape),
     shape_doc="[N, *] -> [N, *shape]",
 )

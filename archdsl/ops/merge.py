@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..dims import as_static, fmt_shape, known_eq, same
 from ..errors import ShapeRuleError
 from ._util import norm_dim
+from .dtypes import SCALAR_ARITH, SUB
 from .registry import Param, register
 
 
@@ -53,7 +54,7 @@ def _broadcast(name: str):
 for _name, _sym, _verb in (("add", "+", "Sum"), ("sub", "-", "Difference"), ("mul", "*", "Product")):
     register(
         name=_name, family="merge", doc=f"{_verb} of two tensors, elementwise with broadcasting (`a {_sym} b`).",
-        inputs=2, shape=_broadcast(_name), inline_only=True,
+        inputs=2, shape=_broadcast(_name), inline_only=True, dtypes=SUB if _name == "sub" else None,
         shape_doc="broadcast of the two input shapes",
     )
 
@@ -61,8 +62,8 @@ for _name, _sym, _verb in (("add", "+", "Sum"), ("sub", "-", "Difference"), ("mu
 register(
     name="scalar_arith", family="merge",
     doc="A tensor combined with a number (`x * 0.5`, `1 - x`, `-x`); written with operators in `forward`.",
-    params=(Param("op", "str", choices=("+", "-", "*", "/")), Param("value", "float"),
+    params=(Param("op", "str", choices=("+", "-", "*", "/")), Param("value", "number"),
             Param("reverse", "bool", False, doc="the number is the left operand")),
-    inputs=1, shape=lambda a, ins: ins[0], inline_only=True,
+    inputs=1, shape=lambda a, ins: ins[0], inline_only=True, dtypes=SCALAR_ARITH,
     shape_doc="shape unchanged",
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ..dims import fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, expect_rank, static_dim
+from .dtypes import ATTR_DTYPE, IDS
 from .registry import Param, register
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -37,7 +38,7 @@ register(
             Param("padding_idx", "int", None, doc="the id whose vector stays zero and gets no gradient")),
     shape=_embedding_shape, layer_only=True, ids_below="num_embeddings",
     weights=lambda a, ins: a.num_embeddings * a.embedding_dim,
-    shape_doc="[*S] integer ids -> [*S, embedding_dim]",
+    shape_doc="[*S] integer ids -> [*S, embedding_dim]", dtypes=IDS("float32"),
 )
 
 
@@ -201,7 +202,7 @@ register(
     doc="True where a token is not padding: `tokens != pad`; feeds `masked_softmax` to ignore padded positions.",
     params=(Param("pad", "int", 0, doc="the padding token id"),),
     shape=lambda a, ins: ins[0], inline_only=True,
-    shape_doc="[*S] ids -> [*S] booleans",
+    shape_doc="[*S] ids -> [*S] booleans", dtypes=IDS("bool"),
 )
 
 _DTYPES = ("float32", "int64", "bool")
@@ -223,7 +224,7 @@ register(
         "states (`batch_full(x, [hidden])` -> zeros [N, hidden]) and start tokens (`dtype='int64'`).",
     params=(Param("shape", "int_list", min=1, doc="the dims besides the batch"), Param("value", "float", 0.0),
             Param("dtype", "str", "float32", choices=_DTYPES), Param("batch_dim", "int", 0, min=0)),
-    shape=_full_shape, inline_only=True,
+    shape=_full_shape, inline_only=True, dtypes=ATTR_DTYPE,
     shape_doc="[N, ...] -> shape with N inserted at batch_dim",
 )
 

@@ -7,6 +7,7 @@ attributes, attribute access) and `ins` (input shapes):
   weights(a, ins) -> int                      learnable parameter count of the op as a layer
   macs(a, ins, out) -> Dim                    multiply-adds (conv, linear, matmul; 0 for the rest)
   sizes(a, ins) -> {name: size}               the sizes a layer takes from its inputs (in_channels, ...)
+  dtypes(a, in_dtypes) -> dtype               the output dtype; raises DtypeRuleError on misuse (ops/dtypes.py)
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any, Callable
 from ..dims import Shape
 from ..errors import ArgumentError, LimitError, Span, did_you_mean
 from ..limits import current as current_limit, exceeded
+from .dtypes import rule_of
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
 MAX_INT = 2**40
@@ -79,6 +81,7 @@ class Op:
     training_dependent: bool | Callable[[Attrs], bool] = False
     unit_interval: bool = False  # its inputs are probabilities in [0, 1] (tests draw them so)
     ids_below: str | None = None  # its input holds integer ids below the value of this parameter (embedding)
+    dtypes: Callable[[Attrs, list], str] | None = None  # None: the default of ops/dtypes.py (layer or family)
 
     def __post_init__(self) -> None:
         if self.layer_only and self.inline_only:
@@ -87,6 +90,10 @@ class Op:
     def depends_on_training(self, attrs: Attrs) -> bool:
         flag = self.training_dependent
         return flag(attrs) if callable(flag) else flag
+
+    @property
+    def dtype_rule(self) -> Callable[[Attrs, list], str]:
+        return rule_of(self)
 
     @property
     def arities(self) -> tuple:
@@ -116,13 +123,18 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _ints(v, allow_neg=False) -> bool:
     return (_is_int(v) or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_is_int(x) for x in v)))
 
 
 TYPE_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "int": ("an integer", _is_int),
-    "float": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "float": ("a number", _is_number),
+    "number": ("a number", _is_number),  # as "float", but an int stays an int (`t * 2` on integer tensors)
     "bool": ("true or false", lambda v: isinstance(v, bool)),
     "str": ("a string", lambda v: isinstance(v, str)),
     "ints": ("an integer or a tuple of integers", _ints),

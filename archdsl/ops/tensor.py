@@ -1,11 +1,12 @@
 """Layout ops (flatten, reshape, permute, flip), dtype and index ops (cast, one_hot, gather) and the max/min
-reductions. No weights. Dtypes are not tracked statically: each op's doc says what dtype it gives."""
+reductions. No weights."""
 from __future__ import annotations
 
 from ..dims import as_static, fmt_dim, fmt_shape, known_positive, product, same
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, norm_dim
 from .linalg import _reduce_shape
+from .dtypes import ATTR_DTYPE, GATHER, INDICES, ONE_HOT
 from .registry import Param, register
 
 
@@ -104,7 +105,7 @@ DTYPES = ("float32", "float64", "int64", "int32", "bool")
 register(
     name="cast", family="tensor", doc="Convert to `dtype` (Tensor.to): float32, float64, int64, int32 or bool.",
     params=(Param("dtype", "str", choices=DTYPES),),
-    shape=lambda a, ins: ins[0], inline_only=True,
+    shape=lambda a, ins: ins[0], inline_only=True, dtypes=ATTR_DTYPE,
     shape_doc="shape unchanged",
 )
 
@@ -113,7 +114,7 @@ register(
     doc="One-hot encoding of integer (int64) ids below `num_classes` (F.one_hot); the output is int64: "
         "`cast(one_hot(y, 10), 'float32')` to feed it to a float layer.",
     params=(Param("num_classes", "int", min=1),),
-    shape=lambda a, ins: (*ins[0], a.num_classes), inline_only=True, ids_below="num_classes",
+    shape=lambda a, ins: (*ins[0], a.num_classes), inline_only=True, ids_below="num_classes", dtypes=ONE_HOT,
     shape_doc="[*S] ids -> [*S, num_classes] int64",
 )
 
@@ -135,7 +136,7 @@ register(
     doc="out[i][j][k] = x[index[i][j][k]][j][k] for dim=0 (torch.gather): pick entries of x along `dim` at the "
         "int64 positions of `index`, which has x's rank and is no larger than x in the other dims.",
     params=(Param("dim", "int"),),
-    inputs=2, shape=_gather_shape, inline_only=True,
+    inputs=2, shape=_gather_shape, inline_only=True, dtypes=GATHER,
     shape_doc="x [*S], index [*I] (same rank) -> [*I]",
 )
 
@@ -153,6 +154,6 @@ register(
     name="argmin", family="tensor",
     doc="Index of the smallest value along `dim` (int64; the first one on ties).",
     params=(Param("dim", "int", -1), Param("keepdim", "bool", False)),
-    shape=_reduce_shape("argmin"), inline_only=True,
+    shape=_reduce_shape("argmin"), inline_only=True, dtypes=INDICES,
     shape_doc="[*S] -> [*S] without `dim` (kept as 1 with keepdim)",
 )

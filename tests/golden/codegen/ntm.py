@@ -70,10 +70,10 @@ class Address(nn.Module):
         beta = F.softplus(self.strength(h))  # line 42
         g = torch.sigmoid(self.gate(h))  # line 43
         s = torch.softmax(self.shift(h), dim=-1)  # line 44
-        gamma = 1.0 + F.softplus(self.focus(h))  # line 45
+        gamma = 1 + F.softplus(self.focus(h))  # line 45
         similarity = F.cosine_similarity(memory, k.reshape(k.shape[0], 1, -1), dim=-1)  # line 46
         w = torch.softmax(similarity * beta, dim=-1)  # line 47
-        w = g * w + (1.0 - g) * w_prev  # line 48
+        w = g * w + (1 - g) * w_prev  # line 48
         w = circular_convolution(w, s)  # line 49
         out = sharpen(w, gamma)  # line 50
         return out
@@ -99,7 +99,7 @@ class Step(nn.Module):
         e = torch.sigmoid(self.erase(h))  # line 67
         a = torch.tanh(self.add(h))  # line 68
         memory = (  # line 69
-            memory * (1.0 - w_write.unsqueeze(-1) * e.unsqueeze(-2))
+            memory * (1 - w_write.unsqueeze(-1) * e.unsqueeze(-2))
             + w_write.unsqueeze(-1) * a.unsqueeze(-2)
         )
         return (self.out(torch.cat([h, r], 1)), h, c, memory, w_read, w_write, r)
