@@ -175,12 +175,13 @@ register(
     doc="A linear layer whose weight is the embedding `source`'s (weight tying, as GPT-2's lm_head on wte): "
         "`source` is the embedding's dotted path in the same block, e.g. 'transformer.wte'. The weight is "
         "counted once, under the embedding; state_dict holds it under both names, one shared tensor.",
-    params=(Param("source", "str"), Param("bias", "bool", False),
+    params=(Param("source", "str", doc="the embedding's dotted path: 'wte', 'transformer.wte'"),
+            Param("bias", "bool", False),
             Param("num_embeddings", "int", None, min=1, doc="taken from the source; not written"),
             Param("embedding_dim", "int", None, min=1, doc="taken from the source; not written")),
     shape=_tied_shape, layer_only=True,
     weights=lambda a, ins: a.num_embeddings if a.bias else 0,
-    macs=lambda a, ins, out: product(out) * a.embedding_dim,
+    macs=lambda a, ins, out: product(out) * a.embedding_dim, macs_doc="out elements x embedding_dim",
     shape_doc="[*S, embedding_dim] -> [*S, num_embeddings]",
 )
 
