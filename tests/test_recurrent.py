@@ -31,7 +31,8 @@ forward: |
 def test_lstm_returns_what_nn_lstm_returns(write_spec):
     spec = load(write_spec, LSTM_STATE)
     node = spec.graph.node("lstm1")
-    assert node.meta.outputs == [(N, T, 14), (4, N, 7), (4, N, 7)]
+    # nn.LSTM's documented outputs: [N, T, 2 * hidden] and [2 directions * 2 layers, N, hidden] twice
+    assert node.meta.outputs == [(N, T, 2 * 7), (2 * 2, N, 7), (2 * 2, N, 7)]
     assert "ys, (h, c) = self.lstm1(x, (h0, c0))" in spec.source
     assert "nn.LSTM(5, 7, num_layers=2, batch_first=True, bidirectional=True)" in spec.source
     model = spec.build().eval()
@@ -73,7 +74,7 @@ def test_state_of_the_wrong_shape_is_located(write_spec):
     with pytest.raises(archdsl.ArchDSLError) as info:
         load(write_spec, text).check()
     assert info.value.code == "E009" and "initial hidden state h0 must be [4, N, 7]" in info.value.message
-    assert info.value.span.line == 6
+    assert info.value.span.line == 6   # LSTM_STATE's line 6: the call `lstm1(x, h0, c0)`
 
 
 def test_optional_state_inputs_have_their_counts(write_spec):
@@ -91,7 +92,7 @@ def test_multi_output_layers_cannot_be_list_elements(write_spec):
             forward: |
               stack(x)
             """).check()
-    assert info.value.span.line == 3
+    assert info.value.span.line == 3   # `stack: [lstm(8), lstm(8)]`
 
 
 def test_typed_inputs_give_token_ids_in_range(write_spec):
@@ -107,8 +108,8 @@ def test_typed_inputs_give_token_ids_in_range(write_spec):
         """)
     assert spec.graph.node("tokens").dtype == "int64" and spec.graph.node("x").dtype == "float32"
     tokens, lengths, x = example_inputs(spec, dims={"N": 50, "T": 6})
-    assert tokens.dtype == torch.int64 and 0 <= tokens.min() and tokens.max() < 7
-    assert lengths.min() >= 1 and lengths.max() <= 6 and x.dtype == torch.float32
+    assert tokens.dtype == torch.int64 and 0 <= tokens.min() and tokens.max() < 7   # high: vocab (7)
+    assert lengths.min() >= 1 and lengths.max() <= 6 and x.dtype == torch.float32  # low 1, high T + 1 = 7
     assert_static_equals_runtime(spec, N=2, T=3)
 
 
@@ -154,6 +155,7 @@ forward: |
 def test_scan_and_decode_stack_several_step_outputs(write_spec):
     spec = load(write_spec, STEPS)
     s = symbol("S")
+    # per step: logits over vocab 11, attention over S, and the lstm_cell(16) state h, c
     assert spec.graph.node("step.scan").meta.outputs == [(N, T, 11), (N, T, s), (N, 16), (N, 16)]
     assert spec.graph.node("step.decode").meta.outputs == [(N, 5), (N, 5, 11), (N, 5, s), (N, 16), (N, 16)]
     src = spec.source
@@ -175,7 +177,8 @@ def test_summary_reports_macs_per_time_step(write_spec):
     assert (scan.name, scan.kind, scan.steps) == ("step.scan", "scan", T)
     assert scan.macs_per_step == per_step.expand() and decode.macs_per_step == per_step.expand()
     assert summary.macs_per("T") == per_step.expand()
-    assert summary.macs_at(N=1, T=10, S=4) == 15 * (4 * 16 * 24 + 2 * 16 * 4 + 16 * 11)
+    # 10 scan steps (T) and 5 decode steps (max_len=5), each the step above at N = 1, S = 4
+    assert summary.macs_at(N=1, T=10, S=4) == (10 + 5) * (4 * 16 * 24 + 2 * 16 * 4 + 16 * 11)
     from archdsl.reporting.summary import summary_text
 
     assert "scan `step.scan`: T steps x" in summary_text(summary, "steps")
@@ -233,7 +236,7 @@ def test_matmul_operator(write_spec):
           (a @ b) >> relu
         """)
     assert spec.check()["matmul"] == (N, 3, 5)
-    assert spec.summary().macs == 60 * N
+    assert spec.summary().macs == 3 * 4 * 5 * N   # [3, 4] @ [4, 5]: 4 multiply-adds for each of 3 * 5 outputs
     assert_static_equals_runtime(spec, N=2)
 
 
