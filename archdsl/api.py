@@ -13,13 +13,15 @@ from .reporting.summary import Summary, summarize
 from .syntax.spec import SpecDoc
 
 
-def load(path: str, limits: dict | None = None, **params: Any) -> "Spec":
+def load(path: str, limits: dict | None = None, assume: bool = False, **params: Any) -> "Spec":
     """Read a spec file; keyword arguments override its parameters or fix its symbolic dims (N=8).
 
     `limits` raises (or lowers) archdsl's resource limits, e.g. `{"max_repeat": 10**6}`: see archdsl/limits.py.
+    `assume`: dims equal only under a condition (`H % 2 == 0`) are accepted, and the conditions recorded
+    (`spec.assumptions`), instead of being an error.
     """
     limits = resolve(limits)
-    return Spec(pipeline.read(str(path), limits), params, limits)
+    return Spec(pipeline.read(str(path), limits), params, limits, assume)
 
 
 @contextmanager
@@ -28,10 +30,12 @@ def _no_context():
 
 
 class Spec:
-    def __init__(self, doc: SpecDoc, params: dict | None = None, limits: dict | None = None):
+    def __init__(self, doc: SpecDoc, params: dict | None = None, limits: dict | None = None,
+                 assume: bool = False):
         self.doc = doc
         self.overrides = dict(params or {})
         self.limits = resolve(limits)
+        self.assume = assume
 
     @property
     def name(self) -> str:
@@ -58,11 +62,16 @@ class Spec:
 
     @cached_property
     def _elaborated(self) -> pipeline.Elaborated:
-        return pipeline.elaborate(self.doc, self.overrides, self.limits)
+        return pipeline.elaborate(self.doc, self.overrides, self.limits, assume=self.assume)
 
     @property
     def graph(self):
         return self._elaborated.graph
+
+    @property
+    def assumptions(self) -> list[str]:
+        """The conditions the static check assumed (with `assume=True`), e.g. ['H % 2 == 0']."""
+        return [c.text for c in self.graph.facts.assumed]
 
     @property
     def warnings(self) -> list:

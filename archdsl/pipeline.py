@@ -43,8 +43,10 @@ def read(path: str, limits: dict, text: str | None = None) -> SpecDoc:
         return read_spec(path) if text is None else parse_spec(text, path)
 
 
-def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool = False) -> Elaborated:
-    """The checked graph. `collect_errors`: shape errors are listed (for drawing them) instead of raised."""
+def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool = False,
+              assume: bool = False) -> Elaborated:
+    """The checked graph. `collect_errors`: shape errors are listed (for drawing them) instead of raised.
+    `assume`: a dim equality that holds only under a condition is recorded (graph.facts) instead of an error."""
     from . import ops  # noqa: F401  (registers the ops)
     from .elaborate.build import Builder
     from .elaborate.compose import check_across
@@ -53,7 +55,7 @@ def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool 
     from .passes.shapes import infer_shapes
 
     with limited(limits, doc.file):
-        builder = Builder(doc, overrides, limits)
+        builder = Builder(doc, overrides, limits, assume)
         graph = builder.build()
         errors = []
         try:

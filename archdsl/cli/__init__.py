@@ -21,6 +21,9 @@ def parser() -> argparse.ArgumentParser:
         if c.loads:
             command.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME=VALUE",
                                  help="override a parameter or fix a symbolic dim (repeatable)")
+            command.add_argument("--assume", action="store_true",
+                                 help="accept dims that are equal only under a condition (H % 2 == 0) as "
+                                      "assumptions, and state them, instead of an error")
         c.options(command)
         if c.takes_file:
             limit_flags(command)
@@ -59,7 +62,7 @@ def _run(args) -> int:
     command = COMMANDS[args.command]
     if not command.loads:
         return command.run(args)
-    spec = load(args.spec, limits=limits_of(args), **dict(define(d) for d in args.defines))
+    spec = load(args.spec, limits=limits_of(args), assume=args.assume, **dict(define(d) for d in args.defines))
     _check_outputs(spec, args)
     if command.name != "draw":  # draw checks itself: with --allow-errors it draws what fails
         spec.check()

@@ -40,10 +40,11 @@ def run_check(spec, args) -> int:
     def shapes(outs) -> str:
         return ", ".join(fmt_shape(spec.graph.shape(t)) for t in flat_tensors(outs))
 
+    ok = f"ok under {', '.join(spec.assumptions)}" if spec.assumptions else "ok"
     for model in spec.models:
-        print(f"{args.spec}: model `{model}` ok: output {shapes(spec.graph.outputs[model])}")
+        print(f"{args.spec}: model `{model}` {ok}: output {shapes(spec.graph.outputs[model])}")
         for method, view in spec.graph.roots[model].methods.items():
-            print(f"{args.spec}: method `{model}.{method}` ok: output {shapes(view.output)}")
+            print(f"{args.spec}: method `{model}.{method}` {ok}: output {shapes(view.output)}")
     print(f"{len(s.rows)} ops, {s.params:,} parameters, {human(s.macs)} MACs")
     return EXIT_OK
 
@@ -104,12 +105,13 @@ def _export_artifacts(spec, args) -> None:
 def summary_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--format", choices=("text", "markdown", "csv", "json"), default="text")
     c.add_argument("--depth", type=int, metavar="K", help="one row per block nested deeper than K (0: top level)")
+    c.add_argument("--dtypes", action="store_true", help="a column with each output's dtype (float32, int64, bool)")
 
 
 def run_summary(spec, args) -> int:
     from ..reporting.summary import FORMATS
 
-    print(FORMATS[args.format](spec.summary(depth=args.depth), f"{spec.name} ({args.spec})"))
+    print(FORMATS[args.format](spec.summary(depth=args.depth), f"{spec.name} ({args.spec})", dtypes=args.dtypes))
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from ..ir.graph import Graph, Module, Stmt, Tensor
 from ..limits import DEFAULTS, exceeded
 from ..ops.indexing import VARIADIC_OUTPUTS
 from ..ops.registry import REGISTRY, Attrs
-from ..dims import as_static
+from ..dims import Facts, as_static
 from ..syntax import ast as A
 from ..syntax.spec import SpecDoc
 from ..syntax.unparse import unparse
@@ -18,6 +18,7 @@ from ..names import check_attribute_name
 from .evaluate import Evaluator, is_tensorish
 from .indexing import layer_item, subscript_entries
 from .tying import resolve_ties
+from .dimdecls import check_values, declared_dims
 from .scope import Scope, SymbolScope, builtin_scope
 from .loops import SIGNATURES, run_loop
 from .values import TRAINING, BlockFn, BlockTemplate, LayerRef, LoopForm, OpFn, OpTemplate, describe
@@ -43,7 +44,8 @@ class Frame:
 
 
 class Builder(Evaluator):
-    def __init__(self, doc: SpecDoc, overrides: dict[str, Any] | None = None, limits: dict | None = None):
+    def __init__(self, doc: SpecDoc, overrides: dict[str, Any] | None = None, limits: dict | None = None,
+                 assume: bool = False):
         self.doc = doc
         self.graph = Graph()
         self.frame: Frame | None = None
@@ -62,6 +64,8 @@ class Builder(Evaluator):
         self.dim_values = overrides  # what is left: values for symbolic dims
         self.globals = self.ops_scope.child(self.params, "params")
         self.globals = self._lets(self.doc.lets, self.globals)
+        self.graph.facts = Facts(declared_dims(self), accept=assume)  # assume: conditions become assumptions
+        check_values(self.graph.facts.decls, self.dim_values)
 
     # --- parameters
     def _bind_params(self, overrides: dict) -> dict:

@@ -13,9 +13,10 @@ from .expr import parse, parse_expr
 from .yaml_loader import YMap, YScalar, YSeq, load_yaml
 
 MAX_FILE_BYTES = DEFAULTS["max_file_bytes"]
-TOP_KEYS = ("name", "doc", "params", "let", "inputs", "blocks", "layers", "forward", "methods", "models",
+TOP_KEYS = ("name", "doc", "params", "dims", "let", "inputs", "blocks", "layers", "forward", "methods", "models",
             "objectives")
-MODEL_KEYS = ("doc", "inputs", "let", "layers", "forward", "methods", "uses")
+MODEL_KEYS = ("doc", "dims", "inputs", "let", "layers", "forward", "methods", "uses")
+DIM_KEYS = ("min", "max", "multiple_of")
 METHOD_KEYS = ("doc", "inputs", "let", "forward")
 OBJECTIVE_KEYS = ("doc", "inputs", "let", "forward")
 BLOCK_KEYS = ("doc", "inputs", "let", "layers", "forward")
@@ -37,6 +38,7 @@ class BlockDef:
     input_types: dict = field(default_factory=dict)  # model input name -> InputType, for typed inputs
     uses: list = field(default_factory=list)     # models: the other models its forward calls, (name, span)
     methods: dict = field(default_factory=dict)  # models: more entry points over the same layers, name -> BlockDef
+    dims: dict = field(default_factory=dict)     # models: declared dims, name -> ({constraint: Node}, span)
 
 
 INPUT_DTYPES = ("float32", "float64", "int64", "int32", "bool")
@@ -66,6 +68,7 @@ class SpecDoc:
     models: dict          # name -> BlockDef
     multi_model: bool
     objectives: dict = field(default_factory=dict)  # name -> BlockDef (inputs: dims, or a model output Node)
+    dims: dict = field(default_factory=dict)        # declared dims: name -> ({constraint: Node}, span)
 
 
 def read_spec(path: str, max_bytes: int | None = None) -> SpecDoc:
@@ -129,7 +132,8 @@ def parse_spec(text: str, file: str) -> SpecDoc:
     else:
         models = {name: _model(name, root.span, top, nested=False)}
         multi = False
-    return SpecDoc(file, text, name, doc, params, lets, blocks, models, multi, _objectives(top, models))
+    return SpecDoc(file, text, name, doc, params, lets, blocks, models, multi, _objectives(top, models),
+                   _dim_decls(top.get("dims")) if multi else {})
 
 
 def _spec_name(top: YMap, file: str) -> str:
@@ -236,7 +240,22 @@ def _model(name: str, span: Span, node, nested: bool = True) -> BlockDef:
                      m.items["doc"].value if isinstance(m.get("doc"), YScalar) else "", types)
     if "methods" in m.items:
         model.methods = _methods(m.items["methods"], model)
+    model.dims = _dim_decls(m.get("dims"))
     return model
+
+
+def _dim_decls(node) -> dict:
+    """`dims: {H: {min: 32, multiple_of: 16}}`: name -> ({constraint: expression}, span)."""
+    if node is None:
+        return {}
+    out = {}
+    m = _mapping(node, "`dims`")
+    for name, value in m.items.items():
+        check_code_name(name, m.keys[name], "a dim name")
+        c = _mapping(value, f"the dim `{name}`")
+        _check_keys(c, DIM_KEYS, f"the dim `{name}`")
+        out[name] = ({k: to_expr(v, "dim constraint") for k, v in c.items.items()}, m.keys[name])
+    return out
 
 
 def _methods(node, model: BlockDef) -> dict:
