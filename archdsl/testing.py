@@ -22,7 +22,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 
-from .dims import fmt_shape, substitute
+from .dims import DimDecl, fmt_shape, substitute
 from .errors import UsageError, did_you_mean
 
 try:
@@ -130,7 +130,8 @@ def _smallest(spec, name: str, others: dict) -> int | None:
 def dims(spec, model: str | None = None, *, max_size: int | None = None, **fixed: int):
     """A hypothesis strategy of {symbol: value} for the spec's symbolic dims.
 
-    Values keep every static shape positive (a dim `floor((H - 7) / 2) + 1` needs H >= 7); a batch-like dim
+    Values keep every static shape positive (a dim `floor((H - 7) / 2) + 1` needs H >= 7) and satisfy the
+    declared dims (`dims: {H: {multiple_of: 16}}`) and the assumptions of the check; a batch-like dim
     (the first dim of an input) stays small. Keyword arguments fix dims: `dims(spec, N=1)`. `max_size`
     bounds every other dim (default: twice its smallest valid value, at least that plus 8).
     """
@@ -159,8 +160,24 @@ def dims(spec, model: str | None = None, *, max_size: int | None = None, **fixed
         hi = lo + (BATCH_SPAN if n in batch else max(MIN_SPAN, lo))
         if max_size is not None:
             hi = max(lo, min(hi, max_size))
-        parts[n] = st.integers(lo, hi)
-    return st.fixed_dictionaries(parts).filter(lambda values: valid(spec, values))
+        parts[n] = _allowed(spec, n, lo, hi)
+    facts = spec.graph.facts
+    return st.fixed_dictionaries(parts).filter(lambda values: valid(spec, values) and facts.admits(values))
+
+
+def _allowed(spec, name: str, lo: int, hi: int):
+    """Values of `name` from about lo .. hi that its declaration and the assumptions allow (multiples of 16,
+    within min and max): residue classes r mod k, drawn as k*q + r."""
+    facts = spec.graph.facts
+    decl = facts.decls.get(name, DimDecl())
+    k, residues = facts.residues(name)
+    lo = max(lo, decl.min)
+    hi = max(hi, lo + 2 * k) if decl.max is None else min(max(hi, lo + 2 * k), decl.max)
+    if not any(r % k in residues for r in range(lo, min(hi, lo + k) + 1)):
+        raise UsageError(f"no value of the dim `{name}` from {lo} to {hi} fits its declaration and the "
+                         "assumptions of the check")
+    return st.tuples(st.integers(lo // k, hi // k), st.sampled_from(sorted(residues))).map(
+        lambda qr: qr[0] * k + qr[1]).filter(lambda v: lo <= v <= hi)
 
 
 # --- running the model and comparing ---------------------------------------------------------------------

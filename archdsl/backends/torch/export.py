@@ -120,15 +120,27 @@ def symbol_values(spec, model: str | None = None, dims: dict | None = None) -> d
     taken = {int(d) for node in _input_nodes(spec, model) for d in node.meta.shape if isinstance(d, int)}
     taken |= {int(v) for v in dims.values()}
     out, candidate = {}, DEFAULT_DIM
+    decls = spec.graph.facts.decls
     for s in names:
         if s in dims:
             out[s] = int(dims[s])
-            continue
-        while candidate in taken or any(candidate % p == 0 for p in range(2, candidate)):
-            candidate += 1
-        out[s] = candidate
-        taken.add(candidate)
+        elif s in decls:   # a declared dim: its smallest allowed value not taken
+            out[s] = _declared_value(decls[s], taken)
+        else:
+            while candidate in taken or any(candidate % p == 0 for p in range(2, candidate)):
+                candidate += 1
+            out[s] = candidate
+        taken.add(out[s])
     return out
+
+
+def _declared_value(decl, taken: set) -> int:
+    """The smallest value above 1 that `decl` allows and no other dim has (as `max` permits)."""
+    m = decl.multiple_of
+    v = max(-(-max(decl.min, 2) // m) * m, m)
+    while v in taken and (decl.max is None or v + m <= decl.max):
+        v += m
+    return v
 
 
 def input_names(spec, model: str | None = None) -> list[str]:
@@ -152,16 +164,17 @@ def example_inputs(spec, model: str | None = None, dims: dict | None = None, see
 
 def dynamic_shapes(spec, model: str | None = None) -> tuple:
     """torch.export's `dynamic_shapes`: one {axis: Dim} per input; a dim that is a symbol `S` becomes
-    `Dim("S", min=1)` (shared by every input that uses S), `a*S + b` a derived dim; constants stay static."""
+    `Dim("S", min=1)` (shared by every input that uses S), `a*S + b` a derived dim; constants stay static.
+    A declared dim keeps its range, `Dim("S", min=..., max=...)`, and a `multiple_of: k` dim is `k*Dim("S_k")`."""
     import sympy
-    from torch.export import Dim
 
     model = _model_name(spec, model)
     made: dict[str, Any] = {}
+    decls = spec.graph.facts.decls
 
     def dim_of(name: str):
         if name not in made:
-            made[name] = Dim(name, min=1)
+            made[name] = _export_dim(name, decls.get(name))
         return made[name]
 
     out = []
@@ -176,10 +189,23 @@ def dynamic_shapes(spec, model: str | None = None) -> tuple:
             if poly.degree() != 1 or not all(c.is_integer for c in poly.all_coeffs()):
                 continue
             a, b = (int(c) for c in poly.all_coeffs())
-            base = dim_of(s.name)
+            base, k = dim_of(s.name)
+            a *= k
             axes[axis] = base if (a, b) == (1, 0) else (base * a + b if a != 1 else base + b)
         out.append(axes or None)
     return tuple(out)
+
+
+def _export_dim(name: str, decl) -> tuple:
+    """(the root Dim of a symbol, its factor): Dim(name, min, max), or Dim(f"{name}_{k}") for multiples of k."""
+    from torch.export import Dim
+
+    if decl is None:
+        return Dim(name, min=1), 1
+    k = decl.multiple_of
+    low, high = -(-decl.min // k), None if decl.max is None else decl.max // k
+    kw = {"min": low} if high is None else {"min": low, "max": high}
+    return Dim(name if k == 1 else f"{name}_{k}", **kw), k
 
 
 # --- torch.export -----------------------------------------------------------------------------------------------
