@@ -35,6 +35,7 @@ def run(name, *xs, **kw):
 
 # --- einsum: equations checked statically -----------------------------------------------------------------
 
+# 1152, 10, 16: CapsNet's 32 * 6 * 6 primary capsules, 10 digit capsules of 16D (Sabour et al. 2017, Section 4)
 @pytest.mark.parametrize("eq, ins, out", [
     ("nij,nijd->njd", [(N, 1152, 10), (N, 1152, 10, 16)], (N, 10, 16)),
     ("nijd,njd->nij", [(N, 1152, 10, 16), (N, 10, 16)], (N, 1152, 10)),
@@ -86,10 +87,12 @@ def test_einsum_counts_its_multiply_adds(write_spec):
 # --- the math of each op --------------------------------------------------------------------------------------
 
 def test_squash_keeps_direction_and_maps_lengths_below_one():
+    torch.manual_seed(0)
     s = torch.randn(5, 7, 8) * torch.tensor([0.01, 1.0, 10.0, 100.0, 3.0]).reshape(5, 1, 1)
     v = run("squash", s)
     n = s.norm(dim=-1, keepdim=True)
-    torch.testing.assert_close(v, n ** 2 / (1 + n ** 2) * s / n)
+    torch.testing.assert_close(v, n ** 2 / (1 + n ** 2) * s / n)   # Sabour et al. 2017, eq. 1
+    # |v| = |s|^2 / (1 + |s|^2): about 1e-3 for |s| ~ 0.01 * sqrt(8), above 0.999 for |s| ~ 100 * sqrt(8)
     assert (v.norm(dim=-1) < 1).all() and v[0].norm(dim=-1).max() < 1e-2 and v[3].norm(dim=-1).min() > 0.999
     torch.testing.assert_close(run("squash", s.transpose(1, 2), dim=1), v.transpose(1, 2))
 
@@ -138,7 +141,7 @@ def test_sharpen_focuses_a_weighting():
 
 def test_cosine_similarity_broadcasts_a_key_over_the_memory():
     memory, key = torch.randn(2, 7, 5), torch.randn(2, 1, 5)
-    assert shape("cosine_similarity", [(N, 128, 20), (N, 1, 20)]) == (N, 128)
+    assert shape("cosine_similarity", [(N, 128, 20), (N, 1, 20)]) == (N, 128)   # the NTM's 128 x 20 memory
     want = (memory * key).sum(-1) / (memory.norm(dim=-1) * key.norm(dim=-1))
     torch.testing.assert_close(run("cosine_similarity", memory, key), want)
 
@@ -194,7 +197,7 @@ def test_learned_tensor_repeats_over_the_batch():
     exec(lowering(op).support, env)
     layer = eval(lowering(op).init(a, [(4, 9)]), env)
     out = layer(torch.randn(4, 9))
-    assert out.shape == (4, 5, 3) and torch.equal(out[0], out[3]) and op.weights(a, [(4, 9)]) == 15
+    assert out.shape == (4, 5, 3) and torch.equal(out[0], out[3]) and op.weights(a, [(4, 9)]) == 5 * 3
     assert shape("learned_tensor", [(N, 7, 2)], shape=[5, 3]) == (N, 5, 3)
 
 
@@ -220,8 +223,14 @@ def test_helpers_are_emitted_once_and_never_shadowed(write_spec):
     assert "circular_convolution_ = torch.relu(w)" in src       # a variable may not take a helper's name
     imports = [line for line in src.splitlines() if line.startswith(("import", "from"))]
     assert imports == ["import torch", "from torch import nn"]  # F is imported only where F.* is used
-    out_a, out_b, out_c = spec.build()(torch.randn(2, 6, 8), torch.randn(2, 8), torch.randn(2, 3))
+    net = spec.build()
+    x, w, s = torch.randn(2, 6, 8), torch.randn(2, 8), torch.softmax(torch.randn(2, 3), -1)
+    out_a, out_b, out_c = net(x, w, s)
     assert out_a.shape == (2, 6, 8) and out_b.shape == (2, 6, 3, 4) and out_c.shape == (2, 8)
+    # and the values: HELPERS written out with the ops' formulas (tested above) and the layer's weights
+    torch.testing.assert_close(out_a, run("squash", x))
+    torch.testing.assert_close(out_b, run("squash", net.caps(out_a), dim=2))
+    torch.testing.assert_close(out_c, run("circular_conv", torch.relu(w), s))
 
 
 def test_a_block_named_like_a_helper_class_gets_another_name(write_spec):
@@ -231,4 +240,4 @@ def test_a_block_named_like_a_helper_class_gets_another_name(write_spec):
     spec = archdsl.load(write_spec(text))
     assert "class CapsuleTransform_2(nn.Module)" in spec.source
     assert spec.build()(torch.randn(2, 6, 8), torch.randn(2, 8), torch.randn(2, 3))[1].shape == (2, 6, 3, 4)
-    assert math.isclose(spec.summary().params, 6 * 8 * 3 * 4)
+    assert math.isclose(spec.summary().params, 6 * 3 * 4 * 8)   # W: [6 in capsules, 3 out, 4 out dim, 8 in dim]
