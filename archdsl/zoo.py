@@ -38,6 +38,8 @@ TORCHVISION: dict[str, tuple[str, dict]] = {
     "mobilenet_v2": ("mobilenet_v2", {}),
     "mobilenet_v3_large": ("mobilenet_v3", {"arch": "large"}),
     "mobilenet_v3_small": ("mobilenet_v3", {"arch": "small"}),
+    **{f"efficientnet_{v}": ("efficientnet", {"variant": v})
+       for v in ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s", "v2_m", "v2_l")},
     **{f"mnasnet{a}": ("mnasnet", {"alpha": float(a.replace("_", "."))}) for a in ("0_5", "0_75", "1_0", "1_3")},
 }
 
