@@ -5,6 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import archdsl
+from archdsl import testing
 from archdsl.cli import main
 from archdsl.testing import ShapeMismatch, assert_shapes_match, dims, from_text, run_property, specs, symbols, valid
 from tests.helpers import SPECS
@@ -37,11 +38,14 @@ def test_symbols_and_batch_dims(strided):
 def test_dims_respect_the_spec_constraints(strided, data):
     values = data.draw(dims(strided))
     assert valid(strided, values)
-    assert values["H"] >= 11 and values["W"] >= 11 and 1 <= values["N"] <= 3
+    # 11: the smallest valid size (test_dims_find_the_smallest_valid_size); a batch dim is drawn from 1 to
+    # 1 + archdsl.testing.BATCH_SPAN
+    assert values["H"] >= 11 and values["W"] >= 11 and 1 <= values["N"] <= 1 + testing.BATCH_SPAN == 3
 
 
 def test_dims_find_the_smallest_valid_size(strided):
-    # 7x7/2 conv, 3x3/2 conv, 3x3/2 ceil-mode pool: H = 10 leaves the pool a 1x1 input, too small
+    # 7x7/2 conv, 3x3/2 conv with padding 1, 3x3/2 ceil-mode pool: H = 11 gives (11 - 7) // 2 + 1 = 3, then
+    # (3 + 2 - 3) // 2 + 1 = 2, and the pool one output; H = 10 leaves the pool a 1x1 input, too small
     assert not valid(strided, {"N": 1, "H": 10, "W": 11})
     assert valid(strided, {"N": 1, "H": 11, "W": 11})
 
@@ -92,11 +96,10 @@ def test_archdsl_test_on_every_zoo_spec(name, capsys):
 def test_archdsl_test_reports_the_shrunk_counterexample(tmp_path, monkeypatch, capsys):
     path = tmp_path / "strided.yaml"
     path.write_text(STRIDED)
-    from archdsl import testing
 
     real = testing._compare
 
-    def skewed(spec, nid, runtime, values):  # pretend PyTorch disagrees from H = 9 on
+    def skewed(spec, nid, runtime, values):  # pretend PyTorch disagrees from H = 13 on
         row = real(spec, nid, runtime, values)
         if nid == "pool" and values["H"] >= 13:
             row.ok = False
@@ -104,4 +107,5 @@ def test_archdsl_test_reports_the_shrunk_counterexample(tmp_path, monkeypatch, c
     monkeypatch.setattr(testing, "_compare", skewed)
     assert main(["test", str(path), "--examples", "30"]) == 1
     err = capsys.readouterr().err
+    # shrunk to the smallest failing dims: H = 13 (where the skew starts), the smallest N and W (11, above)
     assert "smallest counterexample" in err and "H=13, N=1, W=11" in err and "`pool` (maxpool2d)" in err
