@@ -82,3 +82,58 @@ def load(name: str, **overrides):
         raise KeyError(f"no zoo model named {name!r}{hint}")
     path, params = catalogue[name]
     return load_spec(str(path), **{**params, **overrides})
+
+
+# --- `archdsl zoo` -------------------------------------------------------------------------------------
+
+def cli_options(parser) -> None:
+    parser.add_argument("patterns", nargs="*", metavar="NAME",
+                        help="only the models whose names match these shell patterns (resnet*, efficientnet_b?)")
+    parser.add_argument("--no-cost", dest="cost", action="store_false",
+                        help="list names, specs and parameters without loading the specs (instant)")
+
+
+def rows(patterns=(), cost: bool = True) -> list[tuple[str, str, str, str, str]]:
+    """(name, spec, variant parameters, parameters, MACs for one sample) of each model matching `patterns`."""
+    import fnmatch
+
+    from .errors import ArchDSLError
+    from .reporting.summary import human
+
+    out = []
+    for name, (path, params) in names().items():
+        if patterns and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            continue
+        variant = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in params.items())
+        count = macs = ""
+        if cost:
+            try:
+                s = load(name).summary()
+                count, macs = f"{s.params:,}", human(_per_sample(s.macs))
+            except ArchDSLError as exc:
+                count = macs = f"error[{exc.code}]"
+        out.append((name, f"specs/{path.name}", variant, count, macs))
+    return out
+
+
+def _per_sample(n):
+    """MACs with the batch size N set to 1 (other symbolic dims stay)."""
+    if not isinstance(n, int) and hasattr(n, "free_symbols"):
+        n = n.subs({s: 1 for s in n.free_symbols if s.name == "N"})
+        return int(n) if not n.free_symbols else n
+    return n
+
+
+def cli_run(args) -> int:
+    table = rows(args.patterns, args.cost)
+    if not table:
+        from .errors import UsageError
+
+        raise UsageError(f"no zoo model matches {' '.join(args.patterns)}; `archdsl zoo` lists them all")
+    head = ("model", "spec", "variant", "parameters", "MACs") if args.cost else ("model", "spec", "variant")
+    cells = [head] + [r[:len(head)] for r in table]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    right = {3}
+    for r in cells:
+        print("  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    return 0

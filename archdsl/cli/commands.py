@@ -12,6 +12,7 @@ from typing import Callable
 
 from ..errors import UsageError
 from ..files import write_atomic
+from .. import zoo as zoo_catalogue
 from .options import limits_of, positive
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
@@ -255,4 +256,8 @@ COMMANDS = {c.name: c for c in [
     Command("lsp", "run the language server over stdin and stdout (for editors; needs the `lsp` extra)", run_lsp,
             loads=False, takes_file=False, description="A Language Server Protocol server for spec files: "
             "diagnostics as you type, hover, definitions, completion, formatting, symbols; see docs/editors.md."),
+    Command("zoo", "list the zoo: each model's spec, variant parameters, parameters and MACs", zoo_catalogue.cli_run,
+            zoo_catalogue.cli_options, loads=False, takes_file=False, description="List every zoo model under "
+            "torchvision's names (and the other specs of specs/), with the spec and parameters that build it, its "
+            "parameter count and its multiply-adds for one sample; see docs/zoo.md and archdsl.zoo."),
 ]}
