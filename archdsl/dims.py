@@ -195,8 +195,11 @@ def _decide(a, b, key, facts: Facts):  # `key` makes the cache see the facts' co
     split = _by_residues(diff, facts)
     if split is not None:
         return split
-    return _mod_condition(diff) or _linear_condition(diff, facts) or Condition(
-        f"{fmt_dim(a)} == {fmt_dim(b)}", f"{fmt_dim(a)} must equal {fmt_dim(b)}", diff=diff)
+    linear = _linear_condition(diff, facts)
+    if linear is not None:
+        return linear
+    return _mod_condition(diff) or Condition(f"{fmt_dim(a)} == {fmt_dim(b)}", f"{fmt_dim(a)} must equal {fmt_dim(b)}",
+                                             diff=diff)
 
 
 def _core(diff):

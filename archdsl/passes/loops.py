@@ -33,7 +33,7 @@ def loop_outputs(node: Node, ins: list) -> tuple[list, object]:
     state_in, state_out = sources[first:first + k], body[m:]
     for i, (before, after) in enumerate(zip(state_in, state_out)):
         keeps = f"the carried state {i} of `{kind}` compares"
-        if len(before) != len(after) or not all(same(q, p, keeps) for p, q in zip(before, after)):
+        if len(before) != len(after) or not all(same(p, q, keeps) for p, q in zip(before, after)):
             raise ShapeRuleError(f"the carried state {i} of `{kind}` changes shape in one step: "
                                  f"{fmt_shape(before)} in, {fmt_shape(after)} out",
                                  hint="the body must return each state with the shape it received")
