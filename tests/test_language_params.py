@@ -215,3 +215,33 @@ def test_tying_errors_are_located(old, new, words):
     err = errors(GPT.replace(old, new))
     assert words in err.message, err.render()
     assert err.span.line == (16 if "concat" in new else 14), err.render()
+
+
+CONVNEXT = """\
+params: {dims: [4, 8]}
+inputs: {x: [N, 4, 8, 8]}
+blocks:
+  CNBlock(dim):
+    layers:
+      dw: conv2d(dim, 3, padding=1, groups=dim)
+      layer_scale: parameter([dim, 1, 1], init=1e-6)
+    forward: |
+      x + dw(x) * layer_scale
+layers:
+  s1: CNBlock(dims[0])
+  down: conv2d(dims[1], 1)
+  s2: CNBlock(dims[1])
+forward: |
+  x >> s1 >> down >> s2
+"""
+
+
+def test_instances_with_other_parameter_shapes_share_one_class():
+    spec = from_text(CONVNEXT, "cnx.yaml", N=2)
+    source = spec.source
+    assert source.count("class CNBlock") == 1 and "torch.full((dim, 1, 1), 1e-06)" in source
+    model = spec.build()
+    assert model.s1.layer_scale.shape == (4, 1, 1) and model.s2.layer_scale.shape == (8, 1, 1)
+    x = torch.randn(2, 4, 8, 8)
+    y = model.down(x + model.s1.dw(x) * 1e-6)
+    torch.testing.assert_close(model(x), y + model.s2.dw(y) * 1e-6)

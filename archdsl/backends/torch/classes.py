@@ -185,9 +185,9 @@ class ClassWriter:
         decl = self.decls.of(child)
         given = bound_args(decl[0], [p.name for p in op.params]) if decl and decl[1] is m else None
         local = self._local(ctx, m)
-        varying = {p: self._arg_source(ctx, m, arg, child.attrs[p]) for p, arg in (given or {}).items()
-                   if names_in(arg) & local and is_int(child.attrs.get(p))}
-        varying = {p: varying[p] for p in child.attrs if p in varying}  # sentinels are counted in this order
+        args = {key: (arg, value) for p, arg in (given or {}).items() for key, arg, value in _elements(
+            p, arg, child.attrs.get(p)) if names_in(arg) & local and is_int(value)}
+        varying = {key: self._arg_source(ctx, m, *args[key]) for key in _keys(child.attrs) if key in args}
         tensors = node.inputs[0] if op.inputs is None else node.inputs
         names = self._arg_names(m).get(node.call_span, [])
         sizes = [[(t, k, d, names[j] if j < len(names) else None) if is_int(d) else None for k, d in enumerate(s)]
@@ -205,7 +205,7 @@ class ClassWriter:
     def _marked(op, attrs: dict, ins: list, varying: dict, sizes: list, base: int) -> str:
         """The lowering with sentinel numbers, `base` + k, for the varying attributes and the input sizes."""
         marks = itertools.count(base)
-        attrs = Attrs({k: next(marks) if k in varying else v for k, v in attrs.items()})
+        attrs = _sentinels(attrs, varying, marks)
         ins = [tuple(next(marks) if c is not None else d for c, d in zip(cells, s)) if cells is not None else s
                for cells, s in zip(sizes, ins)]
         return lowering(op).init(attrs, ins)
@@ -323,6 +323,34 @@ class ClassWriter:
                 return [f"{INDENT}if not ({test}):"] + orelse
             return [f"{INDENT}if {test}:"] + body + ([f"{INDENT}else:"] + orelse if orelse else [])
         return None
+
+
+def _elements(p: str, arg, value):
+    """(key, argument, value) of an attribute, and of each element of a tuple written as a list: (p, i)."""
+    yield p, arg, value
+    if isinstance(value, tuple) and isinstance(arg, A.ListExpr) and len(arg.items) == len(value) \
+            and not any(isinstance(i, A.Star) for i in arg.items):
+        yield from (((p, i), item, v) for i, (item, v) in enumerate(zip(arg.items, value)))
+
+
+def _sentinels(attrs: dict, varying: dict, marks) -> Attrs:
+    """`attrs` with the next sentinel in each varying attribute and tuple element, in the order of _keys."""
+    def mark(k, v):
+        if k in varying:
+            return next(marks)
+        if isinstance(v, tuple):
+            return tuple(next(marks) if (k, i) in varying else e for i, e in enumerate(v))
+        return v
+
+    return Attrs({k: mark(k, v) for k, v in attrs.items()})
+
+
+def _keys(attrs: dict):
+    """The attributes in order, each tuple attribute followed by its elements: the order sentinels count in."""
+    for k, v in attrs.items():
+        yield k
+        if isinstance(v, tuple):
+            yield from ((k, i) for i in range(len(v)))
 
 
 def _ties(m: Module) -> list[str]:
