@@ -80,7 +80,7 @@ def test_pyflakes_finds_nothing(compiled):
 
 def test_lines_are_short(compiled):
     _, source = compiled
-    long = [line for line in source.splitlines() if len(line) > 100]
+    long = [line for line in source.splitlines() if len(line) > 100]   # the generator's MAX_LINE (pysource.py)
     assert not long, long
 
 
@@ -142,7 +142,9 @@ def test_the_class_takes_other_sizes_than_the_models(tmp_path):
     path.write_text(PAIR)
     namespace = exec_source(archdsl.load(str(path)).source, str(path))
     pair = namespace["Pair"](7, 3, 4)
-    assert pair(torch.randn(2, 7), torch.randn(2, 3)).shape == (2, 4)
+    a, b = torch.randn(2, 7), torch.randn(2, 3)
+    assert pair.fa.weight.shape == (4, 7) and pair.fb.weight.shape == (4, 3)
+    torch.testing.assert_close(pair(a, b), a @ pair.fa.weight.T + pair.fa.bias + b @ pair.fb.weight.T)
 
 
 def test_output_does_not_depend_on_the_working_directory(tmp_path):
