@@ -146,24 +146,25 @@ class Spec:
         return summarize(self.graph, depth)
 
     def to_dot(self, depth: int | None = None, direction: str = "TB", model: str | None = None,
-               allow_errors: bool = False, fuse: bool = True) -> str:
+               allow_errors: bool = False, fuse: bool = True, dtypes: bool = False) -> str:
         """The diagram as Graphviz DOT text (needs no Graphviz): see `draw`."""
         from .backends.graphviz import spec_dot
 
-        return spec_dot(self, depth, direction, model, allow_errors, fuse=fuse)[0]
+        return spec_dot(self, depth, direction, model, allow_errors, fuse=fuse, dtypes=dtypes)[0]
 
     def draw(self, path: str, depth: int | None = None, direction: str = "TB", model: str | None = None,
-             allow_errors: bool = False, fuse: bool = True) -> list:
+             allow_errors: bool = False, fuse: bool = True, dtypes: bool = False) -> list:
         """Write the diagram to `path`: .svg, .png, .pdf (these need Graphviz's `dot`) or .dot.
 
         depth: fold every block instance nested deeper than `depth` into one box (0: the top level);
         direction: 'TB' (top to bottom) or 'LR'; model: one model of a multi-model spec (default: all);
         allow_errors: draw a spec with shape errors, each failing input in red. Returns those errors.
         fuse: draw an activation that alone reads an op's output in that op's box (`conv2d 3x3, 64 + relu`).
+        dtypes: each arrow says its dtype too (`N x T (int64)`).
         """
         from .backends.graphviz import draw_spec
 
-        return draw_spec(self, str(path), depth, direction, model, allow_errors, fuse=fuse)
+        return draw_spec(self, str(path), depth, direction, model, allow_errors, fuse=fuse, dtypes=dtypes)
 
     def _repr_svg_(self):
         """Jupyter shows a Spec as its diagram (None, so the text repr is used, when it cannot be drawn)."""

@@ -113,7 +113,8 @@ YamlError = _kind("E002", "yaml", "The YAML is malformed, uses an unsafe tag, or
 StructureError = _kind("E003", "structure", "A section or key of the spec is missing, unknown or of the wrong type.")
 SyntaxError_ = _kind("E004", "syntax", "An expression does not parse.")
 NameError_ = _kind("E005", "name", "A name is not defined.")
-TypeError_ = _kind("E006", "type", "A value has the wrong kind (a tensor where a number is needed, ...).")
+TypeError_ = _kind("E006", "type", "A value has the wrong kind (a tensor where a number is needed, ...) or a tensor "
+                                   "the wrong dtype (float ids into `embedding`, ...).")
 ArgumentError = _kind("E007", "argument", "An op or block gets a missing, unknown, duplicated or invalid argument.")
 ArityError = _kind("E008", "arity", "A layer, op or block is called with the wrong number of tensors.")
 ShapeError = _kind("E009", "shape", "Tensor shapes do not fit an op's rule.")

@@ -117,6 +117,7 @@ forward: |
     ("  OUT", "  head(y[:, :, half(1, 2, 3)])", "E007", (19, 16), "the lambda takes 2 arguments, got 3"),
     ("tied_linear('table')", "tied_linear('tabel')", "E007", (14, 9), "`tabel` of `head` is not a layer"),
     ("'a' + str(i)", "'a ' + str(i)", "E003", (15, 11), "not an ASCII identifier"),
+    ("  OUT", "  table(y[:, 0])", "E006", (19, 3), "`embedding` takes integer ids, got float32"),
 ])
 def test_language_construct_errors_are_located(write_spec, old, new, code, at, words):
     """Layer lists and maps, subscripts, chunk, lambdas, asserts and tying: located errors with their code."""

@@ -127,6 +127,7 @@ def draw_options(c: argparse.ArgumentParser) -> None:
                    help="draw a spec with shape errors, each failing input in red (the exit code is still 1)")
     c.add_argument("--no-fuse", dest="fuse", action="store_false",
                    help="draw every activation as its own box (default: `conv2d 3x3, 64 + relu` in one box)")
+    c.add_argument("--dtypes", action="store_true", help="label each arrow with its dtype too: `N x T (int64)`")
 
 
 def run_draw(spec, args) -> int:
@@ -134,7 +135,7 @@ def run_draw(spec, args) -> int:
 
     format_of(args.output)  # a bad suffix is reported before any work
     errors = spec.draw(args.output, depth=args.depth, direction=args.direction, model=args.model,
-                       allow_errors=args.allow_errors, fuse=args.fuse)
+                       allow_errors=args.allow_errors, fuse=args.fuse, dtypes=args.dtypes)
     for code, span, message in spec.warnings if not errors else ():
         print(f"{span}: warning[{code}]: {message}", file=sys.stderr)
     for err in errors:

@@ -26,10 +26,10 @@ def _cast_hint(dtype: str) -> str:
     return f"convert it with `cast(x, '{dtype}')`"
 
 
-def _need(ins, allowed: tuple, what: str, hint_dtype: str) -> None:
+def _need(ins, allowed: tuple, what: str, hint_dtype: str, hint: str | None = None) -> None:
     for i, d in enumerate(ins):
         if d not in allowed:
-            raise DtypeRuleError(f"takes {what}, got {d} (input {i})", hint=_cast_hint(hint_dtype))
+            raise DtypeRuleError(f"takes {what}, got {d} (input {i})", hint=hint or _cast_hint(hint_dtype))
 
 
 def promote(ins) -> str:
@@ -84,7 +84,8 @@ def ATTR_DTYPE(a, ins) -> str:
 def IDS(gives: str):
     """Integer token ids in (embedding, token_mask); `gives` out."""
     def rule(a, ins) -> str:
-        _need(ins, INTS, "integer ids", "int64")
+        _need(ins, INTS, "integer ids", "int64", hint="declare token inputs as `{shape: [N, T], dtype: int64, "
+                                                     "high: vocab}`, or " + _cast_hint("int64"))
         return gives
     return rule
 

@@ -65,10 +65,7 @@ def loop_dtypes(node: Node, ins: list) -> list:
         return list(state_in)
     if kind == "scan":
         return body[:m] + list(state_in)
-    if sources[0] != "int64":
-        raise DtypeRuleError(f"`decode` starts from int64 tokens (the next ones are argmax positions), got "
-                             f"{sources[0]}", hint="make the start token with `batch_full(x, [], dtype='int64')`")
-    return ["int64"] + body[:m] + list(state_in)
+    return ["int64"] + body[:m] + list(state_in)  # decode: argmax positions (the body is checked with the start's)
 
 
 def _located(exc: DtypeRuleError, nid: str, node: Node, ins: list) -> ArchDSLError:

@@ -18,6 +18,7 @@ class SummaryRow:
     shape: Shape
     params: int
     macs: Any
+    dtype: str | None = None  # None for a folded block (summary depth)
 
 
 @dataclass
@@ -64,7 +65,7 @@ def summarize(graph: Graph, depth: int | None = None) -> Summary:
         if node.kind in ("input", "loop_in"):
             continue
         op = node.op.name if node.op is not None else node.kind
-        rows.append(SummaryRow(nid, op, node.meta.shape, node.meta.params, node.meta.macs))
+        rows.append(SummaryRow(nid, op, node.meta.shape, node.meta.params, node.meta.macs, node.meta.dtype))
         total_params += node.meta.params
         total_macs = total_macs + node.meta.macs
     if depth is not None:
@@ -101,14 +102,21 @@ def human(n) -> str:
     return str(n)
 
 
-def summary_text(summary, title: str) -> str:
-    rows = [("layer", "op", "output shape", "params", "MACs")]
-    rows += [(r.name, r.op, fmt_shape(r.shape), f"{r.params:,}" if r.params else "", human(r.macs) if r.macs else "")
-             for r in summary.rows]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
+def _with_dtype(cells: tuple, dtype: str, dtypes: bool) -> tuple:
+    """`cells` (layer, op, shape, params, MACs) with the dtype after the shape when `dtypes` is asked for."""
+    return (*cells[:3], dtype or "", *cells[3:]) if dtypes else cells
+
+
+def summary_text(summary, title: str, dtypes: bool = False) -> str:
+    rows = [_with_dtype(("layer", "op", "output shape", "params", "MACs"), "dtype", dtypes)]
+    rows += [_with_dtype((r.name, r.op, fmt_shape(r.shape), f"{r.params:,}" if r.params else "",
+                          human(r.macs) if r.macs else ""), r.dtype, dtypes) for r in summary.rows]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    left = len(rows[0]) - 2  # the counts are right-aligned
     lines = [title]
     for k, r in enumerate(rows):
-        lines.append("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        lines.append("  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     mb = summary.params * 4 / 2**20
@@ -123,9 +131,10 @@ def loop_lines(summary) -> list[str]:
             for c in getattr(summary, "loops", ())]
 
 
-def summary_json(summary) -> str:
+def summary_json(summary, dtypes: bool = False) -> str:
     return json.dumps({
         "rows": [{"name": r.name, "op": r.op, "shape": [str(d) if not isinstance(d, int) else d for d in r.shape],
+                  **({"dtype": r.dtype} if dtypes else {}),
                   "params": r.params, "macs": r.macs if isinstance(r.macs, int) else str(r.macs)} for r in summary.rows],
         "params": summary.params, "macs": summary.macs if isinstance(summary.macs, int) else str(summary.macs),
         "param_mb": round(param_mb(summary), 3),
@@ -140,33 +149,36 @@ def param_mb(summary) -> float:
     return summary.params * 4 / 2**20
 
 
-def summary_markdown(summary, title: str) -> str:
-    lines = [f"**{title}**", "", "| layer | op | output shape | params | MACs |", "|---|---|---|---:|---:|"]
+def summary_markdown(summary, title: str, dtypes: bool = False) -> str:
+    head = _with_dtype(("layer", "op", "output shape", "params", "MACs"), "dtype", dtypes)
+    rule = _with_dtype(("---", "---", "---", "---:", "---:"), "---", dtypes)
+    lines = [f"**{title}**", "", f"| {' | '.join(head)} |", f"|{'|'.join(rule)}|"]
     for r in summary.rows:
-        lines.append(f"| `{r.name}` | {r.op} | {fmt_shape(r.shape)} | {f'{r.params:,}' if r.params else ''} | "
-                     f"{human(r.macs) if r.macs else ''} |")
+        cells = _with_dtype((f"`{r.name}`", r.op, fmt_shape(r.shape), f"{r.params:,}" if r.params else "",
+                             human(r.macs) if r.macs else ""), r.dtype, dtypes)
+        lines.append(f"| {' | '.join(cells)} |")
     lines += ["", f"Total: {summary.params:,} parameters ({param_mb(summary):.2f} MB as float32), "
                   f"{human(summary.macs)} MACs."]
     return "\n".join(lines)
 
 
-def summary_csv(summary, title: str = "") -> str:
+def summary_csv(summary, title: str = "", dtypes: bool = False) -> str:
     import csv
     import io
 
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
-    out.writerow(["layer", "op", "output_shape", "params", "macs"])
+    out.writerow(_with_dtype(("layer", "op", "output_shape", "params", "macs"), "dtype", dtypes))
     for r in summary.rows:
-        out.writerow([r.name, r.op, fmt_shape(r.shape), r.params, r.macs])
-    out.writerow(["total", "", "", summary.params, summary.macs])
+        out.writerow(_with_dtype((r.name, r.op, fmt_shape(r.shape), r.params, r.macs), r.dtype, dtypes))
+    out.writerow(_with_dtype(("total", "", "", summary.params, summary.macs), "", dtypes))
     return buf.getvalue().rstrip("\n")
 
 
-# --format NAME -> function(summary, title) -> text
+# --format NAME -> function(summary, title, dtypes=False) -> text; dtypes: a column of the output dtypes
 FORMATS = {
     "text": summary_text,
     "markdown": summary_markdown,
     "csv": summary_csv,
-    "json": lambda summary, title="": summary_json(summary),
+    "json": lambda summary, title="", dtypes=False: summary_json(summary, dtypes),
 }

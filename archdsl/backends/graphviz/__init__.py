@@ -4,7 +4,7 @@
     errors = draw_spec(spec, "resnet.svg", depth=2)          # the format comes from the suffix
 
 Boxes are ops (`conv2d 3x3/2, 64`), arrows carry the statically inferred shape
-(`N x 64 x 56 x 56`), block instances are clusters, and with `depth` the blocks nested deeper
+(`N x 64 x 56 x 56`, with `dtypes` its dtype too: `N x T (int64)`), block instances are clusters, and with `depth` the blocks nested deeper
 are folded into one box each (a chain of identical ones into one `x N` box).
 """
 from __future__ import annotations
@@ -22,24 +22,26 @@ __all__ = ["FORMATS", "DIRECTIONS", "spec_dot", "draw_spec", "format_of", "rende
 
 
 def spec_dot(spec, depth: int | None = None, direction: str = "TB", model: str | None = None,
-             allow_errors: bool = False, title: bool = True, fuse: bool = True) -> tuple[str, list]:
+             allow_errors: bool = False, title: bool = True, fuse: bool = True,
+             dtypes: bool = False) -> tuple[str, list]:
     """The spec's diagram as DOT text, and the shape errors drawn in it (only with `allow_errors`).
 
     fuse: draw an activation that is the only reader of an op in that op's box (`conv2d 3x3, 64 + relu`).
+    dtypes: label each arrow with its dtype too (`N x T (int64)`).
     """
     if direction not in DIRECTIONS:
         raise UsageError(f"the direction must be TB (top to bottom) or LR (left to right), got {direction!r}")
     graph, errors, failures = graph_for_drawing(spec, allow_errors)
-    view = build_view(graph, depth, model, failures, fuse)
+    view = build_view(graph, depth, model, failures, fuse, dtypes)
     heading = _title(spec, view) if title else ""
     return write_dot(view, heading, direction), errors
 
 
 def draw_spec(spec, path: str, depth: int | None = None, direction: str = "TB", model: str | None = None,
-              allow_errors: bool = False, title: bool = True, fuse: bool = True) -> list:
+              allow_errors: bool = False, title: bool = True, fuse: bool = True, dtypes: bool = False) -> list:
     """Write the diagram to `path` (.svg, .png, .pdf or .dot); return the shape errors drawn in it."""
     fmt = format_of(path)
-    text, errors = spec_dot(spec, depth, direction, model, allow_errors, title, fuse)
+    text, errors = spec_dot(spec, depth, direction, model, allow_errors, title, fuse, dtypes)
     write(path, render(text, fmt))
     return errors
 

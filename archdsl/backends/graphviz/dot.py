@@ -11,7 +11,7 @@ import html
 import textwrap
 
 from . import style as S
-from .labels import SYMBOLS, contents, count_text, local_name, op_caption, path_range, shape_text
+from .labels import SYMBOLS, contents, count_text, local_name, op_caption, path_range, shape_text, tensor_text
 from .view import Edge, Item, View
 
 
@@ -57,8 +57,8 @@ def write_dot(view: View, title: str = "", direction: str = "TB") -> str:
     out_shapes: dict[str, list] = {}
     for e in view.edges:
         shapes = out_shapes.setdefault(e.tail.id, [])
-        if shape_text(e.shape) not in shapes:
-            shapes.append(shape_text(e.shape))
+        if tensor_text(e.shape, e.dtype) not in shapes:
+            shapes.append(tensor_text(e.shape, e.dtype))
 
     # What each container holds, in order of appearance: its boxes, junctions, child clusters and loop frames.
     entries: dict = {}
@@ -283,7 +283,7 @@ def _model_cluster_attrs(name: str, objective: bool = False) -> dict:
 
 
 def _edge_attrs(e: Edge, to_junction: bool = False) -> dict:
-    attrs = {"id": tensor_id(e.tensor), "label": shape_text(e.shape)}
+    attrs = {"id": tensor_id(e.tensor), "label": tensor_text(e.shape, e.dtype)}
     if to_junction:
         attrs["arrowhead"] = "none"
     if e.error and not to_junction:
@@ -296,5 +296,5 @@ def _edge_attrs(e: Edge, to_junction: bool = False) -> dict:
 def _branch_attrs(e: Edge) -> dict:
     """From a junction to one reader; an input its reader rejects is red and repeats its shape."""
     if e.error:
-        return {"label": shape_text(e.shape), "color": S.ERROR, "fontcolor": S.ERROR, "penwidth": "2"}
+        return {"label": tensor_text(e.shape, e.dtype), "color": S.ERROR, "fontcolor": S.ERROR, "penwidth": "2"}
     return {"style": "dashed"} if e.shape is None else {}

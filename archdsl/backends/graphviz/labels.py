@@ -13,6 +13,11 @@ def shape_text(shape) -> str:
     return " x ".join(fmt_dim(d) for d in shape)
 
 
+def tensor_text(shape, dtype: str | None = None) -> str:
+    """An arrow's label: the shape, and the dtype when given: 'N x T (int64)'."""
+    return shape_text(shape) + (f" ({dtype})" if dtype else "")
+
+
 def count_text(n) -> str:
     """25557032 -> '25.6M', 9408 -> '9.41K', 120 -> '120'; a symbolic count as its expression."""
     if getattr(n, "is_Integer", False):

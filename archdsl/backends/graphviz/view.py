@@ -36,6 +36,7 @@ class Edge:
     tensor: Tensor
     shape: tuple | None
     error: bool = False             # the head fails its shape rule on this input
+    dtype: str | None = None        # shown on the arrow when the diagram shows dtypes
 
 
 @dataclass(eq=False)
@@ -80,10 +81,11 @@ def tensor_shape(graph: Graph, t: Tensor):
 
 
 def build_view(graph: Graph, depth: int | None = None, model: str | None = None,
-               failures: dict | None = None, fuse: bool = True) -> View:
+               failures: dict | None = None, fuse: bool = True, dtypes: bool = False) -> View:
     """`failures`: graph node -> shape error message, for nodes whose shape rule failed.
 
     `fuse`: an activation that is the only reader of an op's output is drawn in that op's box.
+    `dtypes`: each edge carries its tensor's dtype (else None).
     """
     failures = failures or {}
     if depth is not None and depth < 0:
@@ -128,7 +130,7 @@ def build_view(graph: Graph, depth: int | None = None, model: str | None = None,
                 oid = f"output:{name}" + (f"#{k}" if k else "")
                 out = Item(oid, "output", index.roots[name], output_of=t)
                 items.append(out)
-    edges = _edges(graph, items, item_of, failures)
+    edges = _edges(graph, items, item_of, failures, dtypes)
     clusters = _clusters(items)
     loops = [_loop_frame(graph, index, item, item_of) for item in items if item.kind == "loop"]
     return View(items, edges, clusters, index, models, model_clusters=len(index.roots) > 1 and model is None,
@@ -263,7 +265,7 @@ def _feeds_only(graph: Graph, first: list, second: list, outputs: set) -> bool:
     return all(p in a or p in b for n in second for p in graph.g.predecessors(n))
 
 
-def _edges(graph: Graph, items: list, item_of: dict, failures: dict) -> list:
+def _edges(graph: Graph, items: list, item_of: dict, failures: dict, dtypes: bool) -> list:
     edges, seen = [], {}
 
     def add(tail: Item, head: Item, t: Tensor, error: bool) -> None:
@@ -273,7 +275,7 @@ def _edges(graph: Graph, items: list, item_of: dict, failures: dict) -> list:
         if key in seen:
             seen[key].error = seen[key].error or error   # one reader inside a folded box rejects it
             return
-        seen[key] = Edge(tail, head, t, tensor_shape(graph, t), error)
+        seen[key] = Edge(tail, head, t, tensor_shape(graph, t), error, graph.dtype(t) if dtypes else None)
         edges.append(seen[key])
 
     for item in items:
