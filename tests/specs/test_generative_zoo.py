@@ -50,13 +50,13 @@ def test_autoencoder_narrows_to_the_bottleneck_and_mirrors():
     spec = archdsl.load(spec_path("autoencoder"))
     s = spec.check()
     widths = [s[f"encoder.hidden.{i}"][1] for i in (0, 2, 4)] + [s["encoder.bottleneck"][1]]
-    assert widths == [1000, 500, 250, 30]
+    assert widths == [1000, 500, 250, 30]   # Hinton & Salakhutdinov 2006, Fig. 1: 784-1000-500-250-30 for MNIST
     assert [s[f"decoder.hidden.{i}"][1] for i in (0, 2, 4)] + [s["decoder.out.1"][1]] == [250, 500, 1000, 784]
     assert s["reconstruction.bce"] == ()
 
 
 def test_vae_heads_sampler_and_bernoulli_decoder():
-    spec = archdsl.load(spec_path("vae"), latent=7)
+    spec = archdsl.load(spec_path("vae"), latent=7)   # 7: any latent size other than the default
     s = spec.check()
     n = s["vae.x"][0]
     assert s["encoder.mu"] == s["encoder.logvar"] == s["vae.reparameterize"] == (n, 7)
@@ -72,6 +72,7 @@ def test_dcgan_follows_figure_1_of_the_paper():
     spec = archdsl.load(spec_path("dcgan"))
     s = spec.check()
     n = s["generator.z"][0]
+    # Radford et al. 2016, Figure 1: z projected to 4x4x1024, then 8x8x512, 16x16x256, 32x32x128, 64x64x3
     assert s["generator.bn"] == (n, 1024, 4, 4)
     ups = [s[f"generator.ups.{3 * i}"] for i in range(3)]
     assert ups == [(n, 512, 8, 8), (n, 256, 16, 16), (n, 128, 32, 32)]
@@ -91,12 +92,13 @@ def test_text_to_image_gan_conditions_both_networks_on_the_compressed_text():
     spec = archdsl.load(spec_path("text_to_image_gan"))
     s = spec.check()
     n = s["generator.z"][0]
+    # Reed et al. 2016, Section 3.1 and 5: phi(t) is 1024-dimensional, compressed to 128 and joined to z (100)
     assert s["generator.text"] == (n, 1024) and s["generator.compress.1"] == (n, 128)
-    assert s["generator.concat"] == (n, 228)                       # [z (100), compressed phi(t) (128)]
+    assert s["generator.concat"] == (n, 100 + 128)
     assert s["generator.out.1"] == (n, 3, 64, 64)
     assert s["discriminator.downs.6"][2:] == (4, 4)
     assert s["discriminator.expand"] == (n, 128, 4, 4)             # replicated spatially
-    assert s["discriminator.concat"] == (n, 512 + 128, 4, 4)       # depth concatenation
+    assert s["discriminator.concat"] == (n, 512 + 128, 4, 4)       # depth concatenation (Section 3.1): 8 * ndf (64)
     assert spec.graph.node("discriminator.joint.0").attrs.kernel_size == 1
     assert spec.graph.node("discriminator.score.0").attrs.kernel_size == 4
     assert s["discriminator.flatten"] == (n, 1)

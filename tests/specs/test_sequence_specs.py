@@ -87,8 +87,8 @@ def test_lstm_classifier_reads_the_last_states_of_both_directions(zoo):
 def test_stacked_lstm_layers_return_sequences(zoo):
     spec = zoo["stacked_lstm"]
     model = spec.build()
-    assert [model.stack[i].lstm.hidden_size for i in range(3)] == [64, 64, 32]
-    assert model(torch.randn(2, 10, 8)).shape == (2, 4, 8)
+    assert [model.stack[i].lstm.hidden_size for i in range(3)] == [64, 64, 32]   # the spec's sizes param
+    assert model(torch.randn(2, 10, 8)).shape == (2, 4, 8)   # horizon 4 steps of the 8 series (spec params)
     assert "stack.2.lstm.weight_hh_l0" in model.state_dict()
 
 
@@ -103,13 +103,18 @@ def test_seq2seq_entry_points_share_one_set_of_weights(zoo):
     assert sum(p.numel() for p in model.parameters()) == spec.summary().params == one_copy
     src = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]])
     tokens, attn = model.eval().translate(src)
-    assert tokens.shape == (2, 14) and attn.shape == (2, 14, 4)
+    assert tokens.shape == (2, 14) and attn.shape == (2, 14, 4)   # max_len 14, source length 4
     assert (attn[1, :, 2:] == 0).all()  # padding gets no attention
-    for row in tokens.tolist():
-        if 2 in row:
-            assert set(row[row.index(2):]) == {2}
+    # greedy decoding written out through the teacher-forced entry point: feeding <bos> and the tokens so far
+    # must give back each next token (until <eos>, id 2, after which translate repeats <eos>)
+    for i, row in enumerate(tokens.tolist()):
+        stop = row.index(2) + 1 if 2 in row else len(row)
+        prefix = torch.tensor([[1] + row[:stop - 1]])
+        step_logits = model(src[i:i + 1], prefix)[0]
+        assert step_logits.argmax(-1)[0].tolist() == row[:stop]
+        assert set(row[stop:]) <= {2}
     logits, attn = model(src, torch.tensor([[1, 6, 5, 4], [1, 8, 7, 0]]))
-    assert logits.shape == (2, 4, 13) and attn.shape == (2, 4, 4)
+    assert logits.shape == (2, 4, 13) and attn.shape == (2, 4, 4)   # tgt_vocab 13
     # both entry points read the same weights: greedy decoding's first step is teacher forcing's first step
     first = model(src, torch.tensor([[1], [1]]))[0].argmax(-1)[:, 0]
     assert torch.equal(first, tokens[:, 0])
@@ -134,9 +139,11 @@ def test_summary_gives_macs_per_time_step_and_for_a_given_length(capsys):
 def test_show_attend_tell_attends_over_the_14x14_grid():
     spec = archdsl.load(spec_path("show_attend_tell"))
     shapes = spec.check()
+    # Xu et al. 2015, Section 3.1.1 and 4.3: VGG's conv5_4 (before max pooling) gives 14 x 14 x 512 features,
+    # L = 196 annotation vectors of D = 512
     assert spec.graph.node("encoder.cnn.34").meta.shape[1:] == (512, 14, 14)  # VGG-19 conv5_4
     n, t = archdsl.dims.symbol("N"), archdsl.dims.symbol("T")
-    assert shapes["encoder.permute"] == (n, 196, 512)
+    assert shapes["encoder.permute"] == (n, 14 * 14, 512)
     assert spec.graph.node("decoder.scan").meta.outputs[1] == (n, t, 196)
 
 
@@ -152,7 +159,7 @@ def test_train_seq2seq_shortened_halves_the_loss():
         torch.set_num_threads(threads)
     losses = result["losses"]
     first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
-    assert last <= first / 2, (first, last)
+    assert last <= first / 2, (first, last)   # a bar set below this seed's run, not derived
 
 
 def test_caption_example_saves_a_map_per_word(tmp_path):
