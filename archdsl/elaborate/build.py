@@ -17,6 +17,7 @@ from ..syntax.unparse import unparse
 from ..names import check_attribute_name
 from .evaluate import Evaluator, is_tensorish
 from .indexing import layer_item, subscript_entries
+from .insizes import input_sizes, reads_input_sizes
 from .tying import resolve_ties
 from .dimdecls import check_values, declared_dims
 from .scope import Scope, SymbolScope, builtin_scope
@@ -52,6 +53,7 @@ class Builder(Evaluator):
         self.depth = 0
         self.limits = {**DEFAULTS, **(limits or {})}
         self.modules = 0  # layer instances made so far, bounded by the limit `max_nodes`
+        self.unfilled: set[int] = set()  # blocks that read their input sizes, not yet called
         self.warnings: list[tuple[str, Span, str]] = []
         overrides = dict(overrides or {})
         base = builtin_scope()
@@ -174,7 +176,8 @@ class Builder(Evaluator):
         return v
 
     # --- layers -> module tree
-    def _fill_block(self, module: Module, outer: Scope) -> None:
+    def _fill_block(self, module: Module, outer: Scope, sizes: dict | None = None) -> None:
+        """The block's layers; `sizes`: its inputs' sizes (InputSizes), for a block that reads them."""
         if self.depth >= self.limits["max_depth"]:
             raise LimitError(f"blocks are nested more than {self.limits['max_depth']} deep at `{module.path}` "
                              "(the limit `max_depth`)", module.span,
@@ -184,7 +187,8 @@ class Builder(Evaluator):
         names = {}
         for pname, default, _ in block.params:
             names[pname] = module.args[pname] if pname in module.args else self.static(default, outer, "default")
-        scope = self._lets(block.lets, outer.child(names, f"arguments of {block.name}"))
+        scope = outer.child(names, f"arguments of {block.name}")
+        scope = self._lets(block.lets, scope.child(sizes, "input sizes") if sizes else scope)
         for lname, node, span in block.layers:
             value = self.static(node, scope, "layer")
             path = f"{module.path}.{lname}" if module.path else lname
@@ -215,7 +219,10 @@ class Builder(Evaluator):
             return Module(path, name, "op", value.span, op=value.op, attrs=value.attrs)
         if isinstance(value, BlockTemplate):
             module = Module(path, name, "block", value.span, block=value.block, args=dict(value.args))
-            self._fill_block(module, self.globals)
+            if reads_input_sizes(value.block):
+                self.unfilled.add(id(module))  # its layers are made at its first call
+            else:
+                self._fill_block(module, self.globals)
             return module
         if isinstance(value, (list, tuple, dict)):
             if self.depth >= self.limits["max_depth"]:
@@ -246,6 +253,9 @@ class Builder(Evaluator):
         if self.depth >= self.limits["max_depth"]:
             raise LimitError(f"calls are nested more than {self.limits['max_depth']} deep (the limit `max_depth`)",
                              call_span, hint=exceeded("max_depth"))
+        if id(module) in self.unfilled:
+            self.unfilled.discard(id(module))
+            self._fill_block(module, self.globals, input_sizes(self.graph, block, args))
         first = not module.calls
         frame = Frame(module, [] if first else None)
         outer, self.frame = self.frame, frame

@@ -15,8 +15,8 @@ from ..ops.registry import bind
 from ..syntax import ast as A
 from ..limits import current as current_limit, exceeded
 from .scope import Scope
-from .values import (TEMPLATES, TRAINING, BlockFn, BlockTemplate, Builtin, Function, LoopForm, OpFn, OpTemplate,
-                     describe)
+from .values import (TEMPLATES, TRAINING, BlockFn, BlockTemplate, Builtin, Function, InputSizes, LoopForm, OpFn,
+                     OpTemplate, describe)
 
 _BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
            "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
@@ -269,6 +269,11 @@ class Evaluator:
     # --- postfix
     def eval_Attr(self, node: A.Attr, scope: Scope):
         v = self.eval(node.value, scope)
+        if isinstance(v, InputSizes) and node.name == "shape":
+            return v.shape
+        if isinstance(v, Tensor):
+            raise TypeError_(f"a tensor has no attribute `{node.name}` in `forward`", node.span,
+                             hint="a block reads its inputs' sizes in its `let` and `layers:`: `x.shape[1]`")
         raise TypeError_(f"{describe(v)} has no attribute `{node.name}`", node.span,
                          hint="attributes are not part of the spec language; layers are named directly")
 

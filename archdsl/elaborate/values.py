@@ -75,6 +75,14 @@ class Builtin:
 
 
 @dataclass(frozen=True)
+class InputSizes:
+    """A block's input in its `let` and `layers:`: only its sizes, `x.shape`."""
+
+    name: str
+    shape: tuple
+
+
+@dataclass(frozen=True)
 class Mode:
     """`training`: known only when the model runs; it chooses between tensors (`a if training else b`)."""
 
@@ -103,6 +111,8 @@ def describe(v: Any) -> str:
         return f"the function `{v.name}`"
     if isinstance(v, Function):
         return "a lambda"
+    if isinstance(v, InputSizes):
+        return f"the input `{v.name}` (only its `.shape` is known here)"
     if isinstance(v, Mode):
         return "`training` (the mode the model runs in)"
     if isinstance(v, LoopForm):

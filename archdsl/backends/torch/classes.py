@@ -30,7 +30,7 @@ from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
 from .lowerings.indexing import TIED
 from .pysource import Unrenderable, docstring, expression, literal, names_in
-from .sizes import Declarations, SizeTracer, block_scope, bound_args, is_int, own_names
+from .sizes import Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, size_symbol
 
 SENTINEL = 790_000_000_001  # sentinels count up from here; no real size is this large
 
@@ -152,6 +152,9 @@ class ClassWriter:
         return own_names(m) if ctx.sized else set()
 
     def _init_name(self, ctx: Context, m: Module, n: str) -> str:
+        size = _input_axis(self.gen.graph, m, n)
+        if size is not None and ctx.sized:  # `x.shape[1]`: the constructor's size parameter (`in_channels`)
+            return self._symbol_name(ctx, m, size_symbol(*size))
         if n not in self._local(ctx, m):
             return _constant(m, n)
         let = next((node for name, node, _ in m.block.lets if name == n), None)
@@ -406,6 +409,16 @@ def _input_dim(graph, m: Module, j: int, axis: int):
     node = graph.node(t.node)
     shape = node.meta.outputs[t.index] if node.meta.outputs is not None else node.meta.shape
     return shape[axis]
+
+
+def _input_axis(graph, m: Module, n: str) -> tuple[int, int] | None:
+    """(input index, axis) of the source `x.shape[k]` of a block input's size; None for any other name."""
+    name, _, rest = n.partition(".shape[")
+    inputs = [i for i, _, _ in m.block.inputs]
+    if not rest or name not in inputs:
+        return None
+    j = inputs.index(name)
+    return j, int(rest[:-1]) % len(_shape(graph, m.inputs[j]))
 
 
 def _size_name(m: Module, j: int, axis: int, graph, taken: set) -> str:

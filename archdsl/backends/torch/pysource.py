@@ -105,7 +105,21 @@ def _expr(node, name) -> tuple[str, int]:
     if isinstance(node, A.TupleExpr):
         inner = ", ".join(expression(i, name) for i in node.items)
         return (f"({inner},)" if len(node.items) == 1 else f"({inner})"), 10
+    if _input_size(node):  # `x.shape[1]`, a block's input size: its name gives the source
+        return name(f"{node.value.value.id}.shape[{node.items[0].value}]"), 10
+    if isinstance(node, A.Call) and isinstance(node.func, A.Name) and node.func.id in _PURE and not node.kwargs \
+            and not any(isinstance(a, A.Star) for a in node.args):
+        return f"{node.func.id}({', '.join(expression(a, name) for a in node.args)})", 10
     raise Unrenderable(type(node).__name__)
+
+
+_PURE = {"round", "int", "min", "max", "abs"}  # builtins whose spec meaning is Python's
+
+
+def _input_size(node) -> bool:
+    return isinstance(node, A.Index) and len(node.items) == 1 and isinstance(node.items[0], A.Const) \
+        and isinstance(node.items[0].value, int) and isinstance(node.value, A.Attr) and node.value.name == "shape" \
+        and isinstance(node.value.value, A.Name)
 
 
 def _wrap(node, name, level: int) -> str:

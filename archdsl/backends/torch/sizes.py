@@ -81,14 +81,17 @@ def block_scope(module: Module) -> Scope:
 
 
 def own_names(module: Module) -> set[str]:
-    """The names that may differ between the block's instances: its parameters, and its lets that use them."""
+    """The names that may differ between the block's instances: its parameters, and its lets that use them or
+    the inputs' sizes (`x.shape[1]`)."""
     from .pysource import names_in
 
     args = block_scope(module)
     names = set(args.vars) if args is not None else set()
+    used = names | {n for n, _, _ in module.block.inputs}
     for name, node, _ in module.block.lets:
-        if names_in(node) & names:
+        if names_in(node) & used:
             names.add(name)
+            used.add(name)
     return names
 
 
