@@ -73,4 +73,5 @@ def test_real_process_reports_located_error(tmp_path):
     bad.write_text("inputs: {x: [N, 4]}\nlayers:\n  fc: linear(0)\nforward: |\n  fc(x)\n")
     res = subprocess.run([sys.executable, "-m", "archdsl.cli", "check", str(bad)], capture_output=True, text=True)
     assert res.returncode == 1 and "Traceback" not in res.stderr
-    assert f"{bad}:3:14: error[E007]" in res.stderr   # line 3, column 14: the `0` of `linear(0)` above and "^" in res.stderr
+    # line 3, column 14: the `0` of `linear(0)` in the spec above
+    assert f"{bad}:3:14: error[E007]" in res.stderr and "^" in res.stderr

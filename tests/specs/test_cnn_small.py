@@ -36,6 +36,8 @@ def output_shapes(spec: archdsl.Spec) -> list:
 # --- GoogLeNet, torchvision variant (its state_dict, output and MACs: tests/specs/test_cnn_parity.py) ---------------
 
 def test_googlenet_torchvision_keeps_its_quirks():
+    # torchvision/models/googlenet.py: Inception's branch3 is a 3x3 conv, maxpool4 is MaxPool2d(2, 2,
+    # ceil_mode=True), Dropout(p=0.2), BasicConv2d has a bias-free conv and BatchNorm2d(eps=0.001)
     with torch.device("meta"):
         net = googlenet(variant="torchvision").build()
     assert net.inception3a.branch3[1].conv.kernel_size == (3, 3)  # the "5x5" branch is a 3x3 in torchvision
@@ -49,6 +51,7 @@ def test_googlenet_torchvision_aux_uses_torchvision_names():
     assert output_shapes(spec) == [[1, 1000]] * 3
     with torch.device("meta"):
         keys = {k: list(v.shape) for k, v in spec.build().state_dict().items()}
+    # torchvision's InceptionAux: 1x1 conv to 128 on 4a's 512 and 4d's 528 channels, fc1 2048 -> 1024, fc2 -> 1000
     assert keys["aux1.conv.conv.weight"] == [128, 512, 1, 1]
     assert keys["aux2.conv.conv.weight"] == [128, 528, 1, 1]
     assert keys["aux1.fc1.weight"] == [1024, 2048] and keys["aux2.fc2.weight"] == [1000, 1024]
@@ -58,7 +61,7 @@ def test_googlenet_torchvision_aux_uses_torchvision_names():
 
 def test_googlenet_default_is_the_paper():
     spec = googlenet()
-    assert sum(r.op == "local_response_norm" for r in spec.summary()) == 2  # only the paper has LRN
+    assert sum(r.op == "local_response_norm" for r in spec.summary()) == 2  # Figure 3's two; only the paper has LRN
     assert not any(r.op == "local_response_norm" for r in googlenet(variant="torchvision").summary())
     assert output_shapes(googlenet(N=4)) == [[4, 1000]]
 
@@ -82,6 +85,7 @@ def test_googlenet_paper_follows_table_1():
 def test_googlenet_paper_layers():
     with torch.device("meta"):
         net = googlenet().build()
+    # Szegedy et al. 2015, Table 1: the "#5x5" branch, max pool 3x3/2 before 5a, dropout (40%)
     assert net.inception3a.branch3[1].conv.kernel_size == (5, 5)
     assert net.maxpool4.kernel_size == 3
     assert net.dropout.p == 0.4
@@ -91,6 +95,8 @@ def test_googlenet_paper_layers():
 def test_googlenet_paper_aux_logits():
     spec = googlenet(aux_logits=True)
     shapes = spec.check()
+    # Szegedy et al. 2015, Section 5: "an average pooling layer with 5x5 filter size and stride 3, resulting in
+    # an 4x4x512 output for the (4a), and 4x4x528 for the (4d) stage"
     assert shapes["aux1.pool"][1:] == (512, 4, 4)   # avg pool 5x5/3 on 4a's 14x14x512
     assert shapes["aux2.pool"][1:] == (528, 4, 4)   # ... and on 4d's 14x14x528
     torch.manual_seed(0)
@@ -98,13 +104,13 @@ def test_googlenet_paper_aux_logits():
     with torch.no_grad():
         out = net(torch.randn(2, 3, 224, 224))
     assert isinstance(out, tuple) and [list(o.shape) for o in out] == [[2, 1000]] * 3
-    # each: conv 1x1 128 (with bias), fc 2048 -> 1024, linear 1024 -> 1000
+    # each (Section 5): conv 1x1 128 (with bias), fc 2048 (= 128 * 4 * 4) -> 1024, linear 1024 -> 1000
     aux = sum((c * 128 + 128) + (2048 * 1024 + 1024) + (1024 * 1000 + 1000) for c in (512, 528))
     assert spec.summary().params == googlenet().summary().params + aux
 
 
 def test_googlenet_num_classes():
-    assert output_shapes(googlenet(num_classes=10, aux_logits=True, N=1)) == [[1, 10]] * 3
+    assert output_shapes(googlenet(num_classes=10, aux_logits=True, N=1)) == [[1, 10]] * 3   # main + 2 aux heads
 
 
 def test_googlenet_unknown_variant_is_a_located_error():
@@ -140,11 +146,13 @@ def test_static_shapes_equal_runtime(name, params):
 def test_lenet5_follows_the_paper():
     spec = archdsl.load(spec_path("lenet5"), N=1)
     shapes = spec.check()
+    # LeCun et al. 1998, Section II.B: C1 6@28x28, S2 6@14x14, C3 16@10x10, S4 16@5x5, C5 120, F6 84, 10 outputs
     assert [shapes[n] for n in ("c1", "s2", "c3", "s4", "c5", "f6", "output")] == [
         (1, 6, 28, 28), (1, 6, 14, 14), (1, 16, 10, 10), (1, 16, 5, 5), (1, 120, 1, 1), (1, 84), (1, 10)]
     # C3 fully connected to S2 (2,416 weights + biases instead of the paper's 1,516 trainable parameters)
-    assert spec.summary().params == 156 + (16 * 6 * 25 + 16) + 48_120 + 10_164 + 850 == 61_706
-    assert sum(r.op == "tanh" for r in spec.summary()) == 4
+    assert spec.summary().params == (6 * 25 + 6) + (16 * 6 * 25 + 16) + (120 * 16 * 25 + 120) + (120 * 84 + 84) \
+        + (84 * 10 + 10) == 61_706
+    assert sum(r.op == "tanh" for r in spec.summary()) == 4   # after C1, C3, C5 and F6 (the spec's squashing)
 
 
 # --- MLP -----------------------------------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ def test_capsnet_has_the_papers_parameter_counts():
 def test_capsnet_routes_by_agreement_in_a_rolled_loop():
     spec = load("capsnet")
     shapes = spec.check()
+    # Sabour et al. 2017, Section 4: 32 * 6 * 6 = 1152 primary capsules of 8D, 10 digit capsules of 16D,
+    # a 512-1024-784 decoder, 3 routing iterations (Procedure 1)
     assert shapes["squash"] == (N, 1152, 8) and shapes["digit"] == (N, 1152, 10, 16)
     assert spec.graph.node("routing.loop").meta.outputs == [(N, 1152, 10), (N, 10, 16)]
     assert shapes["vector_norm"] == (N, 10) and shapes["reconstruct.5"] == (N, 784)
@@ -93,7 +95,7 @@ def test_memn2n_static_shapes_are_runtime_shapes(params, n, words):
 
 
 def test_memn2n_parameters_follow_the_tying():
-    V, d, S, K = 40, 20, 50, 3
+    V, d, S, K = 40, 20, 50, 3   # specs/memn2n.yaml's defaults: vocab, dim, memory_size, hops
     assert load("memn2n").summary().params == (K + 1) * V * d + S * (K + 1) * d      # E_0..E_K, T_A/T_C per hop
     assert load("memn2n", tying="layerwise").summary().params == 2 * V * d + V * d + d * d + V * d + S * 2 * d
     assert load("memn2n", hops=5, temporal_encoding=False).summary().params == 6 * V * d
@@ -198,8 +200,8 @@ def test_ntm_scans_the_sequence_with_the_default_memory():
     spec = load("ntm")
     shapes = spec.check()
     T = symbol("T")
-    assert spec.graph.node("step.scan").meta.outputs[0] == (N, T, 8)
-    assert spec.graph.node("step.scan").meta.outputs[3] == (N, 128, 20)        # memory N x M
+    assert spec.graph.node("step.scan").meta.outputs[0] == (N, T, 8)   # output_size 8: the copy task's 8 bits
+    assert spec.graph.node("step.scan").meta.outputs[3] == (N, 128, 20)   # memory_n x memory_m
     assert shapes["step.read_head.circular_conv"] == (N, 128)
     assert "for t in range(x.shape[1]):" in spec.source
 
