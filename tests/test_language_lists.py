@@ -161,3 +161,8 @@ def test_a_map_key_must_be_a_layer_name():
     err = errors(ENCODER.replace("FORWARD", "x").replace(
         '"[EncoderLayer(d) for _ in range(num_layers)]"', "\"{'a b': linear(2)}\""))
     assert err.code == "E003" and "not" in err.message and err.span.line == 13, err.render()
+
+
+def test_a_list_element_cannot_be_a_loop_body():
+    err = errors(ENCODER.replace("FORWARD", "loop(layers[0], 2, state=[x], consts=[m])"))
+    assert "the body of `loop` must be a block" in err.message and "from a list" in err.hint, err.render()

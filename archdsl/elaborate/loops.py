@@ -60,9 +60,10 @@ def run_loop(builder, kind: str, args: list, kwargs: dict, span: Span, target):
     """Elaborate a loop form inside a forward; returns its result structure."""
     a = bind_form(kind, args, kwargs, span)
     body, body_span = a["body"]
-    if not isinstance(body, LayerRef) or body.module.kind != "block":
+    if not isinstance(body, LayerRef) or body.module.kind != "block" or body.callee is not None:
         raise TypeError_(f"the body of `{kind}` must be a block declared under `layers:`, got {describe(body)}",
-                         body_span, hint="write the step as a block whose inputs are the step input and the state")
+                         body_span, hint="write the step as a block whose inputs are the step input and the state; "
+                                         "a layer taken from a list cannot be a body")
     module = body.module
     state = tensors(a["state"][0], "state", a["state"][1])
     consts = tensors(a["consts"][0], "consts", a["consts"][1])
