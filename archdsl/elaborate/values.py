@@ -119,6 +119,8 @@ def describe(v: Any) -> str:
         return f"the loop form `{v.kind}`"
     if v is None:
         return "None"
+    if v is Ellipsis:
+        return "`...`"
     if isinstance(v, bool):
         return f"the boolean {v}"
     if isinstance(v, (int, float)):
