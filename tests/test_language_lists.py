@@ -88,7 +88,7 @@ def test_depth_is_a_parameter():
 
 def test_generated_code_calls_the_list_by_index():
     source = encoder("y = layers[0](x, m); layers[1:](y, m)").source
-    assert "self.layers = _Chain(" in source
+    assert "self.layers = _Chain2(" in source
     assert "self.layers[0](x, m)" in source and "self.layers[1:](y, m)" in source
 
 
@@ -166,3 +166,10 @@ def test_a_map_key_must_be_a_layer_name():
 def test_a_list_element_cannot_be_a_loop_body():
     err = errors(ENCODER.replace("FORWARD", "loop(layers[0], 2, state=[x], consts=[m])"))
     assert "the body of `loop` must be a block" in err.message and "from a list" in err.hint, err.render()
+
+
+def test_a_threaded_list_compiles_with_torchscript():
+    model = encoder("y = layers[0](x, m); layers(y, m)", N=2, T=5).build()
+    scripted = torch.jit.script(model)
+    x, m = torch.randn(2, 5, 8), torch.rand(2, 5, 8)
+    torch.testing.assert_close(scripted(x, m), model(x, m))

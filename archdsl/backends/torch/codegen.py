@@ -13,7 +13,7 @@ import os
 from ... import names
 from ...ir.graph import Graph, Module
 from .classes import BlockClass, ClassWriter
-from .containers import CHAIN, threads
+from .containers import arity, chain_source
 from .objectives import objective_sources
 from .lowerings import lowering
 from .pysource import comment, docstring, fit
@@ -97,8 +97,8 @@ class TorchCodegen:
             src = support.strip() + "\n" if support else None
             if src and src not in out:
                 out.append(src)
-        if any(threads(m) for root in self.graph.roots.values() for m in root.walk() if m.kind == "seq"):
-            out.append(CHAIN.strip() + "\n")
+        chains = {arity(m) for root in self.graph.roots.values() for m in root.walk() if m.kind == "seq"}
+        out += [chain_source(n) for n in sorted(chains - {0})]
         for src in out:
             for stmt in ast.parse(src).body:
                 if isinstance(stmt, (ast.ClassDef, ast.FunctionDef)):
