@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from ..errors import TypeError_
 from ..ir.graph import Module
+from ..ops.indexing import slice_text
 from ..syntax import ast as A
 from .values import LayerRef, describe
 
 
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _slice_source(parts: tuple) -> str:
-    start, stop, step = ("" if p is None else str(p) for p in parts)
-    return f"{start}:{stop}" + (f":{step}" if step else "")
 
 
 def layer_item(ev, ref: LayerRef, node: A.Index, scope) -> LayerRef:
@@ -27,7 +23,7 @@ def layer_item(ev, ref: LayerRef, node: A.Index, scope) -> LayerRef:
     children = list(module.children.items())
     if isinstance(item, A.Slice):
         parts = ev.slice_bounds(item, scope)
-        text = _slice_source(parts)
+        text = slice_text(*parts)
         view = Module(f"{module.path}[{text}]", module.name, "seq", node.span,
                       children=dict(children[slice(*parts)]))
         return LayerRef(view, f"{ref.source}[{text}]", owners)

@@ -48,14 +48,15 @@ def _index_shape(a, ins):
             continue
         length = _slice_len(d, *entry[1:])
         if isinstance(length, int) and length <= 0:
-            raise ShapeRuleError(f"the slice {_slice_text(entry)} of dim {k} (size {d}) in {fmt_shape(x)} is empty")
+            raise ShapeRuleError(f"the slice {slice_text(*entry[1:])} of dim {k} (size {d}) in {fmt_shape(x)} is empty")
         out.append(length)
     return tuple(out)
 
 
-def _slice_text(entry) -> str:
-    start, stop, step = ("" if v is None else v for v in entry[1:])
-    return f"{start}:{stop}" + (f":{step}" if step != "" else "")
+def slice_text(start, stop, step) -> str:
+    """`start:stop:step` as Python writes it, None bounds left out: `1:`, `:-1`, `::2`."""
+    start, stop, step = ("" if v is None else str(v) for v in (start, stop, step))
+    return f"{start}:{stop}" + (f":{step}" if step else "")
 
 
 register(

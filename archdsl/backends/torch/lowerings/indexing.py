@@ -1,6 +1,7 @@
 """Subscripts, chunk, split, narrow and bare parameters."""
 from __future__ import annotations
 
+from ....ops.indexing import slice_text
 from ._source import atom
 from .table import lower
 
@@ -12,8 +13,7 @@ def _entry(e) -> str:
         return "..."
     if e[0] == "n":
         return "None"
-    start, stop, step = ("" if v is None else str(v) for v in e[1:])
-    return f"{start}:{stop}" + (f":{step}" if step else "")
+    return slice_text(*e[1:])
 
 
 def _index_call(a, ins, args) -> str:
