@@ -357,9 +357,7 @@ class Builder(Evaluator):
             return self._inline_op(fn, values, span, target)
         if isinstance(fn, LayerRef):
             result = self.call_module(fn.module, values, span)
-            fold = fn.module.kind == "seq" and len(values) > 1
-            self._record(Stmt("module", fn.source, list(values), result, span, target,
-                              options={"fold": True} if fold else {}))
+            self._record(Stmt("module", fn.source, list(values), result, span, target))
             for owner in fn.owners:
                 owner.calls.append(result)
             return result
