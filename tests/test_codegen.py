@@ -244,3 +244,36 @@ def test_used_models_as_scan_and_loop_bodies(tmp_path):
     for _ in range(3):
         state = torch.tanh(net.refine.fc(state))
     torch.testing.assert_close(h, state)
+
+
+FIRE = """
+name: fire
+inputs:
+  x: [N, 3, 8, 8]
+blocks:
+  Fire(s_planes, e_planes):
+    layers:
+      squeeze: conv2d(s_planes, 1)
+      expand1x1: conv2d(e_planes, 1)
+      expand3x3: conv2d(e_planes, 3, padding=1)
+    forward: |
+      s = x >> squeeze >> relu
+      concat([relu(expand1x1(s)), relu(expand3x3(s))], dim=1)
+layers:
+  f: "[Fire(4, 8), Fire(8, 16)]"
+forward: |
+  f(x)
+"""
+
+
+def test_two_unnamed_values_of_one_statement_keep_apart(tmp_path):
+    """SqueezeNet's Fire module: both branches once got the same variable (found building the zoo)."""
+    path = tmp_path / "fire.yaml"
+    path.write_text(FIRE)
+    net = archdsl.load(str(path)).build().eval()
+    x = torch.randn(2, 3, 8, 8)
+    want = x
+    for fire in net.f:  # the Fire module of SqueezeNet (Iandola et al. 2016, Fig. 1), written out
+        s = torch.relu(fire.squeeze(want))
+        want = torch.cat([torch.relu(fire.expand1x1(s)), torch.relu(fire.expand3x3(s))], 1)
+    torch.testing.assert_close(net(x), want)

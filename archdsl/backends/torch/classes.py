@@ -249,8 +249,8 @@ class ClassWriter:
             if "@" in s.name:
                 j, axis = (int(x) for x in s.name.removeprefix("input").split("@"))
                 subs[s] = _input_dim(self.gen.graph, m, j, axis)
-            else:
-                subs[s] = m.args.get(s.name)
+            else:  # a parameter, or a let that stands for itself
+                subs[s] = m.args[s.name] if s.name in m.args else m.static_scope.lookup(s.name, None)
             if not is_int(subs[s]):
                 return str(value)
         if expr.xreplace(subs) != value:
@@ -262,7 +262,7 @@ class ClassWriter:
 
     def _symbol_name(self, ctx: Context, m: Module, s) -> str:
         if "@" not in s.name:
-            return s.name
+            return self._init_name(ctx, m, s.name)  # a let written out needs its line in __init__
         j, axis = (int(x) for x in s.name.removeprefix("input").split("@"))
         if (j, axis) not in ctx.sizes:
             ctx.sizes[(j, axis)] = _size_name(m, j, axis, self.gen.graph, set(ctx.sizes.values()))

@@ -80,12 +80,14 @@ class ForwardWriter:
         inner = ", ".join(self.src(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
 
-    def var(self, want: str, value=None) -> str:
-        """A variable for `value` named `want`, unless that name holds a value still needed later."""
+    def var(self, want: str, value=None, before: bool = False) -> str:
+        """A variable for `value` named `want`, unless that name holds a value still needed later. `before`:
+        the line goes before the current statement's, so the values that statement reads are still needed."""
         base = want if want.isidentifier() and want not in RESERVED and want not in self.gen.support_names \
             else f"{want}_"
         name, k = base, 1
-        while (name in self.holder and self.live_until.get(self.holder[name], -1) > self.i) or \
+        needed = self.i - 1 if before else self.i
+        while (name in self.holder and self.live_until.get(self.holder[name], -1) > needed) or \
                 (self.busy is not None and name in self.busy):
             name = f"{base}_{k}"
             k += 1
@@ -121,7 +123,7 @@ class ForwardWriter:
         """Give variables to the pending values up to `t`, in order; `t`'s variable."""
         while self.pending:
             u, expr, base, where = self.pending.pop(0)
-            name = self.var(base, u)
+            name = self.var(base, u, before=True)
             self.lines.append(f"{INDENT}{name} = {expr}{where}")
             if u == t:
                 return name

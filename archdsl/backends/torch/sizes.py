@@ -110,7 +110,8 @@ class Symbolic:
             try:
                 value = ev.static(node, scope)
             except (ArchDSLError, TypeError, ValueError, ZeroDivisionError):
-                value = _UNKNOWN
+                # `int(planes * base / 64) * groups`: no expression in the parameters, but a size of its own
+                value = param_symbol(lname) if is_int(module.static_scope.lookup(lname, None)) else _UNKNOWN
             scope = scope.child({lname: value}, "let")
         self.scope = scope
 

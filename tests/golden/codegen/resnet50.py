@@ -8,35 +8,36 @@ import torch.nn.functional as F
 
 
 class Bottleneck(nn.Module):
-    """The block `Bottleneck` (../../../specs/resnet.yaml, line 36)."""
+    """The block `Bottleneck` (../../../specs/resnet.yaml, line 45)."""
 
     def __init__(self, in_channels, planes, stride=1, project=False):
         super().__init__()
+        width = int(planes * (64 / 64)) * 1
         self.project = project
-        self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)  # line 38
-        self.bn1 = nn.BatchNorm2d(planes)  # line 39
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)  # line 40
-        self.bn2 = nn.BatchNorm2d(planes)  # line 41
-        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)  # line 42
-        self.bn3 = nn.BatchNorm2d(planes * 4)  # line 43
-        self.downsample = nn.Sequential(  # line 44
+        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)  # line 50
+        self.bn1 = nn.BatchNorm2d(width)  # line 51
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)  # line 52
+        self.bn2 = nn.BatchNorm2d(width)  # line 53
+        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)  # line 54
+        self.bn3 = nn.BatchNorm2d(planes * 4)  # line 55
+        self.downsample = nn.Sequential(  # line 56
             nn.Conv2d(in_channels, planes * 4, 1, stride=stride, bias=False),
             nn.BatchNorm2d(planes * 4),
         ) if project else None
 
     def forward(self, x):
-        y = self.conv1(x)  # line 46
-        y = self.bn1(y)  # line 46
-        y = torch.relu(y)  # line 46
-        y = self.conv2(y)  # line 46
-        y = self.bn2(y)  # line 46
-        y = torch.relu(y)  # line 46
-        y = self.conv3(y)  # line 46
-        y = self.bn3(y)  # line 46
+        y = self.conv1(x)  # line 58
+        y = self.bn1(y)  # line 58
+        y = torch.relu(y)  # line 58
+        y = self.conv2(y)  # line 58
+        y = self.bn2(y)  # line 58
+        y = torch.relu(y)  # line 58
+        y = self.conv3(y)  # line 58
+        y = self.bn3(y)  # line 58
         if self.project:
-            out = torch.relu(y + self.downsample(x))  # line 47
+            out = torch.relu(y + self.downsample(x))  # line 59
         else:
-            out = torch.relu(y + x)  # line 47
+            out = torch.relu(y + x)  # line 59
         return out
 
 
@@ -45,20 +46,20 @@ class Resnet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)  # line 51
-        self.bn1 = nn.BatchNorm2d(64)  # line 52
-        self.layer1 = nn.Sequential(  # line 54
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)  # line 63
+        self.bn1 = nn.BatchNorm2d(64)  # line 64
+        self.layer1 = nn.Sequential(  # line 66
             Bottleneck(64, 64, project=True),
             Bottleneck(256, 64),
             Bottleneck(256, 64),
         )
-        self.layer2 = nn.Sequential(  # line 55
+        self.layer2 = nn.Sequential(  # line 67
             Bottleneck(256, 128, stride=2, project=True),
             Bottleneck(512, 128),
             Bottleneck(512, 128),
             Bottleneck(512, 128),
         )
-        self.layer3 = nn.Sequential(  # line 56
+        self.layer3 = nn.Sequential(  # line 68
             Bottleneck(512, 256, stride=2, project=True),
             Bottleneck(1024, 256),
             Bottleneck(1024, 256),
@@ -66,23 +67,23 @@ class Resnet(nn.Module):
             Bottleneck(1024, 256),
             Bottleneck(1024, 256),
         )
-        self.layer4 = nn.Sequential(  # line 57
+        self.layer4 = nn.Sequential(  # line 69
             Bottleneck(1024, 512, stride=2, project=True),
             Bottleneck(2048, 512),
             Bottleneck(2048, 512),
         )
-        self.fc = nn.Linear(2048, 1000)  # line 58
+        self.fc = nn.Linear(2048, 1000)  # line 70
 
     def forward(self, x):
-        x = self.conv1(x)  # line 61
-        x = self.bn1(x)  # line 61
-        x = torch.relu(x)  # line 61
-        x = F.max_pool2d(x, 3, stride=2, padding=1)  # line 61
-        x = self.layer1(x)  # line 62
-        x = self.layer2(x)  # line 62
-        x = self.layer3(x)  # line 62
-        x = self.layer4(x)  # line 62
-        out = F.adaptive_avg_pool2d(x, 1)  # line 63
-        out = torch.flatten(out, 1)  # line 63
-        out = self.fc(out)  # line 63
+        x = self.conv1(x)  # line 73
+        x = self.bn1(x)  # line 73
+        x = torch.relu(x)  # line 73
+        x = F.max_pool2d(x, 3, stride=2, padding=1)  # line 73
+        x = self.layer1(x)  # line 74
+        x = self.layer2(x)  # line 74
+        x = self.layer3(x)  # line 74
+        x = self.layer4(x)  # line 74
+        out = F.adaptive_avg_pool2d(x, 1)  # line 75
+        out = torch.flatten(out, 1)  # line 75
+        out = self.fc(out)  # line 75
         return out
