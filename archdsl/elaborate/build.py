@@ -443,6 +443,9 @@ class Builder(Evaluator):
         return self._inline_op(OpTemplate(op_def, bound, node.span), args, node.span, None)
 
     def tensor_index(self, value: Tensor, node: A.Index, scope: Scope):
+        if self.frame is None:  # an objective's input naming a model's output: the model returns one tensor
+            raise TypeError_("a tensor cannot be indexed here: the model returns one tensor", node.span,
+                             hint="name the model's output without an index")
         op = REGISTRY.get("index")
         attrs = Attrs(subscript=subscript_entries(self, node, scope))
         return self._inline_op(OpTemplate(op, attrs, node.span), [value], node.span, None)
