@@ -41,6 +41,7 @@ TORCHVISION: dict[str, tuple[str, dict]] = {
     **{f"efficientnet_{v}": ("efficientnet", {"variant": v})
        for v in ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s", "v2_m", "v2_l")},
     **{f"mnasnet{a}": ("mnasnet", {"alpha": float(a.replace("_", "."))}) for a in ("0_5", "0_75", "1_0", "1_3")},
+    **{f"densenet{d}": ("densenet", {"depth": d}) for d in (121, 161, 169, 201)},
 }
 
 
