@@ -1,7 +1,7 @@
 """Helpers shared by the shape rules."""
 from __future__ import annotations
 
-from ..dims import as_static, fmt_shape, known_positive
+from ..dims import as_static, fmt_shape, known_positive, same
 from ..errors import ShapeRuleError
 
 
@@ -68,3 +68,9 @@ def window_out(op: str, size, k: int, s: int, p: int, d: int = 1, ceil_mode: boo
                              f"does not fit the {axis} size {size}: output size would be {out}",
                              hint="use a smaller kernel or stride, more padding, or a larger input")
     return out
+
+
+def mismatch(a, b, what: str) -> bool:
+    """`a` and `b` are proven different. Equal only under a condition (H even, H == W) is an error naming
+    the condition, or a recorded assumption when assumptions are accepted (dims.same)."""
+    return not same(a, b, what)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..dims import fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
-from ._util import expect_min_rank, expect_rank, static_dim
+from ._util import expect_min_rank, expect_rank, mismatch, static_dim
 from .dropout import check_p
 from .dtypes import FLOAT, LAYER, with_masks
 from .registry import Param, register
@@ -24,7 +24,7 @@ def _score_dims(op: str, q, k, same_size: bool = False):
     """Output shape of a score op and (Dq, Dk); q is [N, Dq] or [N, Tq, Dq], k is [N, S, Dk]."""
     expect_rank(op, q, (2, 3), "query")
     expect_rank(op, k, (3,), "source states (keys)")
-    if known_eq(q[0], k[0]) is False:
+    if mismatch(q[0], k[0], "`attention` compares"):
         raise ShapeRuleError(f"`{op}` query {fmt_shape(q)} and source states {fmt_shape(k)} have different "
                              f"batch sizes")
     dq = static_dim(op, q[-1], "query size (last dim)")
@@ -100,7 +100,7 @@ def _masked_softmax_shape(a, ins):
     expect_min_rank("masked_softmax", s, 2)
     full = len(m) == len(s)
     want = s if full else (s[0], s[-1])
-    if len(m) not in (2, len(s)) or any(known_eq(p, q) is False for p, q in zip(m, want)):
+    if len(m) not in (2, len(s)) or any(mismatch(p, q, "`attention` compares") for p, q in zip(m, want)):
         raise ShapeRuleError(f"`masked_softmax` mask {fmt_shape(m)} fits neither the scores {fmt_shape(s)} nor "
                              f"[N, S] = {fmt_shape((s[0], s[-1]))}")
     return s
@@ -119,7 +119,7 @@ def _attend_shape(a, ins):
     w, v = ins
     expect_rank("attend", w, (2, 3), "weights")
     expect_rank("attend", v, (3,), "values")
-    if known_eq(w[0], v[0]) is False or known_eq(w[-1], v[1]) is False:
+    if mismatch(w[0], v[0], "`attention` compares") or mismatch(w[-1], v[1], "`attention` compares"):
         raise ShapeRuleError(f"`attend` weights {fmt_shape(w)} do not fit values {fmt_shape(v)}",
                              hint="weights [N, S] or [N, Tq, S] need values [N, S, D]")
     return (*w[:-1], v[-1])
@@ -137,7 +137,7 @@ register(
 
 def _attentional_shape(a, ins):
     c, h = ins
-    if len(c) != len(h) or any(known_eq(p, q) is False for p, q in zip(c[:-1], h[:-1])):
+    if len(c) != len(h) or any(mismatch(p, q, "`attention` compares") for p, q in zip(c[:-1], h[:-1])):
         raise ShapeRuleError(f"`attentional_state` context {fmt_shape(c)} and hidden state {fmt_shape(h)} "
                              f"must agree except in the last dim")
     static_dim("attentional_state", c[-1], "context size")
@@ -168,9 +168,9 @@ def _sdpa_dims(a, ins):
     for what, t in (("query", q), ("key", k), ("value", v)):
         if len(t) < 2:
             raise ShapeRuleError(f"`{SDPA}` {what} {fmt_shape(t)} needs rank 2 or more: [..., length, features]")
-    if known_eq(q[-1], k[-1]) is False:
+    if mismatch(q[-1], k[-1], "`attention` compares"):
         raise ShapeRuleError(f"`{SDPA}` query {fmt_shape(q)} and key {fmt_shape(k)} need one size E in the last dim")
-    if known_eq(k[-2], v[-2]) is False:
+    if mismatch(k[-2], v[-2], "`attention` compares"):
         raise ShapeRuleError(f"`{SDPA}` key {fmt_shape(k)} and value {fmt_shape(v)} need one length S in dim -2")
     batch = _broadcast_batch(_broadcast_batch(q[:-2], k[:-2], SDPA), v[:-2], SDPA)
     return batch, (q[-2], k[-2], q[-1], v[-1])
@@ -184,7 +184,7 @@ def _sdpa_shape(a, ins):
             raise ShapeRuleError(f"`{SDPA}` takes a mask or is_causal=true, not both",
                                  hint="fold the causal mask into the mask, or drop the mask")
         scores, mask = (*batch, L, S), ins[3]
-        if len(mask) > len(scores) or any(known_eq(m, 1) is False and known_eq(m, d) is False
+        if len(mask) > len(scores) or any(known_eq(m, 1) is False and mismatch(m, d, "`attention` compares")
                                            for m, d in zip(reversed(mask), reversed(scores))):
             raise ShapeRuleError(f"`{SDPA}` mask {fmt_shape(mask)} does not broadcast to the scores "
                                  f"[*B, L, S] = {fmt_shape(scores)}")
@@ -226,17 +226,17 @@ def _mha_dims(a, ins):
                                ("value", v, a.vdim or a.embed_dim, "vdim")):
         if len(t) != len(q):
             raise ShapeRuleError(f"`{MHA}` {what} {fmt_shape(t)} must have the rank of the query {fmt_shape(q)}")
-        if known_eq(t[-1], size) is False:
+        if mismatch(t[-1], size, "`attention` compares"):
             raise ShapeRuleError(f"`{MHA}` {what} {fmt_shape(t)} needs {size} features in its last dim, got {t[-1]}",
                                  hint=f"set {key}= to the {what}'s feature size" if key != "embed_dim" else None)
     if len(q) == 2:
         n, (L, S) = 1, (q[0], k[0])
     else:
         n, (L, S) = q[bat], (q[seq], k[seq])
-        if known_eq(k[bat], n) is False or known_eq(v[bat], n) is False:
+        if mismatch(k[bat], n, "`attention` compares") or mismatch(v[bat], n, "`attention` compares"):
             raise ShapeRuleError(f"`{MHA}` query {fmt_shape(q)}, key {fmt_shape(k)} and value {fmt_shape(v)} "
                                  f"have different batch sizes", hint="batch_first=true: [N, L, E]; false: [L, N, E]")
-    if known_eq(v[-2 if len(q) == 2 else seq], S) is False:
+    if mismatch(v[-2 if len(q) == 2 else seq], S, "`attention` compares"):
         raise ShapeRuleError(f"`{MHA}` key {fmt_shape(k)} and value {fmt_shape(v)} have different lengths")
     return n, L, S
 
@@ -315,7 +315,7 @@ def _matmul_parts(ins):
         raise ShapeRuleError("`matmul` needs inputs of rank 1 or more")
     a2 = (1, *a) if len(a) == 1 else tuple(a)
     b2 = (*b, 1) if len(b) == 1 else tuple(b)
-    if known_eq(a2[-1], b2[-2]) is False:
+    if mismatch(a2[-1], b2[-2], "`attention` compares"):
         raise ShapeRuleError(f"`matmul` cannot multiply {fmt_shape(a)} by {fmt_shape(b)}: "
                              f"{a2[-1]} columns vs {b2[-2]} rows")
     return a2, b2, _broadcast_batch(a2[:-2], b2[:-2])
@@ -335,7 +335,7 @@ def _bmm_shape(a, ins):
     x, y = ins
     expect_rank("bmm", x, (3,))
     expect_rank("bmm", y, (3,))
-    if known_eq(x[0], y[0]) is False or known_eq(x[2], y[1]) is False:
+    if mismatch(x[0], y[0], "`attention` compares") or mismatch(x[2], y[1], "`attention` compares"):
         raise ShapeRuleError(f"`bmm` cannot multiply {fmt_shape(x)} by {fmt_shape(y)}",
                              hint="[B, n, k] @ [B, k, m]")
     return (x[0], x[1], y[2])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..dims import fmt_shape, known_eq
 from ..errors import ShapeRuleError
-from ._util import expect_min_rank
+from ._util import expect_min_rank, mismatch
 from .registry import Param, register
 
 REDUCTIONS = ("mean", "sum", "batchmean", "none")
@@ -27,7 +27,7 @@ REDUCTIONS = ("mean", "sum", "batchmean", "none")
 def _same_shapes(name: str, what: tuple[str, str]):
     def check(ins):
         x, y = ins
-        if len(x) != len(y) or any(known_eq(p, q) is False for p, q in zip(x, y)):
+        if len(x) != len(y) or any(mismatch(p, q, "the op compares") for p, q in zip(x, y)):
             raise ShapeRuleError(f"`{name}` needs {what[0]} and {what[1]} of the same shape, got {fmt_shape(x)} "
                                  f"and {fmt_shape(y)}")
         return x
@@ -135,7 +135,7 @@ def _expand_shape(a, ins):
             out.append(d)
         elif known_eq(d, 1) is True:
             out.append(s)
-        elif known_eq(d, s) is False:
+        elif mismatch(d, s, "the op compares"):
             raise ShapeRuleError(f"`expand` can only replicate dims of size 1: dim {i - lead} of {fmt_shape(x)} "
                                  f"is {d}, not 1, and cannot become {s}",
                                  hint="reshape to add size-1 dims first, e.g. reshape([0, 0, 1, 1])")

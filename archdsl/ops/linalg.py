@@ -11,7 +11,7 @@ import string
 
 from ..dims import as_static, fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
-from ._util import expect_min_rank, norm_dim
+from ._util import expect_min_rank, mismatch, norm_dim
 from .merge import _broadcast
 from .dtypes import FLOAT, INDICES, SUM
 from .registry import Param, register
@@ -73,10 +73,10 @@ def _einsum_plan(a, ins) -> dict:
                 if label.isdigit():  # ellipsis dims broadcast
                     if known_eq(prev, 1) is True:
                         sizes[label] = d
-                    elif known_eq(d, 1) is not True and known_eq(prev, d) is False:
+                    elif known_eq(d, 1) is not True and mismatch(prev, d, "`einsum`/`matmul` compares"):
                         raise ShapeRuleError(f"`einsum` cannot broadcast the `...` dims of {fmt_shape(ins[0])} "
                                              f"and {fmt_shape(ins[1])}: {prev} vs {d}")
-                elif known_eq(prev, d) is False:
+                elif mismatch(prev, d, "`einsum`/`matmul` compares"):
                     first, dim = where[label]
                     raise ShapeRuleError(f"`einsum` subscript `{label}` is {prev} in operand {first} "
                                          f"{fmt_shape(ins[first])} (dim {dim}) but {d} in operand {i} "

@@ -11,9 +11,9 @@ Unlike PyTorch, batch_first defaults to true: sequences are [N, T, F] in specs.
 """
 from __future__ import annotations
 
-from ..dims import fmt_shape, known_eq, product
+from ..dims import fmt_shape, product
 from ..errors import ShapeRuleError
-from ._util import expect_min_rank, expect_rank, static_dim
+from ._util import expect_min_rank, expect_rank, mismatch, static_dim
 from .dtypes import ATTR_DTYPE, IDS
 from .registry import Param, register
 
@@ -82,7 +82,7 @@ def _state_shape(a, batched: bool, n, size: int) -> tuple:
 
 
 def _check_state(kind: str, what: str, got, want) -> None:
-    if len(got) != len(want) or any(known_eq(p, q) is False for p, q in zip(got, want)):
+    if len(got) != len(want) or any(mismatch(p, q, "the recurrent layer compares") for p, q in zip(got, want)):
         raise ShapeRuleError(f"`{kind}` initial {what} must be {fmt_shape(want)} ([layers * directions, N, size]), "
                              f"got {fmt_shape(got)}")
 
@@ -165,7 +165,7 @@ def _cell_shape(kind: str):
         static_dim(f"{kind}_cell", x[-1], "feature dim (last dim)")
         h = (*x[:-1], a.hidden_size)
         for what, got in zip(("hidden state h", "cell state c"), ins[1:]):
-            if len(got) != len(h) or any(known_eq(p, q) is False for p, q in zip(got, h)):
+            if len(got) != len(h) or any(mismatch(p, q, "the recurrent layer compares") for p, q in zip(got, h)):
                 raise ShapeRuleError(f"`{kind}_cell` {what} must be {fmt_shape(h)}, got {fmt_shape(got)}")
         return [h, h] if kind == "lstm" else h
 
