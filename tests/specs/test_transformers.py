@@ -83,3 +83,100 @@ def test_transformer_equals_torch_at_full_size():
     with torch.no_grad():
         want = theirs(src, tgt, tgt_mask=nn.Transformer.generate_square_subsequent_mask(7), tgt_is_causal=True)
         torch.testing.assert_close(ours(src, tgt), want, rtol=1e-4, atol=1e-4)
+
+
+# --- gpt2 ------------------------------------------------------------------------------------------------
+
+SMALL_GPT2 = dict(vocab=97, n_ctx=16, d=32, n_layer=2, n_head=4)
+
+
+class TorchGPT2Block(nn.Module):
+    """A pre-LN GPT-2 block written with torch directly: causal SDPA over heads, GELU (tanh) MLP."""
+
+    def __init__(self, d, h):
+        super().__init__()
+        self.h = h
+        self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = nn.Module()
+        self.attn.c_attn, self.attn.c_proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.mlp = nn.Module()
+        self.mlp.c_fc, self.mlp.c_proj = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        n, t, d = x.shape
+        q, k, v = self.attn.c_attn(self.ln_1(x)).split(d, dim=-1)
+        q, k, v = (z.view(n, t, self.h, d // self.h).transpose(1, 2) for z in (q, k, v))
+        y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.attn.c_proj(y.transpose(1, 2).reshape(n, t, d))
+        return x + self.mlp.c_proj(nn.functional.gelu(self.mlp.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class TorchGPT2(nn.Module):
+    def __init__(self, vocab, n_ctx, d, n_layer, n_head):
+        super().__init__()
+        self.transformer = nn.Module()
+        self.transformer.wte, self.transformer.wpe = nn.Embedding(vocab, d), nn.Embedding(n_ctx, d)
+        self.transformer.h = nn.ModuleList(TorchGPT2Block(d, n_head) for _ in range(n_layer))
+        self.transformer.ln_f = nn.LayerNorm(d)
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight
+
+    def forward(self, tokens):
+        x = self.transformer.wte(tokens) + self.transformer.wpe(torch.arange(tokens.shape[1]))
+        for block in self.transformer.h:
+            x = block(x)
+        return self.lm_head(self.transformer.ln_f(x))
+
+
+def test_gpt2_small_has_124439808_parameters_and_one_tied_weight():
+    """Issue 14: GPT-2 small with tied input and output embeddings has 124,439,808 parameters."""
+    spec = archdsl.load(spec_path("gpt2"))
+    with torch.device("meta"):
+        net = spec.build()
+    assert params_of(net) == spec.summary().params == 124_439_808
+    assert net.lm_head.weight is net.transformer.wte.weight
+    assert list(net.lm_head.weight.shape) == [50257, 768]
+    with torch.device("meta"):
+        theirs = TorchGPT2(50257, 1024, 768, 12, 12)
+    assert {k: v.shape for k, v in net.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+
+
+def test_gpt2_sequence_length_is_symbolic_and_at_most_the_context():
+    spec = archdsl.load(spec_path("gpt2"))
+    assert [str(d) for d in spec.input_shapes()[0]] == ["N", "T"]
+    assert archdsl.load(spec_path("gpt2"), T=1024).summary().params == 124_439_808
+    with pytest.raises(archdsl.ArchDSLError, match="at most 1024"):
+        archdsl.load(spec_path("gpt2"), T=1025).summary()
+
+
+@pytest.mark.parametrize("n, t", [(2, 16), (3, 5)])
+def test_gpt2_equals_a_torch_gpt2_with_the_same_weights(n, t):
+    spec = archdsl.load(spec_path("gpt2"), **SMALL_GPT2)
+    ours = randomize(spec.build()).eval()
+    theirs = TorchGPT2(97, 16, 32, 2, 4).eval()
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    tokens = torch.randint(0, 97, (n, t), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(tokens, torch.arange(t)), theirs(tokens), rtol=1e-5, atol=1e-5)
+
+
+def test_gpt2_attention_is_causal():
+    """Changing a later token leaves the outputs at earlier positions unchanged."""
+    net = randomize(archdsl.load(spec_path("gpt2"), **SMALL_GPT2).build()).eval()
+    tokens = torch.randint(0, 97, (2, 12), generator=torch.Generator().manual_seed(3))
+    changed = tokens.clone()
+    changed[:, 7] = (changed[:, 7] + 1) % 97
+    with torch.no_grad():
+        a, b = net(tokens, torch.arange(12)), net(changed, torch.arange(12))
+    torch.testing.assert_close(a[:, :7], b[:, :7])
+    assert not torch.allclose(a[:, 7:], b[:, 7:])
+
+
+@pytest.mark.skipif(not SLOW, reason="slow on CPU; run with ARCHDSL_SLOW_TESTS=1")
+def test_gpt2_equals_torch_at_full_size():
+    ours = archdsl.load(spec_path("gpt2")).build().eval()
+    theirs = TorchGPT2(50257, 1024, 768, 12, 12).eval()
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    tokens = torch.randint(0, 50257, (1, 32))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(tokens, torch.arange(32)), theirs(tokens), rtol=1e-4, atol=1e-4)
