@@ -42,6 +42,9 @@ TORCHVISION: dict[str, tuple[str, dict]] = {
        for v in ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s", "v2_m", "v2_l")},
     **{f"mnasnet{a}": ("mnasnet", {"alpha": float(a.replace("_", "."))}) for a in ("0_5", "0_75", "1_0", "1_3")},
     **{f"densenet{d}": ("densenet", {"depth": d}) for d in (121, 161, 169, 201)},
+    **{f"convnext_{v}": ("convnext", {"variant": v}) for v in ("tiny", "small", "base", "large")},
+    **{f"shufflenet_v2_x{w}": ("shufflenet_v2", {"width": float(w.replace("_", "."))})
+       for w in ("0_5", "1_0", "1_5", "2_0")},
 }
 
 
