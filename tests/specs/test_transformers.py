@@ -180,3 +180,85 @@ def test_gpt2_equals_torch_at_full_size():
     tokens = torch.randint(0, 50257, (1, 32))
     with torch.no_grad():
         torch.testing.assert_close(ours(tokens, torch.arange(32)), theirs(tokens), rtol=1e-4, atol=1e-4)
+
+
+# --- bert ------------------------------------------------------------------------------------------------
+
+SMALL_BERT = dict(vocab=101, max_positions=20, d=32, n_layer=2, n_head=4, d_ff=64)
+
+
+class TorchBertLayer(nn.Module):
+    """A post-LN BERT layer written with torch directly, with Hugging Face's BertLayer key names."""
+
+    def __init__(self, d, h, d_ff, eps):
+        super().__init__()
+        self.h = h
+        self.attention = nn.Module()
+        self.attention.self_ = nn.Module()
+        for name in ("query", "key", "value"):
+            setattr(self.attention.self_, name, nn.Linear(d, d))
+        self.attention.output = nn.Module()
+        self.attention.output.dense, self.attention.output.LayerNorm = nn.Linear(d, d), nn.LayerNorm(d, eps=eps)
+        self.intermediate = nn.Module()
+        self.intermediate.dense = nn.Linear(d, d_ff)
+        self.output = nn.Module()
+        self.output.dense, self.output.LayerNorm = nn.Linear(d_ff, d), nn.LayerNorm(d, eps=eps)
+
+    def forward(self, x, mask):
+        n, t, d = x.shape
+        att = self.attention.self_
+        q, k, v = (lin(x).view(n, t, self.h, d // self.h).transpose(1, 2) for lin in (att.query, att.key, att.value))
+        scores = q @ k.transpose(-1, -2) / (d // self.h) ** 0.5
+        scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+        y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(n, t, d)
+        x = self.attention.output.LayerNorm(x + self.attention.output.dense(y))
+        return self.output.LayerNorm(x + self.output.dense(nn.functional.gelu(self.intermediate.dense(x))))
+
+
+class TorchBert(nn.Module):
+    def __init__(self, vocab, max_positions, d, n_layer, n_head, d_ff, type_vocab=2, eps=1e-12):
+        super().__init__()
+        self.embeddings = nn.Module()
+        self.embeddings.word_embeddings = nn.Embedding(vocab, d)
+        self.embeddings.position_embeddings = nn.Embedding(max_positions, d)
+        self.embeddings.token_type_embeddings = nn.Embedding(type_vocab, d)
+        self.embeddings.LayerNorm = nn.LayerNorm(d, eps=eps)
+        self.encoder = nn.Module()
+        self.encoder.layer = nn.ModuleList(TorchBertLayer(d, n_head, d_ff, eps) for _ in range(n_layer))
+        self.pooler = nn.Module()
+        self.pooler.dense = nn.Linear(d, d)
+
+    def forward(self, tokens, token_type, mask):
+        e = self.embeddings
+        x = e.word_embeddings(tokens) + e.position_embeddings(torch.arange(tokens.shape[1])) + \
+            e.token_type_embeddings(token_type)
+        x = e.LayerNorm(x)
+        for layer in self.encoder.layer:
+            x = layer(x, mask)
+        return x, torch.tanh(self.pooler.dense(x[:, 0]))
+
+
+def test_bert_base_has_109482240_parameters():
+    """Issue 14: BERT-base, the encoder with its pooler, has 109,482,240 parameters."""
+    spec = archdsl.load(spec_path("bert"))
+    with torch.device("meta"):
+        ours, theirs = spec.build(), TorchBert(30522, 512, 768, 12, 12, 3072)
+    assert params_of(ours) == params_of(theirs) == spec.summary().params == 109_482_240
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+
+
+def test_bert_equals_a_torch_bert_with_the_same_weights():
+    spec = archdsl.load(spec_path("bert"), **SMALL_BERT)
+    ours = randomize(spec.build()).eval()
+    theirs = TorchBert(101, 20, 32, 2, 4, 64).eval()
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    g = torch.Generator().manual_seed(4)
+    tokens, token_type = torch.randint(0, 101, (3, 9), generator=g), torch.randint(0, 2, (3, 9), generator=g)
+    mask = torch.ones(3, 9, dtype=torch.bool)
+    mask[1, 6:] = False
+    mask[2, 3:] = False
+    with torch.no_grad():
+        h, pooled = ours(tokens, token_type, torch.arange(9), mask)
+        want_h, want_pooled = theirs(tokens, token_type, mask)
+    torch.testing.assert_close(h, want_h, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(pooled, want_pooled, rtol=1e-5, atol=1e-5)
