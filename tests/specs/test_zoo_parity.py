@@ -21,20 +21,23 @@ from tests.reference import SLOW, fingerprint, zoo
 # the families of this file: their torchvision names (the seed's alexnet, vgg, resnet, googlenet are in
 # test_cnn_parity.py)
 FAMILIES = re.compile(r"resnext\d+_\d+x\d+d|wide_resnet\d+_2|squeezenet1_[01]|mobilenet_v[23].*|mnasnet.*"
-                      r"|efficientnet_(b\d|v2_[sml])|densenet\d+|convnext_.*|shufflenet_v2_.*")
+                      r"|efficientnet_(b\d|v2_[sml])|densenet\d+|convnext_.*|shufflenet_v2_.*"
+                      r"|vit_[blh]_\d+")
 MODELS = [m for m in catalogue.TORCHVISION if FAMILIES.fullmatch(m)]
 # fingerprints too slow for the default profile (seconds on one CPU core, mostly filling the weights)
 SLOW_MODELS = {"resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "mnasnet0_75",
                "mnasnet1_3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
                "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
                "densenet161", "densenet169", "densenet201", "convnext_small", "convnext_base", "convnext_large",
-               "shufflenet_v2_x0_5", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"}
+               "shufflenet_v2_x0_5", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+               "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"}
 # torchvision publishes the MACs of some models at its weights' evaluation crop, not at the reference's 224
 # (the `crop_size` of each model's IMAGENET1K weights in torchvision): the parameters that give that input
 PUBLISHED_AT = {
     **{f"efficientnet_{v}": {"image_size": size} for v, size in [
         ("b1", 240), ("b2", 288), ("b3", 300), ("b4", 380), ("b5", 456), ("b6", 528), ("b7", 600),
         ("v2_s", 384), ("v2_m", 480), ("v2_l", 480)]},
+    "vit_h_14": {"image_size": 518},  # IMAGENET1K_SWAG_E2E_V1: 518 x 518
 }
 
 
