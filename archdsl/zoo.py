@@ -45,6 +45,7 @@ TORCHVISION: dict[str, tuple[str, dict]] = {
     **{f"convnext_{v}": ("convnext", {"variant": v}) for v in ("tiny", "small", "base", "large")},
     **{f"shufflenet_v2_x{w}": ("shufflenet_v2", {"width": float(w.replace("_", "."))})
        for w in ("0_5", "1_0", "1_5", "2_0")},
+    "inception_v3": ("inception_v3", {}),  # inception_v3(aux_logits=False, init_weights=False)
     **{f"vit_{v}": ("vit", {"variant": v}) for v in ("b_16", "b_32", "l_16", "l_32", "h_14")},
 }
 

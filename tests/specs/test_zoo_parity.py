@@ -22,7 +22,7 @@ from tests.reference import SLOW, fingerprint, zoo
 # test_cnn_parity.py)
 FAMILIES = re.compile(r"resnext\d+_\d+x\d+d|wide_resnet\d+_2|squeezenet1_[01]|mobilenet_v[23].*|mnasnet.*"
                       r"|efficientnet_(b\d|v2_[sml])|densenet\d+|convnext_.*|shufflenet_v2_.*"
-                      r"|vit_[blh]_\d+")
+                      r"|vit_[blh]_\d+|inception_v3")
 MODELS = [m for m in catalogue.TORCHVISION if FAMILIES.fullmatch(m)]
 # fingerprints too slow for the default profile (seconds on one CPU core, mostly filling the weights)
 SLOW_MODELS = {"resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "mnasnet0_75",
@@ -89,3 +89,10 @@ def test_macs_equal_torchvision_published(model):
     """torchvision publishes `_ops` (G multiply-adds for one image) to 3 decimals: ours must round to it."""
     macs = catalogue.load(model, N=1, **PUBLISHED_AT.get(model, {})).summary().macs
     assert round(macs / 1e9, 3) == zoo()[model]["published"]["_ops"]
+
+
+def test_inception_v3_with_aux_logits_has_torchvisions_published_parameter_count():
+    """The reference is inception_v3(aux_logits=False); torchvision's published count is with the AuxLogits
+    head, which the spec adds with aux_logits=true (its output is then (logits, aux) in every mode)."""
+    spec = catalogue.load("inception_v3", aux_logits=True)
+    assert spec.summary().params == zoo()["inception_v3"]["published"]["num_params"]
