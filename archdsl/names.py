@@ -19,7 +19,7 @@ from .errors import Span, StructureError
 _ASCII_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 KEYWORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 # What the generated file binds or looks up itself: its imports, `self`, and any builtin.
-GENERATED_NAMES = frozenset({"self", "torch", "nn", "F"})
+GENERATED_NAMES = frozenset({"self", "torch", "nn", "F", "OrderedDict"})
 RESERVED = KEYWORDS | GENERATED_NAMES | frozenset(dir(builtins))
 # The public attributes of torch.nn.Module (tests/test_security.py checks this against the installed torch).
 MODULE_ATTRS = frozenset({

@@ -12,7 +12,7 @@ from tests.helpers import optional
 ROOT = Path(__file__).resolve().parent.parent
 
 matplotlib = optional("matplotlib")
-import matplotlib.image  # noqa: E402  (after the optional import above)
+image = optional("matplotlib.image")
 
 
 def load_example(name: str):
@@ -35,7 +35,7 @@ def test_ntm_copy_quick_run_learns(tmp_path, capsys):
     errors = [h["bit_error"] for h in result["history"] if "bit_error" in h]
     assert errors[-1] < errors[0], errors                       # and the held-out bit error with it
     for name in ("weightings.png", "copy.png"):                 # matplotlib figures with something drawn
-        pixels = matplotlib.image.imread(tmp_path / name)
+        pixels = image.imread(tmp_path / name)
         assert pixels.ndim == 3 and pixels[..., :3].std() > 0.01, name
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     # --steps 80; --quick sets memory 16 x 8 and sequences of length up to 4 (examples/ntm_copy.py)

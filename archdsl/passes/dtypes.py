@@ -40,6 +40,7 @@ def _infer(node: Node, ins: list) -> None:
     if node.kind == "loop_in":
         node.meta.dtype = ins[0]
         return
+    outs: list | None
     if node.kind in LOOP_KINDS:
         outs = loop_dtypes(node, ins)
     else:

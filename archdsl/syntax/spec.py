@@ -1,6 +1,7 @@
 """The YAML structure of a spec: sections, models and blocks, with their expressions parsed."""
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -277,6 +278,9 @@ def _methods(node, model: BlockDef) -> dict:
 
 def _dims(seq: YSeq) -> list:
     """The dims of an input's shape; the names in them (symbolic dims, parameters) must be valid names."""
+    for d in seq.items:  # a dim named like a keyword (`lambda`) is a bad name, not a broken expression
+        if isinstance(d, YScalar) and isinstance(d.value, str) and keyword.iskeyword(d.value.strip()):
+            check_code_name(d.value.strip(), d.span, "a dim name")
     out = [to_expr(d, "dim") for d in seq.items]
     for name in _names_in(out):
         if name.id not in CONSTANTS:

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 import archdsl
-from archdsl import zoo as catalogue
 from tests.helpers import spec_path
 from tests.reference import SLOW
 
