@@ -133,6 +133,14 @@ class ForwardWriter:
         while self.pending:
             self._flush_until(self.pending[-1][0])
 
+    def _dead_after(self, t) -> bool:
+        """`t` may be overwritten by the op reading it: made in this forward by an op whose gradient does not
+        need its output, and read nowhere else (torchvision's `nn.ReLU(inplace=True)` after conv, bn, add)."""
+        if not isinstance(t, Tensor) or self.uses[t] != 1 or any(t == x for x in self.module.inputs):
+            return False
+        node = self.gen.graph.node(t.node)
+        return node.kind == "op" and node.scope == self.module.path and node.op.name in _BACKWARD_WITHOUT_OUTPUT
+
     def _waits(self, st) -> bool:
         """An unnamed value used once, later in the same spec statement (or returned by it)."""
         r = st.result
@@ -162,7 +170,9 @@ class ForwardWriter:
                     call = f"_probe(self, {node.stmt_index!r}, {call})"
         else:
             node = self.gen.graph.node(st.callee)
-            call, base = lowering(node.op).call(node.attrs, self.gen.in_shapes(node), args), node.op.name
+            low = lowering(node.op)
+            write = low.inplace if low.inplace is not None and self._dead_after(st.args[0]) else low.call
+            call, base = write(node.attrs, self.gen.in_shapes(node), args), node.op.name
             if self.gen.probe:
                 call = f"_probe(self, {node.stmt_index!r}, {call})"
         waits = self._waits(st)
@@ -326,6 +336,11 @@ def arg_names(program) -> dict:
     for stmt in program.stmts:
         visit(stmt)
     return out
+
+
+# ops whose backward reads their inputs, not their output: an in-place op may overwrite that output
+_BACKWARD_WITHOUT_OUTPUT = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "batchnorm1d", "batchnorm2d",
+                                      "layernorm", "add", "sub", "concat"})
 
 
 def _reads_well(expr: str) -> bool:

@@ -63,7 +63,7 @@ class Capsnet(nn.Module):
 
     def forward(self, x, y):
         h = self.conv1(x)  # line 46
-        h = torch.relu(h)  # line 46
+        h = torch.relu_(h)  # line 46
         primary = self.primary(h)  # line 47
         u = primary.reshape(primary.shape[0], 32, 8, 6, 6)  # line 47
         permute = u.permute(0, 1, 3, 4, 2)  # line 48

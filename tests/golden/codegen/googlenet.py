@@ -17,7 +17,7 @@ class BasicConv2d(nn.Module):
 
     def forward(self, x):
         y = self.conv(x)  # line 35
-        out = torch.relu(y)  # line 36
+        out = torch.relu_(y)  # line 36
         return out
 
 

@@ -28,16 +28,16 @@ class Bottleneck(nn.Module):
     def forward(self, x):
         y = self.conv1(x)  # line 58
         y = self.bn1(y)  # line 58
-        y = torch.relu(y)  # line 58
+        y = torch.relu_(y)  # line 58
         y = self.conv2(y)  # line 58
         y = self.bn2(y)  # line 58
-        y = torch.relu(y)  # line 58
+        y = torch.relu_(y)  # line 58
         y = self.conv3(y)  # line 58
         y = self.bn3(y)  # line 58
         if self.project:
-            out = torch.relu(y + self.downsample(x))  # line 59
+            out = torch.relu_(y + self.downsample(x))  # line 59
         else:
-            out = torch.relu(y + x)  # line 59
+            out = torch.relu_(y + x)  # line 59
         return out
 
 
@@ -77,7 +77,7 @@ class Resnet(nn.Module):
     def forward(self, x):
         x = self.conv1(x)  # line 73
         x = self.bn1(x)  # line 73
-        x = torch.relu(x)  # line 73
+        x = torch.relu_(x)  # line 73
         x = F.max_pool2d(x, 3, stride=2, padding=1)  # line 73
         x = self.layer1(x)  # line 74
         x = self.layer2(x)  # line 74

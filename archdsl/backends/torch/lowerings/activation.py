@@ -9,7 +9,8 @@ for _name, _module, _fn in (("relu", "nn.ReLU()", "torch.relu"), ("sigmoid", "nn
                             ("hardswish", "nn.Hardswish()", "F.hardswish"),
                             ("hardsigmoid", "nn.Hardsigmoid()", "F.hardsigmoid"), ("silu", "nn.SiLU()", "F.silu"),
                             ("mish", "nn.Mish()", "F.mish")):
-    lower(_name, init=lambda a, ins, m=_module: m, call=lambda a, ins, args, f=_fn: f"{f}({args[0]})")
+    lower(_name, init=lambda a, ins, m=_module: m, call=lambda a, ins, args, f=_fn: f"{f}({args[0]})",
+          inplace=(lambda a, ins, args: f"torch.relu_({args[0]})") if _name == "relu" else None)
 
 lower("identity", init=lambda a, ins: "nn.Identity()", call=lambda a, ins, args: args[0])
 

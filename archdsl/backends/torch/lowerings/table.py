@@ -4,6 +4,7 @@ A lowering's callables take `a` (the bound attributes, attribute access) and `in
   init(a, ins) -> "nn.Conv2d(3, 64, 7)"            constructor source, when the op can be a layer
   call(a, ins, args) -> "torch.relu(x)"           functional source for inline use in `forward`
   layer_call(a, ins, module, args) -> source      how a layer built by `init` is called; None: module(*args)
+  inplace(a, ins, args) -> "torch.relu_(x)"       the call overwriting its input, used where that input is dead
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Lowering:
     init: Callable[[Attrs, list], str] | None = None
     call: Callable[[Attrs, list, list], str] | None = None
     layer_call: Callable[[Attrs, list, str, list], str] | None = None
+    inplace: Callable[[Attrs, list, list], str] | None = None
     # Python source (torch, nn and F only) of helper classes/functions that `init` or `call` refer to; the
     # generated file holds it once, before the model classes. Its top-level names are reserved there.
     support: str = ""
