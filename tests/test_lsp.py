@@ -6,9 +6,7 @@ import asyncio
 import json
 import os
 import shlex
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -273,10 +271,10 @@ def test_lsp_without_pygls_is_a_usage_error(monkeypatch):
     assert main(["lsp"]) == 2
 
 
-@pytest.mark.parametrize("spec, defines, bound_ms", [("googlenet", {}, 100), ("resnet", {"depth: 50 ": "depth: 152 "}, 150)])
-def test_recheck_latency_after_a_one_character_edit(editor, tmp_path, spec, defines, bound_ms):
-    """From didChange to publishDiagnostics, one digit of `num_classes` edited at a time, after a pause (an
-    isolated edit is checked at once). Every edit makes a new text, so no check is a cache hit."""
+@pytest.mark.parametrize("spec, defines", [("densenet", {}), ("resnet", {"depth: 50 ": "depth: 152 "})])
+def test_one_character_edits_of_a_large_spec_are_rechecked(editor, tmp_path, spec, defines):
+    """Each isolated edit of densenet121 and resnet152 gets its own diagnostics. How fast is measured by
+    benchmarks/bench_lsp.py (docs/benchmarks.md), not here."""
     text = (ROOT / "specs" / f"{spec}.yaml").read_text()
     for old, new in defines.items():
         text = text.replace(old, new)
@@ -284,16 +282,14 @@ def test_recheck_latency_after_a_one_character_edit(editor, tmp_path, spec, defi
     assert editor.diagnostics(uri) == []
     line = next(k for k, l in enumerate(text.split("\n")) if l.strip().startswith("num_classes: 1000"))
     col = text.split("\n")[line].index("1000") + 3
-    times = []
-    for k in range(12):
+    for k in range(3):
         editor.run(asyncio.sleep(0.08))  # a pause in typing, longer than the debounce
-        start = time.perf_counter()
-        version = editor.edit(uri, line, col - (k >= 9), 1, str(k % 9 + 1))
+        version = editor.edit(uri, line, col, 1, str(k + 1))
         assert editor.diagnostics(uri, version) == []
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times) * 1000
-    print(f"{spec} {defines}: re-check median {median:.1f} ms, max {max(times) * 1000:.1f} ms")
-    assert median <= bound_ms
+    editor.edit(uri, line, col - 3, 4, "x")  # `num_classes: x`: an error, then fixed
+    assert editor.diagnostics(uri)
+    editor.edit(uri, line, col - 3, 1, "1000")
+    assert editor.diagnostics(uri) == []
 
 
 def test_the_vscode_extension_files_are_current():
