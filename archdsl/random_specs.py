@@ -31,6 +31,10 @@ class Draft:
     layers: list = field(default_factory=list)   # (name, expression)
     forward: list = field(default_factory=list)  # statements
     count: int = 0
+    div: int = 1       # H and W (symbolic) are known to be multiples of this: declared, or `4 * h` inputs
+    dims: dict = field(default_factory=dict)     # declared dims: name -> {min, multiple_of}
+    scaled: int = 1    # inputs written as `[N, C, scaled * h, scaled * w]` when > 1
+    risky: bool = False  # draw the down/up/concat stage where equal sizes are not proven (a condition)
 
     def name(self, stem: str) -> str:
         self.count += 1
@@ -55,6 +59,12 @@ def _fits(d: Draft, k: int, s: int, p: int, ceil: bool = False) -> bool:
 
 
 def _shrink(d: Draft, k: int, s: int, p: int, ceil: bool = False) -> None:
+    if s == 1 and k - 2 * p == 1:
+        pass                           # the size is kept
+    elif s == 2 and k - 2 * p in (1, 2) and not (ceil and k - 2 * p == 1) and d.div >= 2:
+        d.div //= 2                    # an even size is halved exactly
+    else:
+        d.div = 1
     if not d.symbolic:
         d.size = tuple(_window(n, k, s, p, ceil) for n in d.size)
 
@@ -136,6 +146,27 @@ def branch_stage(draw, d: Draft) -> None:
     d.channels = sum(widths)
 
 
+def updown_stage(draw, d: Draft) -> None:
+    """Down with a stride-2 convolution, up with a stride-2 transposed one, concatenated with the input (a
+    U-Net skip): the sizes agree only for even H and W, which the spec's declarations must prove."""
+    even = d.div >= 2 if d.symbolic else all(n % 2 == 0 for n in d.size)
+    if not even and not d.risky:
+        return
+    c, u = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    k, p = draw(st.sampled_from([(1, 0), (3, 1), (2, 0)]))
+    down = d.layer("down", f"conv2d({c}, {k}, stride=2" + (f", padding={p})" if p else ")"))
+    up = d.layer("up", f"conv_transpose2d({u}, 2, stride=2)")
+    act = draw(st.sampled_from(ACTIVATIONS))
+    if draw(st.booleans()):
+        d.forward.append(f"y = x >> {down} >> {act} >> {up}")
+        d.forward.append("x = concat([x, y], dim=1)")
+    else:
+        d.forward.append(f"x = concat([x, {up}({down}(x))], dim=1)")
+    d.channels += u
+    if not even:
+        d.div = 1
+
+
 def comprehension_stage(draw, d: Draft) -> None:
     widths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
     d.params.setdefault("widths", widths)
@@ -205,14 +236,38 @@ FEATURE_STAGES = (linear_stage, feature_residual_stage, feature_concat_stage, el
 # --- the whole spec ------------------------------------------------------------------------------------------
 
 @st.composite
-def specs(draw, max_stages: int = 6, symbolic: bool | None = None) -> str:
-    """A random spec (YAML text) that checks statically; its symbolic dims are N, and H, W when symbolic."""
+def specs(draw, max_stages: int = 6, symbolic: bool | None = None, constraints: bool = False,
+          risky: bool = False) -> str:
+    """A random spec (YAML text) that checks statically; its symbolic dims are N, and H, W when symbolic.
+
+    constraints: symbolic H and W may be declared (`dims: {H: {min: 4, multiple_of: 4}}`) or written as
+    `4 * h`, and the stages include a U-Net skip (a stride-2 convolution, a stride-2 transposed one,
+    `concat` with the input), drawn where the sizes are proven even. risky: that skip is drawn anywhere
+    too, so a spec may be rejected with a condition (`H must be even`) or hold only under assumptions."""
     symbolic = draw(st.booleans()) if symbolic is None else symbolic
     channels = draw(st.integers(1, 4))
     size = (draw(st.integers(4, 16)), draw(st.integers(4, 16)))
-    d = Draft(symbolic, channels, size, channels, size)
+    d = Draft(symbolic, channels, size, channels, size, risky=risky)
+    stages = IMAGE_STAGES + ((updown_stage, updown_stage) if constraints or risky else ())
+    if symbolic and constraints:
+        how = draw(st.sampled_from(["declared", "declared", "scaled", "none"]))
+        if how == "declared":
+            for name in ("H", "W"):
+                decl = {}
+                k = draw(st.sampled_from([1, 2, 4, 8]))
+                if k > 1:
+                    decl["multiple_of"] = k
+                low = draw(st.sampled_from([1, 1, 4, 8]))
+                if low > 1:
+                    decl["min"] = low
+                if draw(st.integers(0, 3)) == 0:
+                    decl["max"] = max(low, k) + draw(st.sampled_from([0, 8, 16, 32]))
+                d.dims[name] = decl
+            d.div = min(d.dims[n].get("multiple_of", 1) for n in ("H", "W"))
+        elif how == "scaled":
+            d.scaled = d.div = draw(st.sampled_from([2, 4, 8]))
     for _ in range(draw(st.integers(0, max_stages))):
-        draw(st.sampled_from(IMAGE_STAGES))(draw, d)
+        draw(st.sampled_from(stages))(draw, d)
     transition(draw, d)
     for _ in range(draw(st.integers(0, max(1, max_stages // 2)))):
         draw(st.sampled_from(FEATURE_STAGES))(draw, d)
@@ -224,10 +279,16 @@ def specs(draw, max_stages: int = 6, symbolic: bool | None = None) -> str:
 
 def render(d: Draft) -> str:
     h, w = ("H", "W") if d.symbolic else d.input_size
+    if d.symbolic and d.scaled > 1:
+        h, w = f"{d.scaled} * h", f"{d.scaled} * w"
     out = ["name: random", "doc: \"a random spec drawn by archdsl.testing.specs()\"", "params:"]
     for key, value in d.params.items():
         shown = str(value).lower() if isinstance(value, bool) else str(value)
         out.append(f"  {key}: {shown}")
+    declared = {n: c for n, c in d.dims.items() if c}
+    if declared:
+        out.append("dims:")
+        out += [f"  {n}: {{{', '.join(f'{k}: {v}' for k, v in c.items())}}}" for n, c in declared.items()]
     out += ["inputs:", f"  x: [N, {d.input_channels}, {h}, {w}]"]
     if d.blocks:
         out.append("blocks:")

@@ -361,14 +361,15 @@ def format_report(spec, result: PropertyResult) -> str:
 
 # --- helpers ----------------------------------------------------------------------------------------------
 
-def from_text(text: str, file: str = "<spec>", limits: dict | None = None, **params):
-    """A Spec from YAML text (as `archdsl.load` reads files); errors are located in `file`."""
+def from_text(text: str, file: str = "<spec>", limits: dict | None = None, assume: bool = False, **params):
+    """A Spec from YAML text (as `archdsl.load` reads files); errors are located in `file`. `assume`: as
+    `archdsl.load(..., assume=True)`, conditions on dims are recorded as assumptions, not errors."""
     from . import pipeline
     from .api import Spec
     from .limits import resolve
 
     limits = resolve(limits)
-    return Spec(pipeline.read(file, limits, text), params, limits)
+    return Spec(pipeline.read(file, limits, text), params, limits, assume)
 
 
 def _models(spec, model: str | None) -> list[str]:

@@ -29,7 +29,7 @@ ZOO_TEXT = {p.stem: p.read_bytes() for p in ZOO}
 
 LONG = os.environ.get("ARCHDSL_FUZZ", "") == "long"
 LONG_TOTAL = 20_000
-CI_TOTAL = 600  # the sum of the CI counts of the fuzz tests; `examples()` scales each share to LONG_TOTAL
+CI_TOTAL = 1160  # the sum of the CI counts of the fuzz tests; `examples()` scales each share to LONG_TOTAL
 
 TALLY: Counter = Counter()  # (test name, outcome) -> count
 

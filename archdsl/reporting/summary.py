@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dims import Shape, as_static, fmt_shape
+from ..dims import Shape, as_static, fmt_dim, fmt_shape
 from ..ir.containers import aggregate_rows
 from ..ir.graph import Graph
 from ..passes.loops import LOOP_KINDS
@@ -90,16 +90,23 @@ def _loop_costs(graph: Graph) -> list:
 
 
 def human(n) -> str:
-    """4089184256 -> '4.089G'; symbolic counts are printed as expressions."""
+    """4089184256 -> '4.089G'; symbolic counts are printed as expressions, simplified as shapes are
+    (`ceil(H/2)` for `floor(H/2 - 1/2) + 1`: archdsl.dims.fmt_dim)."""
     if not isinstance(n, int):
         coeff, rest = n.as_coeff_Mul() if hasattr(n, "as_coeff_Mul") else (None, None)
         if coeff is not None and coeff.is_Integer and coeff != 1:
-            return f"{human(int(coeff))}*{rest}"
-        return str(n)
+            return f"{human(int(coeff))}*{_factor(rest)}"
+        return fmt_dim(n)
     for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
         if abs(n) >= size:
             return f"{n / size:.3f}{unit}"
     return str(n)
+
+
+def _factor(d) -> str:
+    """A symbolic factor after a coefficient: parenthesized where it is a sum (`2*(H + 1)`)."""
+    text = fmt_dim(d)
+    return f"({text})" if getattr(d, "is_Add", False) else text
 
 
 def _with_dtype(cells: tuple, dtype: str, dtypes: bool) -> tuple:
