@@ -1,6 +1,6 @@
 """Regenerate the generated documents of a checkout:
 
-    python -m archdsl.docgen                 # docs/ops.md, docs/errors.md, docs/gallery.md and its diagrams
+    python -m archdsl.docgen                 # docs/ops.md, docs/errors.md, docs/gallery.md (+ README's resnet.svg)
     python -m archdsl.docgen ops errors      # only those
     python -m archdsl.docgen --root DIR      # the checkout at DIR (default: the current directory)
 
