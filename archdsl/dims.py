@@ -244,6 +244,8 @@ def _by_residues(diff, facts: Facts):
     if not moduli:
         return None
     syms = sorted(moduli, key=lambda s: s.name)
+    if _count([range(moduli[s]) for s in syms]) > MAX_CASES:  # before listing them: a stride of 10**12
+        return None
     classes = []
     for s in syms:
         base, allowed = facts.residues(s.name)

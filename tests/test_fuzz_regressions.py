@@ -9,7 +9,7 @@ import pytest
 import archdsl
 from archdsl.cli import main
 from archdsl.errors import ArchDSLError, LimitError, UsageError
-from tests.fuzzing import assert_located
+from tests.fuzzing import assert_located, check_file
 
 BASE = "inputs:\n  x: [N, 4]\nlayers:\n  fc: linear(3)\nforward: |\n  x >> fc\n"
 
@@ -186,3 +186,20 @@ def test_pytorch_failing_on_the_meta_device_is_a_counterexample(write_spec, monk
     assert main(["test", write_spec(BASE), "--device", "meta", "--examples", "2"]) == 1
     err = capsys.readouterr().err
     assert "PyTorch raised RuntimeError with N=1 on the meta device" in err and "internal error" not in err
+
+
+def test_dims_with_a_huge_stride_are_decided_without_listing_residues(tmp_path):
+    """The long fuzz profile: a stride of 999999999999 made the prover list 10**12 residue classes (16 GB)."""
+    text = b"""\
+name: s
+inputs:
+  x: [N, 3, H, W]
+layers:
+  c: conv2d(4, 1, stride=999999999999)
+  d: conv2d(4, 1, stride=2)
+forward: |
+  concat([c(x), d(x)], dim=1)
+"""
+    path = tmp_path / "s.yaml"
+    path.write_bytes(text)
+    assert check_file(str(path), text) == "E009"  # a located condition, within check_file's time limit
