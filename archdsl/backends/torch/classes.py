@@ -99,7 +99,7 @@ class ClassWriter:
         signature += [p if p not in defaults else f"{p}={literal(defaults[p])}" for p, _, _ in block.params]
         doc = f"The block `{block.name}` ({self.gen.file}, line {block.span.line})."
         if block.doc:
-            doc = f"{block.doc.strip()}\n\n{doc}"
+            doc = block.doc.strip("\n") + "\n\n" + doc
         cls.source = _class_source(name, docstring(doc, "    "), signature, init, forward)
         return cls
 

@@ -43,7 +43,7 @@ class ForwardWriter:
         self.lines.append(f"    def {self.name}(self, {', '.join(names)}):")
         self.statement.append(-1)
         if self.name != "forward" and self.module.block.doc:
-            self.lines.append(docstring(self.module.block.doc.strip(), INDENT))
+            self.lines.append(docstring(self.module.block.doc.strip("\n"), INDENT))
             self.statement.append(-1)
         starts = [(s.span.line, s.span.col) for s in self.module.block.forward.stmts]
         self.statement_of = [_statement_of(starts, st.span) for st in self.stmts]

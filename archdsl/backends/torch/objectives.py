@@ -11,7 +11,7 @@ def objective_sources(gen) -> list[str]:
     for name, root in gen.graph.objectives.items():
         lines = ForwardWriter(gen, root).write()
         params = ", ".join(n for n, _, _ in root.block.inputs)
-        doc = str(root.block.doc or f"The objective `{name}`").strip()
+        doc = str(root.block.doc or f"The objective `{name}`").strip("\n")
         head = [f"def {name}({params}):", docstring(f"{doc} ({gen.file}, line {root.block.span.line})", "    ")]
         if gen.probe:  # probes report as `self`, the objective's scope
             head.append(f"    self = _objective_scope({name!r})")

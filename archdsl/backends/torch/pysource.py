@@ -45,18 +45,19 @@ def docstring(text: str, indent: str) -> str:
     width = MAX_LINE - len(indent) - 6
     lines = [repr(part)[1:-1].replace('"', '\\"')  # repr escapes backslashes and unprintable characters
              for line in text.split("\n") for part in _wrap_at_spaces(line, width)]
-    return f'{indent}"""' + ("\n" + indent).join(lines).rstrip(" ") + '"""'
+    return f'{indent}"""' + ("\n" + indent).join(lines) + '"""'
 
 
 def _wrap_at_spaces(line: str, width: int) -> list[str]:
     """`line` cut at single spaces into pieces of at most `width` characters where it can be."""
+    lead = line[:len(line) - len(line.lstrip(" "))]  # kept as written: indentation is part of the text
     out = [""]
-    for word in line.split(" "):
+    for word in line[len(lead):].split(" "):
         if out[-1] and len(out[-1]) + 1 + len(word) > width:
             out.append(word)
         else:
             out[-1] = f"{out[-1]} {word}" if out[-1] else word
-    return out
+    return [lead + out[0]] + out[1:]
 
 
 def comment(text: str) -> str:
