@@ -116,9 +116,11 @@ class Spec:
             name = next(iter(self.doc.models))
         from .passes.memory import check_memory
 
-        if str(device) != "meta":  # the weights must fit the limit `max_memory` before they are allocated
-            with pipeline.limited(self.limits, self.doc.file):
-                check_memory(self.graph, activations=False)
+        # the weights must fit the limit `max_memory` before they are allocated; on the meta device nothing is,
+        # but torch's sizes stop at 2**63 bytes
+        limits = self.limits if str(device) != "meta" else {**self.limits, "max_memory": 2**62}
+        with pipeline.limited(limits, self.doc.file):
+            check_memory(self.graph, activations=False)
         gen = self._codegen(probe)
         source = self.source if not probe else gen.generate()
         if probe:

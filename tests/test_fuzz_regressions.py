@@ -203,3 +203,21 @@ forward: |
     path = tmp_path / "s.yaml"
     path.write_bytes(text)
     assert check_file(str(path), text) == "E009"  # a located condition, within check_file's time limit
+
+
+def test_weights_beyond_torchs_sizes_are_a_located_error_on_the_meta_device(tmp_path):
+    """The long fuzz profile: a 4e12 x 1e12 linear layer built on the meta device overflowed torch's sizes."""
+    text = b"""\
+name: s
+inputs:
+  x: [N, 999999999999]
+layers:
+  fc: linear(999999999999)
+forward: |
+  fc(x)
+"""
+    path = tmp_path / "s.yaml"
+    path.write_bytes(text)
+    with pytest.raises(LimitError) as info:
+        archdsl.load(str(path)).build(device="meta")
+    assert_located(info.value, str(path), text)
