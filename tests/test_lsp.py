@@ -73,11 +73,10 @@ class Editor:
         return uri
 
     def change(self, uri: str, text: str) -> int:
-        """Replace the whole text (as one incremental edit of the full range); return the new version."""
-        old = self.texts[uri]
-        lines = old.split("\n")
-        whole = T.Range(T.Position(0, 0), T.Position(len(lines) - 1, len(lines[-1].encode("utf-16-le")) // 2))
-        return self._send(uri, text, [T.TextDocumentContentChangePartial(range=whole, text=text)])
+        """Replace the whole text (a change without a range, which incremental sync allows: a range computed
+        here could disagree with the server's lines where the text holds \u2028 or a lone \r); return the
+        new version."""
+        return self._send(uri, text, [T.TextDocumentContentChangeWholeDocument(text=text)])
 
     def edit(self, uri: str, line: int, col: int, length: int, new: str) -> int:
         """One incremental edit: replace `length` characters at 0-based (line, col) of an ASCII line."""
