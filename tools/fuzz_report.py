@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ["tests/test_fuzz_expr.py", "tests/test_fuzz_mutations.py", "tests/test_fuzz_cli.py"]
+TESTS = ["tests/test_fuzz_expr.py", "tests/test_fuzz_mutations.py", "tests/test_fuzz_cli.py", "tests/test_lsp_fuzz.py",
+         "tests/test_security.py::test_fuzzed_names_and_strings", "tests/test_soundness.py"]
 
 
 def run() -> tuple[dict, float, str]:

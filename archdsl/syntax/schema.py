@@ -62,7 +62,11 @@ def _layer_value(ops: list[str]) -> dict:
             "examples": [f"{op}(...)" for op in ops[:8]]}
     return {"anyOf": [call, {"type": "null"},
                       {"type": "array", "items": {"anyOf": [call, {"type": "null"}, {"type": "array"}]},
-                       "description": "A list of layers: an nn.Sequential indexed .0, .1, ..."}]}
+                       "description": "A list of layers: an nn.Sequential indexed .0, .1, ..."},
+                      {"type": "object", "propertyNames": {"pattern": LAYER_NAME},
+                       "additionalProperties": {"anyOf": [call, {"type": "null"}, {"type": "array"},
+                                                          {"type": "object"}]},
+                       "description": "Named layers: an nn.Sequential with those names (`denselayer1`, ...)"}]}
 
 
 def _section(key: str, ops: list[str], where: str) -> dict:
