@@ -40,7 +40,7 @@ def cases(draw):
     return text, assume
 
 
-@fuzz_settings(ci=CI_CASES)
+@fuzz_settings(ci=CI_CASES, long=20_000)  # issue 12: 500 in CI, 20,000 in the long profile
 @given(cases(), st.data())
 def test_check_ok_means_pytorch_agrees(case, data):
     text, assume = case
