@@ -185,10 +185,7 @@ async def formatting(ls: SpecServer, params: T.DocumentFormattingParams) -> list
 
     try:
         formatted = await asyncio.get_running_loop().run_in_executor(ls.checker, run)
-    except ArchDSLError:  # the diagnostics show why; a spec that does not parse is left as it is
-        return None
-    except RuntimeError as exc:  # fmt's own safety net: it would change the meaning, so it changes nothing
-        ls.window_log_message(T.LogMessageParams(T.MessageType.Warning, str(exc)))
+    except ArchDSLError:  # a spec that does not parse (the diagnostics show why), or one fmt cannot format
         return None
     if formatted == text:
         return []

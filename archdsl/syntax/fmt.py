@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import yaml
 
-from ..errors import Span
+from ..errors import Span, UsageError
 from . import ast as A
 from . import spec as S
 from .expr import parse, parse_expr
@@ -51,8 +51,9 @@ def format_text(text: str, file: str = "<spec>") -> str:
     root = yaml.compose(text, Loader=_LOADER)
     out = _Formatter(text, root).run()
     after = S.parse_spec(out, file)
-    if signature(after) != signature(before):  # a bug in the formatter, never the user's
-        raise RuntimeError(f"archdsl fmt would change the meaning of {file}; the file is left as it is")
+    if signature(after) != signature(before):  # a bug in the formatter, never the user's: nothing is written
+        raise UsageError(f"archdsl fmt cannot format {file} without changing its meaning; the file is left as it is",
+                         hint="this is a bug in archdsl fmt: please report it with the spec")
     return out
 
 
