@@ -81,7 +81,7 @@ def check_file(path: str, data: bytes, deep: bool = True) -> str:
     """Load and check a spec file; return the outcome ('ok' or an error code); fail on anything else.
     `deep`: what checks ok is also summarized, compiled, parsed, imported and built (on the meta device,
     so no weights are allocated): the generated file must be valid Python that builds the model."""
-    with _time_limit(CASE_SECONDS):
+    with time_limit(CASE_SECONDS):
         try:
             spec = archdsl.load(path)
             spec.check()
@@ -96,7 +96,7 @@ def check_file(path: str, data: bytes, deep: bool = True) -> str:
 
 
 @contextmanager
-def _time_limit(seconds: int):
+def time_limit(seconds: int):
     def hang(*_):
         raise AssertionError(f"the case ran for more than {seconds} s: a hang")
 

@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 
 from archdsl.cli import main
 from archdsl.cli.commands import COMMANDS as TABLE
-from tests.fuzzing import ROOT, TALLY, ZOO, fuzz_settings, mutated_spec, write_report
+from tests.fuzzing import CASE_SECONDS, ROOT, TALLY, ZOO, fuzz_settings, mutated_spec, time_limit, write_report
 
 # every command of the CLI's table that reads a spec file; draw writes a .dot (no Graphviz run per case)
 COMMANDS = sorted(name for name, c in TABLE.items() if c.takes_file)
@@ -55,7 +55,8 @@ def test_cli_on_mutated_specs(tmp_path_factory, case, command, extra):
         extra = extra + ["--examples", "2", "--device", "meta", "--max-memory", "256MiB"]
     if command == "draw":
         extra = extra + ["-o", str(path.with_suffix(".dot"))]
-    code, _, err = run_cli([command, str(path), *extra])
+    with time_limit(CASE_SECONDS):  # a slow case is named, not left to stop the run
+        code, _, err = run_cli([command, str(path), *extra])
     TALLY[("cli", f"exit {code}")] += 1
     assert_clean(code, err)
 
