@@ -202,39 +202,36 @@ def _split_comment(line: str) -> tuple[str, str]:
     return line, ""
 
 
-def _first_bracket(code: str) -> tuple[int, int] | None:
-    """The first bracket pair with something inside, as (opening index, closing index)."""
-    depth, quote, opening = 0, None, None
+def _outside_strings(code: str):
+    """(index, character, bracket depth before it) of each character of `code` outside string literals."""
+    depth, quote = 0, None
     for i, ch in enumerate(code):
         if quote:
             if ch == quote and code[i - 1] != "\\":
                 quote = None
-        elif ch in "'\"":
+            continue
+        if ch in "'\"":
             quote = ch
-        elif ch in "([{":
-            if depth == 0:
-                opening = i
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0 and i > opening + 1:
-                return opening, i
+            continue
+        yield i, ch, depth
+        depth += (ch in "([{") - (ch in ")]}")
+
+
+def _first_bracket(code: str) -> tuple[int, int] | None:
+    """The first bracket pair with something inside, as (opening index, closing index)."""
+    opening = None
+    for i, ch, depth in _outside_strings(code):
+        if ch in "([{" and depth == 0:
+            opening = i
+        elif ch in ")]}" and depth == 1 and opening is not None and i > opening + 1:
+            return opening, i
     return None
 
 
 def _top_level_items(inner: str) -> list[str]:
-    items, depth, start, quote = [], 0, 0, None
-    for i, ch in enumerate(inner):
-        if quote:
-            if ch == quote and inner[i - 1] != "\\":
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
+    items, start = [], 0
+    for i, ch, depth in _outside_strings(inner):
+        if ch == "," and depth == 0:
             items.append(inner[start:i].strip())
             start = i + 1
     last = inner[start:].strip()
