@@ -44,3 +44,15 @@ def assert_static_equals_runtime(spec, model: str | None = None, **dims) -> None
 
     bad = shape_mismatches(spec, model, dims)
     assert not bad, "static and runtime shapes differ:\n" + "\n".join(bad[:20])
+
+# a spec whose error is on line 8 (conv2d applied to a rank-2 tensor): the docs extensions' error tests
+BROKEN_SPEC = """\
+name: broken
+inputs:
+  x: [N, 3, 32, 32]
+layers:
+  fc: linear(10)
+  c: conv2d(8, 3)
+forward: |
+  x >> flatten >> fc >> c
+"""  # line 8: conv2d on a rank-2 tensor

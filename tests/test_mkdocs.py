@@ -8,20 +8,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.helpers import ROOT, needs
+from tests.helpers import BROKEN_SPEC as BROKEN, ROOT, needs
 
 pytestmark = [needs(module="markdown"), needs(program="dot")]
-
-BROKEN = """\
-name: broken
-inputs:
-  x: [N, 3, 32, 32]
-layers:
-  fc: linear(10)
-  c: conv2d(8, 3)
-forward: |
-  x >> flatten >> fc >> c
-"""  # line 8: conv2d on a rank-2 tensor
 
 
 def render(text: str, base_dir=ROOT) -> str:

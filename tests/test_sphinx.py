@@ -8,20 +8,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.helpers import needs, spec_path
+from tests.helpers import BROKEN_SPEC as BROKEN, needs, spec_path
 
 pytestmark = [needs(module="sphinx"), needs(program="dot")]
-
-BROKEN = """\
-name: broken
-inputs:
-  x: [N, 3, 32, 32]
-layers:
-  fc: linear(10)
-  c: conv2d(8, 3)
-forward: |
-  x >> flatten >> fc >> c
-"""  # line 8: conv2d on a rank-2 tensor
 
 
 def project(tmp_path, index: str, pages: dict[str, str] | None = None):
