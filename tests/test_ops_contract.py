@@ -84,7 +84,9 @@ def window_pool(draw, n, kind):
         kw["dilation"] = ints_arg(draw, d)
     else:
         kw["count_include_pad"] = draw(st.booleans())
-    size = [max(1, di * (ki - 1) + 1 - 2 * pi) + draw(st.integers(0, 4)) for ki, pi, di in zip(k, p, d)]
+    unpadded = kind == "avg" and n == 3  # PyTorch's avg_pool3d needs the kernel to fit without the padding
+    size = [max(1, di * (ki - 1) + 1 - 2 * pi * (not unpadded)) + draw(st.integers(0, 4))
+            for ki, pi, di in zip(k, p, d)]
     return kw, [(draw(st.integers(1, 2)), draw(st.integers(1, 3)), *size)]
 
 
@@ -169,14 +171,15 @@ def fixed(**params):
 
 
 CASES = {
-    "conv1d": conv(1), "conv2d": conv(2), "conv_transpose2d": conv_transpose(),
-    "maxpool1d": window_pool(1, "max"), "maxpool2d": window_pool(2, "max"),
-    "avgpool1d": window_pool(1, "avg"), "avgpool2d": window_pool(2, "avg"),
-    "adaptive_avgpool1d": adaptive(1), "adaptive_avgpool2d": adaptive(2),
-    "adaptive_maxpool1d": adaptive(1), "adaptive_maxpool2d": adaptive(2),
+    "conv1d": conv(1), "conv2d": conv(2), "conv3d": conv(3), "conv_transpose2d": conv_transpose(),
+    "maxpool1d": window_pool(1, "max"), "maxpool2d": window_pool(2, "max"), "maxpool3d": window_pool(3, "max"),
+    "avgpool1d": window_pool(1, "avg"), "avgpool2d": window_pool(2, "avg"), "avgpool3d": window_pool(3, "avg"),
+    "adaptive_avgpool1d": adaptive(1), "adaptive_avgpool2d": adaptive(2), "adaptive_avgpool3d": adaptive(3),
+    "adaptive_maxpool1d": adaptive(1), "adaptive_maxpool2d": adaptive(2), "adaptive_maxpool3d": adaptive(3),
     "global_avgpool2d": plain(ins=shapes(4, 4)), "global_maxpool2d": plain(ins=shapes(4, 4)),
     "linear": plain(fixed(out_features=st.integers(1, 5), bias=st.booleans()), shapes(2, 4)),
-    "batchnorm1d": batchnorm((2, 3)), "batchnorm2d": batchnorm((4,)), "layernorm": layernorm(),
+    "batchnorm1d": batchnorm((2, 3)), "batchnorm2d": batchnorm((4,)), "batchnorm3d": batchnorm((5,)),
+    "layernorm": layernorm(),
     "local_response_norm": plain(fixed(size=st.integers(1, 4), alpha=st.sampled_from([1e-4, 1e-2]),
                                        beta=st.sampled_from([0.75, 0.5]), k=st.sampled_from([1.0, 2.0])),
                                  shapes(3, 4)),
@@ -705,6 +708,9 @@ SYMBOLIC = [
     ("maxpool2d", dict(kernel_size=3, stride=3, padding=1, ceil_mode=True), lambda n, h: [(n, 3, h, h)]),
     ("avgpool2d", dict(kernel_size=3, stride=2, ceil_mode=True), lambda n, h: [(n, 3, h, h)]),
     ("avgpool2d", dict(kernel_size=2), lambda n, h: [(n, 3, h, 2 * h)]),
+    ("conv3d", dict(out_channels=4, kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0)),
+     lambda n, h: [(n, 3, h, 5, h)]),
+    ("avgpool3d", dict(kernel_size=(2, 7, 7), stride=1), lambda n, h: [(n, 3, h, h + 6, 7)]),
     ("conv_transpose2d", dict(out_channels=2, kernel_size=4, stride=2, padding=1, output_padding=1),
      lambda n, h: [(n, 3, h, h)]),
     ("linear", dict(out_features=5), lambda n, h: [(n, h, 8)]),
@@ -737,6 +743,8 @@ ERRORS = [
     ("conv2d", dict(out_channels=4, kernel_size=5), [(1, 3, 3, 3)], r"does not fit .* size 3"),
     ("maxpool2d", dict(kernel_size=5), [(1, 3, 3, 3)], r"does not fit .* size 3"),
     ("maxpool2d", dict(kernel_size=3, padding=2), [(1, 3, 8, 8)], r"padding 2 .* kernel size 3"),
+    # torch.nn.AvgPool3d(2, padding=1) rejects a size-1 dim ("smaller than kernel size"); AvgPool2d does not
+    ("avgpool3d", dict(kernel_size=2, padding=1), [(1, 3, 4, 1, 4)], r"kernel size 2 .* dim 3 of size 1"),
     ("conv_transpose2d", dict(out_channels=2, kernel_size=3, output_padding=1), [(1, 3, 4, 4)], "output_padding"),
     ("linear", dict(out_features=4), [(N, H)], r"static feature dim"),
     ("concat", dict(dim=1), [(2, 3, 4), (2, 5, 4), (2, 3, 5)], r"input 2 has shape \[2, 3, 5\] .* \[2, 3, 4\]"),

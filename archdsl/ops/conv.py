@@ -64,7 +64,7 @@ def _conv_macs(n: int):
     return macs
 
 
-for _n in (1, 2):
+for _n in (1, 2, 3):
     register(
         name=f"conv{_n}d", family="conv",
         doc=f"{_n}-D convolution (nn.Conv{_n}d); in_channels is taken from the input shape.",

@@ -15,7 +15,8 @@ def _bn_shape(name: str, ranks):
     return shape
 
 
-for _n, _ranks, _layout in ((1, (2, 3), "[N, C] or [N, C, L]"), (2, (4,), "[N, C, H, W]")):
+for _n, _ranks, _layout in ((1, (2, 3), "[N, C] or [N, C, L]"), (2, (4,), "[N, C, H, W]"),
+                            (3, (5,), "[N, C, D, H, W]")):
     register(
         name=f"batchnorm{_n}d", family="norm",
         doc=f"Batch normalization over the channel dim of {_layout} (nn.BatchNorm{_n}d).",

@@ -1,6 +1,7 @@
 """Pooling: windowed max/avg, adaptive, and global pooling to [N, C]."""
 from __future__ import annotations
 
+from ..dims import known_positive
 from ..errors import ShapeRuleError
 from ._util import expect_rank, per_dim, window_out
 from .registry import Param, register
@@ -9,7 +10,9 @@ _MAX_DOC = "[N, C, *S] -> [N, C, *S'] with S' = floor((S + 2p - d(k-1) - 1) / s)
 _AVG_DOC = "[N, C, *S] -> [N, C, *S'] with S' = floor((S + 2p - k) / s) + 1 (ceil with ceil_mode)"
 
 
-def _window_shape(name: str, n: int):
+def _window_shape(name: str, n: int, kernel_fits: bool = False):
+    """`kernel_fits`: the input must hold the kernel without the padding (PyTorch's avg_pool3d checks it)."""
+
     def shape(a, ins):
         x = ins[0]
         expect_rank(name, x, (n + 2,))
@@ -22,6 +25,10 @@ def _window_shape(name: str, n: int):
             if p[i] > k[i] // 2:
                 raise ShapeRuleError(f"`{name}` padding {p[i]} is more than half the kernel size {k[i]}",
                                      hint="PyTorch allows padding up to kernel_size // 2")
+            if kernel_fits and known_positive(x[2 + i] - k[i] + 1) is False:
+                raise ShapeRuleError(f"`{name}` kernel size {k[i]} is larger than dim {2 + i} of size {x[2 + i]}",
+                                     hint="PyTorch's avg_pool3d needs each input dim at least the kernel size; "
+                                          "padding does not count")
             out.append(window_out(name, x[2 + i], k[i], s[i], p[i], d[i], a.ceil_mode, axis=f"dim {2 + i}"))
         return (*x[:2], *out)
 
@@ -37,7 +44,7 @@ def _window_params(extra: tuple) -> tuple:
     )
 
 
-for _n in (1, 2):
+for _n in (1, 2, 3):
     register(
         name=f"maxpool{_n}d", family="pool", doc=f"{_n}-D max pooling (nn.MaxPool{_n}d).",
         params=_window_params((Param("dilation", "ints", 1, min=1), Param("ceil_mode", "bool", False))),
@@ -48,8 +55,8 @@ for _n in (1, 2):
         name=f"avgpool{_n}d", family="pool", doc=f"{_n}-D average pooling (nn.AvgPool{_n}d).",
         params=_window_params((Param("ceil_mode", "bool", False),
                                Param("count_include_pad", "bool", True, doc="average over padding zeros too"))),
-        shape=_window_shape(f"avgpool{_n}d", _n),
-        shape_doc=_AVG_DOC,
+        shape=_window_shape(f"avgpool{_n}d", _n, kernel_fits=_n == 3),
+        shape_doc=_AVG_DOC + ("; each dim of S at least k, padding aside" if _n == 3 else ""),
     )
 
 
@@ -61,7 +68,7 @@ def _adaptive_shape(name: str, n: int):
     return shape
 
 
-for _n in (1, 2):
+for _n in (1, 2, 3):
     for _kind, _title in (("avg", "Avg"), ("max", "Max")):
         register(
             name=f"adaptive_{_kind}pool{_n}d", family="pool",

@@ -55,7 +55,8 @@ def _uniform(v):
 
 
 def _spatial(name: str) -> int:
-    return 1 if name.endswith("1d") else 2
+    """The number of spatial dims an op name ends with: conv3d -> 3."""
+    return int(name[-2])
 
 
 def _conv(name, a) -> str:
@@ -93,12 +94,11 @@ def _scalar(name, a) -> str:
 
 
 CAPTIONS = {  # caption rules per op name: the details after the name
-    "conv1d": _conv, "conv2d": _conv, "conv_transpose2d": _conv,
-    "maxpool1d": _pool, "maxpool2d": _pool, "avgpool1d": _pool, "avgpool2d": _pool,
-    "adaptive_avgpool1d": lambda n, a: f"to {_window(a['output_size'], 1)}",
-    "adaptive_maxpool1d": lambda n, a: f"to {_window(a['output_size'], 1)}",
-    "adaptive_avgpool2d": lambda n, a: f"to {_window(a['output_size'], 2)}",
-    "adaptive_maxpool2d": lambda n, a: f"to {_window(a['output_size'], 2)}",
+    "conv_transpose2d": _conv,
+    **{f"conv{d}d": _conv for d in (1, 2, 3)},
+    **{f"{kind}pool{d}d": _pool for kind in ("max", "avg") for d in (1, 2, 3)},
+    **{f"adaptive_{kind}pool{d}d": lambda n, a: f"to {_window(a['output_size'], _spatial(n))}"
+       for kind in ("max", "avg") for d in (1, 2, 3)},
     "linear": lambda n, a: str(a["out_features"]),
     "dropout": lambda n, a: f"{a['p']:g}",
     "dropout2d": lambda n, a: f"{a['p']:g}",

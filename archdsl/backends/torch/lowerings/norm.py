@@ -1,4 +1,4 @@
-"""Normalization: nn.BatchNorm1d/2d, nn.LayerNorm, LayerNorm2d (an nn.LayerNorm over channels),
+"""Normalization: nn.BatchNorm1d/2d/3d, nn.LayerNorm, LayerNorm2d (an nn.LayerNorm over channels),
 nn.LocalResponseNorm, with the sizes from the input shape."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ _BN_KW = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": T
 _LN_KW = {"eps": 1e-5, "elementwise_affine": True}
 _LRN_KW = {"alpha": 1e-4, "beta": 0.75, "k": 1.0}
 
-for _n in (1, 2):
+for _n in (1, 2, 3):
     lower(f"batchnorm{_n}d",
           init=lambda a, ins, n=_n: f"nn.BatchNorm{n}d({src_args(a, (), _BN_KW, first=(ins[0][1],))})")
 

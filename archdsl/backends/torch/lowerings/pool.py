@@ -7,7 +7,7 @@ from .table import lower
 _MAX_KW = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
 _AVG_KW = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True}
 
-for _n in (1, 2):
+for _n in (1, 2, 3):
     lower(f"maxpool{_n}d",
           init=lambda a, ins, n=_n: f"nn.MaxPool{n}d({src_args(a, ('kernel_size',), _MAX_KW)})",
           call=lambda a, ins, args, n=_n: f"F.max_pool{n}d({src_args(a, ('kernel_size',), _MAX_KW, args[:1])})")
