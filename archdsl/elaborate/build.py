@@ -1,20 +1,19 @@
 """Elaboration: bind parameters, instantiate layers into a module tree, run `forward` into the graph."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, ParamError, Span, TypeError_,
                       did_you_mean)
 from ..ir.graph import Graph, Module, Stmt, Tensor
 from ..limits import DEFAULTS, exceeded
-from ..ops.indexing import VARIADIC_OUTPUTS
 from ..ops.registry import REGISTRY, Attrs
 from ..dims import Facts, as_static
 from ..syntax import ast as A
 from ..syntax.spec import SpecDoc
 from ..syntax.unparse import unparse
-from ..names import check_attribute_name
+from ..names import check_map_key
 from .evaluate import Evaluator, is_tensorish
 from .indexing import layer_item, subscript_entries
 from .insizes import input_sizes, reads_input_sizes
@@ -216,7 +215,7 @@ class Builder(Evaluator):
         if isinstance(value, OpTemplate):
             if value.op.inline_only:
                 raise TypeError_(f"`{value.op.name}` cannot be a layer; use it inline in `forward`", value.span)
-            return Module(path, name, "op", value.span, op=value.op, attrs=value.attrs)
+            return Module(path, name, "op", value.span, op=value.op.called(value.attrs), attrs=value.attrs)
         if isinstance(value, BlockTemplate):
             module = Module(path, name, "block", value.span, block=value.block, args=dict(value.args))
             if reads_input_sizes(value.block):
@@ -386,9 +385,7 @@ class Builder(Evaluator):
         self._check_arity(tmpl.op, values, span)
         scope = self.frame.module.path
         nid = self.graph.unique_id(f"{scope}.{tmpl.op.name}" if scope else tmpl.op.name)
-        op = tmpl.op
-        if op.name in VARIADIC_OUTPUTS:  # one output per part: this call's own output structure
-            op = replace(op, outputs=tuple(range(VARIADIC_OUTPUTS[op.name](tmpl.attrs))))
+        op = tmpl.op.called(tmpl.attrs)  # its output structure as these attributes decide it (chunk's parts)
         self._add_node(nid, op, tmpl.attrs, values, tmpl.span, span, None)
         self._mark_call(nid, span)
         result = op_result(op, nid)
@@ -522,7 +519,7 @@ def _named_items(value, span: Span):
     for key in value:
         if not isinstance(key, str):
             raise TypeError_(f"a layer name must be a string, got {describe(key)}", span)
-        check_attribute_name(key, span, "a layer name")
+        check_map_key(key, span, "a layer name")
     return list(value.items())
 
 

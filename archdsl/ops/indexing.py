@@ -97,7 +97,7 @@ register(
     name="chunk", family="tensor",
     doc="Split into `chunks` tensors along `dim` (torch.chunk): one tensor per chunk, the last may be smaller.",
     params=(Param("chunks", "int", min=1, limit="max_repeat"), Param("dim", "int", 0)),
-    shape=_chunk_shape, inline_only=True, outputs=(0, 1),
+    shape=_chunk_shape, inline_only=True, outputs=(0, 1), outputs_of=lambda a: tuple(range(a.chunks)),
     shape_doc="[*A, d, *B] -> `chunks` x [*A, ceil(d / chunks), *B]; the size must be static",
 )
 
@@ -115,12 +115,9 @@ register(
     name="split", family="tensor",
     doc="Split along `dim` into tensors of the given `sizes` (torch.split with a list): one tensor per size.",
     params=(Param("sizes", "int_list", min=1), Param("dim", "int", 0)),
-    shape=_split_shape, inline_only=True, outputs=(0, 1),
+    shape=_split_shape, inline_only=True, outputs=(0, 1), outputs_of=lambda a: tuple(range(len(a.sizes))),
     shape_doc="[*A, d, *B] -> [*A, s, *B] for each s of `sizes`, which add up to d",
 )
-
-# chunk and split give one tensor per part: the number of outputs of each call, from its attributes
-VARIADIC_OUTPUTS = {"chunk": lambda a: a.chunks, "split": lambda a: len(a.sizes)}
 
 
 def _narrow_shape(a, ins):

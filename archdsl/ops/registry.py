@@ -11,7 +11,7 @@ attributes, attribute access) and `ins` (input shapes):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from ..dims import Shape
@@ -74,6 +74,9 @@ class Op:
     # Several outputs: their structure as nested tuples of output indices, e.g. (0, (1, 2)) for nn.LSTM's
     # `output, (h_n, c_n)`; the shape rule then returns one shape per index, in index order. None: one output.
     outputs: Any = None
+    # The output structure when the attributes decide it (chunk's parts; multi_head_attention's weights with
+    # need_weights): a function of them giving a structure as `outputs`, or None for one output.
+    outputs_of: Callable[[Attrs], Any] | None = None
     layer_only: bool = False    # it has weights or running statistics: it must be declared under `layers:`
     inline_only: bool = False   # it cannot be a layer: it is used inline in `forward` only
     # It computes differently in training and eval mode (dropout, batch norm, sampling); a rule on the
@@ -86,6 +89,10 @@ class Op:
     def __post_init__(self) -> None:
         if self.layer_only and self.inline_only:
             raise ValueError(f"op {self.name!r} cannot be both layer_only and inline_only")
+
+    def called(self, attrs: Attrs) -> "Op":
+        """The op as called with these attributes: its `outputs` those that `outputs_of` gives for them."""
+        return self if self.outputs_of is None else replace(self, outputs=self.outputs_of(attrs))
 
     def depends_on_training(self, attrs: Attrs) -> bool:
         flag = self.training_dependent
