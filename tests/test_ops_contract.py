@@ -17,16 +17,22 @@ from archdsl.backends.graphviz.style import FAMILY_COLOURS
 from archdsl.backends.torch.lowerings import LOWERINGS, lowering
 from archdsl.errors import ShapeRuleError, Span
 from archdsl.ops import REGISTRY, bind
+from archdsl.ops.registry import Attrs
 from archdsl.ops._util import window_out
+from archdsl.ops.attention import mha_masks
+
 
 SPAN = Span("t", 1, 1)
 SCOPE = {"torch": torch, "nn": torch.nn, "F": F}
 FAMILIES = {"conv", "pool", "linear", "norm", "activation", "dropout", "tensor", "merge", "stochastic", "loss"}
 FAMILIES |= {"recurrent", "attention"}
+FAMILIES |= {"resize"}
 
 
 def attrs(name: str, kw: dict):
-    return bind(REGISTRY.get(name), [], {k: (v, SPAN) for k, v in kw.items()}, SPAN)
+    op = REGISTRY.get(name)
+    given = dict.fromkeys((k for k in op.call_keywords if kw.get(k)), True)  # tensor keyword inputs of the call
+    return Attrs({**bind(op, [], {k: (v, SPAN) for k, v in kw.items() if k not in given}, SPAN), **given})
 
 
 # --- strategies: each draws (kwargs, input shapes) that the op must accept ------------------------------------
@@ -352,6 +358,9 @@ def sequence_layer(draw, kind):
     if draw(st.booleans()):
         lead = ((2 if bi else 1) * layers,) + ((n,) if batched else ())
         ins += [lead + (kw.get("proj_size") or hidden,)] + ([lead + (hidden,)] if kind == "lstm" else [])
+    if batched and draw(st.booleans()):  # a packed call: `lstm1(x, lengths=lengths)`, lengths last
+        kw["lengths"] = True
+        ins.append((n,))
     return kw, ins
 
 
@@ -488,7 +497,11 @@ def multihead(draw):
     attn = (L, S) if draw(st.booleans()) else ((n if batched else 1) * heads, L, S)
     padding = (n, S) if batched else (S,)
     masks = draw(st.sampled_from([[], [attn, padding], [attn if kw["mask"] == "attn" else padding]]))
+    kw.update(need_weights=draw(st.booleans()), average_attn_weights=draw(st.booleans()))
+    if "attn" not in mha_masks(SimpleNamespace(mask=kw["mask"]), len(ins + masks)):  # else the mask is given
+        kw["is_causal"] = draw(st.booleans())
     return kw, ins + masks
+
 
 
 ACTIVATIONS = ("relu6", "hardswish", "hardsigmoid", "silu", "mish")
@@ -499,8 +512,11 @@ CASES.update({
     "one_hot": plain(fixed(num_classes=st.integers(1, 5)), shapes(1, 3)), "gather": gather(), "flip": flip(),
     "cast": plain(fixed(dtype=st.sampled_from(["float32", "float64", "int64", "int32", "bool"]))),
     "reduce_max": reduce(), "reduce_min": reduce(), "argmin": reduce(allow_none=False, single=True),
-    "scaled_dot_product_attention": sdpa(), "multihead_attention": multihead(),
+    "scaled_dot_product_attention": sdpa(), "multi_head_attention": multihead(),
+    "arange": plain(fixed(dim=st.integers(-1, 0), start=st.integers(0, 3))),
+    "causal_mask": plain(fixed(dim=st.integers(-1, 0))),
 })
+
 
 
 # --- subscripts, chunk, split, narrow and bare parameters (archdsl/ops/indexing.py) ---------------------------
@@ -547,6 +563,24 @@ CASES.update({
     "parameter": st.tuples(fixed(shape=st.lists(st.integers(1, 3), min_size=1, max_size=3), std=st.just(0.5),
                                  init=st.sampled_from(["zeros", "ones", "normal", "trunc_normal", 0.5])), st.just([])),
 })
+
+
+# --- resizing (archdsl/ops/resize.py) -----------------------------------------------------------------------
+
+@st.composite
+def interpolate(draw):
+    """F.interpolate in each mode at its rank, to a drawn size or to the spatial size of a second tensor."""
+    mode = draw(st.sampled_from(["nearest", "linear", "bilinear", "bicubic", "trilinear"]))
+    rank = draw(st.sampled_from([3, 4, 5])) if mode == "nearest" else {"linear": 3, "trilinear": 5}.get(mode, 4)
+    x = draw(shapes(rank, rank, 1, 5))
+    kw = dict(mode=mode, align_corners=draw(st.booleans()) and mode != "nearest")
+    size = [draw(st.integers(1, 7)) for _ in range(rank - 2)]
+    if draw(st.booleans()):
+        return dict(kw, size=ints_arg(draw, size)), [x]
+    return kw, [x, (draw(st.integers(1, 3)), draw(st.integers(1, 3)), *size)]
+
+
+CASES["interpolate"] = interpolate()
 # Parameters a layer shares with another layer, which counts them: {(op, parameter name)}
 SHARED = {("tied_linear", "weight")}
 # Inputs that hold positions: {op: (which input, the size its entries stay below)}
@@ -584,11 +618,15 @@ def test_op_contract(name, data):
     assert op.doc and op.shape_doc and op.family in FAMILIES
     kw, ins = data.draw(CASES[name], label="kwargs, inputs")
     a = attrs(name, kw)
-    assert op.inputs is None or len(ins) in op.arities
+    op = op.called(a)  # its output structure for these attributes (chunk's parts, the attention weights)
+    assert op.inputs is None or len(ins) - sum(k in a for k in op.call_keywords) in op.arities
+
     out = op.shape(a, ins)
     main = out[0] if op.outputs is not None else out  # the shape cost rules see (a multi-output op's first)
     expected = [tuple(o) for o in out] if op.outputs is not None else tuple(out)
     xs = [example_input(op, a, s, index_bound(name, a, ins, i)) for i, s in enumerate(ins)]
+    if a.get("lengths"):  # every sequence full length: packing skips no step, so torch counts all T steps' MACs
+        xs[-1] = torch.full(ins[-1], ins[0][1 if a.batch_first else 0])
     names = [f"x{i}" for i in range(len(xs))]
     scope = dict(SCOPE)
     exec(low.support, scope)  # helper classes/functions the lowering refers to (Lowering.support)
@@ -771,12 +809,12 @@ ERRORS = [
     ("scaled_dot_product_attention", {}, [(2, 4, 8), (3, 5, 8), (3, 5, 8)], r"batch dims \[2\] and \[3\]"),
     ("scaled_dot_product_attention", dict(is_causal=True), [(4, 8), (5, 8), (5, 8), (4, 5)], r"not both"),
     ("scaled_dot_product_attention", {}, [(4, 8), (5, 8), (5, 8), (4, 6)], r"mask \[4, 6\] does not broadcast"),
-    ("multihead_attention", dict(embed_dim=10, num_heads=4), [(2, 3, 10)] * 3, r"divisible by num_heads=4"),
-    ("multihead_attention", dict(embed_dim=8, num_heads=2), [(2, 3, 8), (2, 5, 6), (2, 5, 8)],
+    ("multi_head_attention", dict(embed_dim=10, num_heads=4), [(2, 3, 10)] * 3, r"divisible by num_heads=4"),
+    ("multi_head_attention", dict(embed_dim=8, num_heads=2), [(2, 3, 8), (2, 5, 6), (2, 5, 8)],
      r"key \[2, 5, 6\] needs 8"),
-    ("multihead_attention", dict(embed_dim=8, num_heads=2), [(2, 3, 8), (4, 5, 8), (4, 5, 8)], r"batch sizes"),
-    ("multihead_attention", dict(embed_dim=8, num_heads=2), [(2, 3, 8)] * 3 + [(3, 4)], r"attn_mask \[3, 4\]"),
-    ("multihead_attention", dict(embed_dim=8, num_heads=2, mask="key_padding"), [(2, 3, 8)] * 3 + [(3, 3)],
+    ("multi_head_attention", dict(embed_dim=8, num_heads=2), [(2, 3, 8), (4, 5, 8), (4, 5, 8)], r"batch sizes"),
+    ("multi_head_attention", dict(embed_dim=8, num_heads=2), [(2, 3, 8)] * 3 + [(3, 4)], r"attn_mask \[3, 4\]"),
+    ("multi_head_attention", dict(embed_dim=8, num_heads=2, mask="key_padding"), [(2, 3, 8)] * 3 + [(3, 3)],
      r"key_padding_mask \[3, 3\] must be \[2, 3\]"),
 ]
 

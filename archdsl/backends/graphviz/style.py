@@ -25,6 +25,7 @@ FAMILY_COLOURS = {
     "attention": ("#fae8ff", "#c026d3"),
     "stochastic": ("#ecfccb", "#65a30d"),
     "loss": ("#f5f5f4", "#57534e"),
+    "resize": ("#e0e7ff", "#4f46e5"),
     "other": ("#f8fafc", "#64748b"),
 }
 IO_COLOURS = ("#334155", "#334155")           # inputs and outputs: dark, white text
