@@ -128,3 +128,94 @@ def test_loop_misuse_is_located(write_spec, change, words):
     with pytest.raises(archdsl.ArchDSLError) as info:
         archdsl.load(write_spec(text)).check()
     assert words in info.value.message and info.value.span.line == SCAN_LINE
+
+
+BACKWARD = """\
+name: backward
+inputs: {x: [T, N, 3], h0: [N, 4], bias: [N, 4]}
+blocks:
+  Step:
+    inputs: [x, h, bias]
+    layers:
+      ih: linear(4)
+      hh: linear(4, bias=false)
+    forward: |
+      h = tanh(ih(x) + hh(h) + bias)
+      (h, h * 2), h
+  Elman:
+    inputs: [x, h]
+    layers: {cell: rnn_cell(4)}
+    forward: |
+      h = cell(x, h)
+      h, h
+layers:
+  step: Step
+  elman: Elman
+forward: |
+  (ys, doubled), h = scan(step, x, state=[h0], consts=[bias], dim=0, reverse=true)
+  rs, hr = scan(elman, x, state=[h0], dim=0, reverse=true)
+  ys, doubled, h, rs, hr
+"""
+
+
+@pytest.fixture
+def backward(write_spec):
+    return archdsl.load(write_spec(BACKWARD))
+
+
+def test_reverse_scan_runs_from_the_last_step_and_stacks_in_order(backward):
+    n, t = symbol("N"), symbol("T")
+    assert backward.graph.node("step.scan").meta.outputs == [(t, n, 4), (t, n, 4), (n, 4)]   # symbolic T kept
+    src = backward.source
+    assert "for t in reversed(range(x.shape[0])):" in src and "ys = torch.stack(ys_steps[::-1], 0)" in src
+    model = backward.build()
+    x, h0, bias = torch.randn(5, 2, 3), torch.randn(2, 4), torch.randn(2, 4)
+    ys, doubled, h, _, _ = model(x, h0, bias)
+    # BACKWARD's step written out: t = T-1 down to 0, each output stored at its own step t
+    step, hand, want = model.step, h0, [None] * 5
+    for k in reversed(range(5)):
+        hand = torch.tanh(step.ih(x[k]) + step.hh(hand) + bias)
+        want[k] = hand
+    torch.testing.assert_close(ys, torch.stack(want))
+    torch.testing.assert_close(doubled, 2 * torch.stack(want))
+    torch.testing.assert_close(h, hand)      # the final state: after step 0
+    assert not torch.allclose(ys[0], ys[-1])
+
+
+def test_the_diagram_says_a_scan_runs_backwards(backward):
+    from archdsl.backends.graphviz.view import step_count_text
+
+    backward.check()
+    assert step_count_text(backward.graph.node("step.scan")) == "T steps over dim 0, last to first"
+
+
+def test_reverse_rnn_cell_scan_equals_the_backward_direction_of_nn_rnn(backward):
+    model = backward.build()
+    cell = model.elman.cell
+    ref = torch.nn.RNN(3, 4, bidirectional=True)   # [T, N, F]: BACKWARD scans dim 0
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(ref, f"{name}_l0_reverse").copy_(getattr(cell, name))
+    x, h0 = torch.randn(6, 3, 3), torch.randn(3, 4)
+    _, _, _, rs, hr = model(x, torch.zeros(3, 4), torch.zeros(3, 4))
+    out, h_n = ref(x)     # nn.RNN's own initial state is zeros: so is the scan's h0 above
+    torch.testing.assert_close(rs, out[..., 4:])   # the reverse direction's half of the output
+    torch.testing.assert_close(hr, h_n[1])         # h_n[1]: layer 0, reverse direction
+    _, _, _, rs, hr = model(x, h0, torch.zeros(3, 4))
+    _, h_n = ref(x, torch.stack([torch.zeros(3, 4), h0]))
+    torch.testing.assert_close(hr, h_n[1])
+
+
+@pytest.mark.parametrize("dims", [{"N": 2, "T": 4}, {"N": 1, "T": 1}])
+def test_reverse_scan_static_equals_runtime(backward, dims):
+    assert_static_equals_runtime(backward, **dims)
+
+
+def test_reverse_must_be_a_boolean(write_spec):
+    text = LOOPS.replace("scan(cell, x, state=[h0])", "scan(cell, x, state=[h0], reverse=1)")
+    with pytest.raises(archdsl.ArchDSLError) as info:
+        archdsl.load(write_spec(text)).check()
+    assert "`reverse` must be true or false, got" in info.value.message and info.value.span.line == SCAN_LINE
+    text = LOOPS.replace("loop(route, 3,", "loop(route, 3, reverse=true,")
+    with pytest.raises(archdsl.ArchDSLError, match="`loop` has no argument `reverse`"):
+        archdsl.load(write_spec(text)).check()

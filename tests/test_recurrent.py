@@ -269,3 +269,133 @@ def test_shape_rules_explain_misuse(name, kw, ins, match):
         return
     with pytest.raises(ShapeRuleError, match=match):
         op.shape(a, ins)
+
+
+# --- packed sequences: `lengths=` --------------------------------------------------------------------------------
+
+PACKED = """\
+name: packed
+inputs:
+  x: {{shape: {x}}}
+  lengths: {{shape: [N], dtype: int64, low: 1, high: T + 1}}
+  h0: {{shape: [{states}, N, {out}]}}
+  c0: {{shape: [{states}, N, 7]}}
+layers:
+  r: "{layer}"
+forward: |
+  {call}
+"""
+PACKED_CASES = {   # layer, torch module of the same configuration (input size 5: PACKED's x)
+    "lstm, 2 layers, bidirectional, h0 and c0": (
+        "lstm(7, num_layers=2, bidirectional=true)",
+        lambda: torch.nn.LSTM(5, 7, 2, batch_first=True, bidirectional=True)),
+    "lstm with projections": ("lstm(7, proj_size=3)", lambda: torch.nn.LSTM(5, 7, batch_first=True, proj_size=3)),
+    "gru, 2 layers, bidirectional": ("gru(7, num_layers=2, bidirectional=true)",
+                                     lambda: torch.nn.GRU(5, 7, 2, batch_first=True, bidirectional=True)),
+    "rnn relu, [T, N, F]": ("rnn(7, nonlinearity='relu', batch_first=false)",
+                            lambda: torch.nn.RNN(5, 7, nonlinearity="relu")),
+}
+
+
+def packed_spec(write_spec, case: str):
+    layer, make_ref = PACKED_CASES[case]
+    ref = make_ref()
+    lstm = isinstance(ref, torch.nn.LSTM)
+    state = "(h, c)" if lstm else "h"
+    call = f"ys, {state} = r(x, h0{', c0' if lstm else ''}, lengths=lengths)\n  ys, {'h, c' if lstm else 'h'}"
+    spec = archdsl.load(write_spec(PACKED.format(
+        x="[N, T, 5]" if ref.batch_first else "[T, N, 5]", states=ref.num_layers * (1 + ref.bidirectional),
+        out=ref.proj_size or 7, layer=layer, call=call)))
+    return spec, ref
+
+
+def by_hand(ref, x, lengths, state, batch_first):
+    """torch's packed-sequence recipe, written out: pack, run, pad back to x's length."""
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
+    out, state = ref(packed, state)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first,
+                                                    total_length=x.shape[1 if batch_first else 0])
+    return out, state
+
+
+@pytest.mark.parametrize("case", PACKED_CASES)
+def test_packed_call_equals_torch_pack_padded_sequence(write_spec, case):
+    spec, ref = packed_spec(write_spec, case)
+    model = spec.build().eval()
+    batch_first = ref.batch_first
+    ref.load_state_dict(model.r.state_dict())
+    torch.manual_seed(0)
+    x = torch.randn(4, 6, 5) if batch_first else torch.randn(6, 4, 5)
+    lengths = torch.tensor([3, 6, 1, 4])     # unsorted, one full, one of a single step
+    d_l = ref.num_layers * (2 if ref.bidirectional else 1)
+    h0 = torch.randn(d_l, 4, ref.proj_size or 7)
+    c0 = torch.randn(d_l, 4, 7)
+    lstm = isinstance(ref, torch.nn.LSTM)
+    got = model(x, lengths, h0, c0)
+    want_out, want_state = by_hand(ref, x, lengths, (h0, c0) if lstm else h0, batch_first)
+    want = (want_out, *want_state) if lstm else (want_out, want_state)
+    torch.testing.assert_close(got, want)
+    assert "run_packed(self.r, x, lengths" in spec.source
+    assert_static_equals_runtime(spec, N=3, T=5)
+
+
+@pytest.mark.parametrize("case", ["lstm, 2 layers, bidirectional, h0 and c0", "gru, 2 layers, bidirectional"])
+def test_padding_does_not_reach_valid_steps_or_final_states(write_spec, case):
+    model = packed_spec(write_spec, case)[0].build().eval()
+    lengths = torch.tensor([2, 5, 3])
+    x, h0, c0 = torch.randn(3, 5, 5), torch.randn(4, 3, 7), torch.randn(4, 3, 7)
+    valid = torch.arange(5) < lengths[:, None]            # [N, T]: the steps before each length
+    noisy = torch.where(valid[..., None], x, 100 * torch.randn(3, 5, 5))
+    ys, *states = model(x, lengths, h0, c0)
+    ys2, *states2 = model(noisy, lengths, h0, c0)
+    torch.testing.assert_close(ys[valid], ys2[valid])
+    torch.testing.assert_close(states, states2)
+    assert (ys[~valid] == 0).all()                        # zero past each length
+    # each sequence alone, cut at its length: the packed batch's final states are its own last step's
+    for i, n in enumerate(lengths.tolist()):
+        single = model(x[i:i + 1, :n], torch.tensor([n]), h0[:, i:i + 1], c0[:, i:i + 1])
+        torch.testing.assert_close(single[0][0], ys[i, :n])
+        for got, want in zip(single[1:], states):
+            torch.testing.assert_close(got[:, 0], want[:, i])
+    # the same layer without packing: the padding reaches the final hidden state (what lengths= is for)
+    h_plain, h_noisy = (model.r(inputs)[1] for inputs in (x, noisy))
+    h_plain, h_noisy = (h[0] if isinstance(h, tuple) else h for h in (h_plain, h_noisy))
+    assert not torch.allclose(h_plain, h_noisy)
+
+
+def test_lengths_errors_are_located(write_spec):
+    text = PACKED.format(x="[N, T, 5]", states=1, out=4, layer="gru(4)", call="{call}")
+
+    def error(call, **replace):
+        source = text.replace("{call}", call)
+        for old, new in replace.items():
+            source = source.replace(old, new)
+        with pytest.raises(archdsl.ArchDSLError) as info:
+            archdsl.load(write_spec(source)).check()
+        assert info.value.span.line == 10    # PACKED's line 10: the forward's call
+        return info.value
+
+    assert "`gru` lengths must be [N] (one per sequence), got [N, T]" in error(
+        "r(x, lengths=lengths)", **{"lengths: {shape: [N],": "lengths: {shape: [N, T],"}).message
+    err = error("r(x, lengths=lengths)", **{", dtype: int64, low: 1, high: T + 1": ""})
+    assert "takes integer lengths (lengths=), got float32" in err.message and err.code == "E006"
+    assert "needs a batch of sequences, got the single sequence [T, 5]" in error(
+        "r(x, lengths=lengths)", **{"x: {shape: [N, T, 5]}": "x: {shape: [T, 5]}"}).message
+    err = error("r(x, length=lengths)")
+    assert "a `gru` layer call has no keyword `length`" in err.message and "`lengths=`" in err.hint
+    assert "`lengths=` must be a tensor, got the number 3" in error("r(x, lengths=3)").message
+
+
+def test_only_layers_of_sequence_ops_take_lengths(write_spec):
+    with pytest.raises(archdsl.ArchDSLError, match="keyword arguments are only for op parameters"):
+        load(write_spec, """\
+            inputs: {x: [N, 4], n: {shape: [N], dtype: int64}}
+            layers: {fc: linear(3)}
+            forward: |
+              fc(x, lengths=n)
+            """).check()
+
+
+def test_run_packed_is_generated_only_where_a_call_packs(write_spec):
+    spec = load(write_spec, LSTM_STATE)
+    assert "def run_packed" not in spec.source and "ys, (h, c) = self.lstm1(x, (h0, c0))" in spec.source

@@ -337,8 +337,7 @@ class Builder(Evaluator):
     def apply(self, fn, values: list, kwargs: dict, span: Span, target: str | None = None):
         if self.frame is None:
             raise TypeError_(f"{describe(fn)} can only be applied to tensors inside `forward`", span)
-        if kwargs:
-            raise TypeError_("keyword arguments are only for op parameters, not for layer calls", span)
+        keywords = _call_keywords(fn, kwargs)
         if isinstance(fn, _Disabled):
             raise GraphError(f"the layer `{fn.name}` is disabled: its definition evaluated to None", span,
                              hint=f"its condition is false (see line {fn.span.line}); guard this call with the "
@@ -355,8 +354,8 @@ class Builder(Evaluator):
                                  hint=f"add e.g. `{fn.op.name}1: {fn.op.name}(...)` to `layers:` and call it by name")
             return self._inline_op(fn, values, span, target)
         if isinstance(fn, LayerRef):
-            result = self.call_module(fn.module, values, span)
-            self._record(Stmt("module", fn.source, list(values), result, span, target))
+            result = self.call_module(fn.module, values, span, keywords)
+            self._record(Stmt("module", fn.source, list(values) + list(keywords.values()), result, span, target))
             for owner in fn.owners:
                 owner.calls.append(result)
             return result
@@ -365,7 +364,7 @@ class Builder(Evaluator):
                              span)
         raise TypeError_(f"{describe(fn)} cannot be applied to tensors", span)
 
-    def call_module(self, module: Module, values: list, span: Span):
+    def call_module(self, module: Module, values: list, span: Span, keywords: dict | None = None):
         if module.kind == "block":
             return self.run_block(module, values, span)
         if module.kind == "seq":  # the first input threads through, the others go to every layer unchanged
@@ -376,7 +375,9 @@ class Builder(Evaluator):
             return value
         self._check_arity(module.op, values, span)
         nid = module.path if not module.calls else self.graph.unique_id(f"{module.path}@{len(module.calls)}")
-        self._add_node(nid, module.op, module.attrs, values, module.span, span, module.path)
+        keywords = keywords or {}  # tensor keyword inputs follow the positional ones; the node's attrs flag them
+        attrs = Attrs({**module.attrs, **dict.fromkeys(keywords, True)}) if keywords else module.attrs
+        self._add_node(nid, module.op, attrs, values + list(keywords.values()), module.span, span, module.path)
         self._mark_call(nid, span)
         module.calls.append(nid)
         return op_result(module.op, nid)
@@ -493,6 +494,20 @@ def op_result(op, nid: str):
         return Tensor(nid, s) if isinstance(s, int) else tuple(build(x) for x in s)
 
     return build(op.outputs)
+
+
+def _call_keywords(fn, kwargs: dict) -> dict:
+    """The tensor inputs a layer call gives by keyword (`lstm1(x, lengths=lengths)`), in its op's order."""
+    allowed = fn.module.op.call_keywords if isinstance(fn, LayerRef) and fn.module.kind == "op" else ()
+    for key, (value, where) in kwargs.items():
+        if not allowed:
+            raise TypeError_("keyword arguments are only for op parameters, not for layer calls", where)
+        if key not in allowed:
+            raise TypeError_(f"a `{fn.module.op.name}` layer call has no keyword `{key}`", where,
+                             hint=f"it takes {', '.join(f'`{k}=`' for k in allowed)}")
+        if not isinstance(value, Tensor):
+            raise TypeError_(f"`{key}=` must be a tensor, got {describe(value)}", where)
+    return {k: kwargs[k][0] for k in allowed if k in kwargs}
 
 
 def _defaults(op, span: Span) -> Attrs:

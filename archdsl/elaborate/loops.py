@@ -1,6 +1,7 @@
 """Loops with carried state: `scan` over a sequence dim, `loop` for a fixed count, `decode` (greedy).
 
     ys, h, c = scan(cell, xs, state=[h0, c0], consts=[memory], dim=1)   # cell(x_t, h, c, memory) -> (y_t, h, c)
+    ys, h = scan(cell, xs, state=[h0], reverse=true)  # last step to first; ys stacked in the sequence's order
     b, v = loop(routing, 3, state=[b0, v0], consts=[u_hat])            # routing(b, v, u_hat) -> (b, v)
     tokens, logits, h = decode(step, start, state=[h0], max_len=20, eos=2)  # step(token, h) -> (logits, h)
 
@@ -18,11 +19,11 @@ from ..ir.graph import Stmt, Tensor
 from .values import LayerRef, describe
 
 SIGNATURES = {
-    "scan": ("body", "xs", "state", "consts", "dim"),
+    "scan": ("body", "xs", "state", "consts", "dim", "reverse"),
     "loop": ("body", "count", "state", "consts"),
     "decode": ("body", "start", "state", "consts", "max_len", "eos"),
 }
-DEFAULTS = {"state": [], "consts": [], "dim": 1, "eos": None}
+DEFAULTS = {"state": [], "consts": [], "dim": 1, "reverse": False, "eos": None}
 
 
 def bind_form(kind: str, args: list, kwargs: dict, span: Span) -> dict:
@@ -72,7 +73,10 @@ def run_loop(builder, kind: str, args: list, kwargs: dict, span: Span, target):
         (xs,) = tensors(a["xs"][0], "xs", a["xs"][1])
         dim = _int(a["dim"], "dim", allow_negative=True)
         sources = [(xs, dim)] + [(t, None) for t in state + consts]
-        attrs["dim"] = dim
+        reverse, reverse_span = a["reverse"]
+        if not isinstance(reverse, bool):
+            raise TypeError_(f"`reverse` must be true or false, got {describe(reverse)}", reverse_span)
+        attrs.update(dim=dim, reverse=reverse)
     elif kind == "loop":
         attrs["count"] = _int(a["count"], "count")
         sources = [(t, None) for t in state + consts]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..dims import fmt_shape, product
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, expect_rank, mismatch, static_dim
-from .dtypes import ATTR_DTYPE, IDS
+from .dtypes import ATTR_DTYPE, IDS, INTS, LAYER, DtypeRuleError
 from .registry import Param, register
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -87,8 +87,24 @@ def _check_state(kind: str, what: str, got, want) -> None:
                              f"got {fmt_shape(got)}")
 
 
+def _without_lengths(kind: str, a, ins) -> list:
+    """The inputs before a `lengths=` input, which is checked: [N], one length per sequence of a batch."""
+    if not a.get("lengths"):
+        return ins
+    *ins, lengths = ins
+    batched, n, _, _, _ = _seq_dims(kind, a, ins)
+    if not batched:
+        raise ShapeRuleError(f"`{kind}` with lengths= needs a batch of sequences, got the single sequence "
+                             f"{fmt_shape(ins[0])}", hint="add a batch dim of 1, or leave out lengths=")
+    if len(lengths) != 1 or mismatch(lengths[0], n, f"`{kind}` compares its lengths with the batch"):
+        raise ShapeRuleError(f"`{kind}` lengths must be {fmt_shape((n,))} (one per sequence), got "
+                             f"{fmt_shape(lengths)}")
+    return ins
+
+
 def _seq_shape(kind: str):
     def shape(a, ins):
+        ins = _without_lengths(kind, a, ins)
         batched, n, t, _, d = _seq_dims(kind, a, ins)
         h_out = _out_size(a)
         y = ((n, t, d * h_out) if a.batch_first else (t, n, d * h_out)) if batched else (t, d * h_out)
@@ -103,6 +119,16 @@ def _seq_shape(kind: str):
         return [y, h, c]
 
     return shape
+
+
+def _seq_dtypes(a, ins) -> str:
+    """float32 sequences and states (the weights' dtype); a `lengths=` input holds integers."""
+    if a.get("lengths"):
+        if ins[-1] not in INTS:
+            raise DtypeRuleError(f"takes integer lengths (lengths=), got {ins[-1]}",
+                                 hint="declare them as `lengths: {shape: [N], dtype: int64, low: 1, high: T + 1}`")
+        ins = ins[:-1]
+    return LAYER(a, ins)
 
 
 def _matrix_macs(kind: str, a, features) -> int:
@@ -144,15 +170,18 @@ for _kind, _doc in (("rnn", "Elman recurrent network h_t = act(W_ih x_t + W_hh h
         name=_kind, family="recurrent",
         doc=f"{_doc} over a whole sequence, num_layers stacked, optionally bidirectional (nn.{_TORCH[_kind]}). "
             f"Returns {'`output, (h_n, c_n)`' if _lstm else '`output, h_n`'} like PyTorch; the initial state "
-            f"({'h0, c0' if _lstm else 'h0'}) is optional.",
-        params=_seq_params(_kind), inputs=(1, 3) if _lstm else (1, 2),
+            f"({'h0, c0' if _lstm else 'h0'}) is optional. With `lengths=` (integers [N]) each sequence of the "
+            f"batch runs over its first lengths[i] steps only (a packed sequence): the output is zero past each "
+            f"length and the final state is each sequence's own last step's.",
+        params=_seq_params(_kind), inputs=(1, 3) if _lstm else (1, 2), call_keywords=("lengths",),
         outputs=(0, (1, 2)) if _lstm else (0, 1),
-        shape=_seq_shape(_kind), layer_only=True, sizes=_input_size,
+        shape=_seq_shape(_kind), layer_only=True, sizes=_input_size, dtypes=_seq_dtypes,
         training_dependent=lambda a: a.dropout > 0,  # dropout between layers in training only
         weights=_seq_weights(_kind), macs=_seq_macs(_kind),
         shape_doc=f"[N, T, F] -> output [N, T, D*H], h_n [D*L, N, H]{', c_n [D*L, N, H]' if _lstm else ''} "
-                  f"(D = 2 if bidirectional, L = num_layers; H = proj_size if set)",
-        macs_doc=f"N x T x sum over layers and directions of {GATES[_kind]}H(in + H)",
+                  f"(D = 2 if bidirectional, L = num_layers; H = proj_size if set); lengths= [N]",
+        macs_doc=f"N x T x sum over layers and directions of {GATES[_kind]}H(in + H) (with lengths=, a bound: "
+                 f"padded steps are skipped)",
     )
 
 

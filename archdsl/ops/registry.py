@@ -85,6 +85,9 @@ class Op:
     unit_interval: bool = False  # its inputs are probabilities in [0, 1] (tests draw them so)
     ids_below: str | None = None  # its input holds integer ids below the value of this parameter (embedding)
     dtypes: Callable[[Attrs, list], str] | None = None  # None: the default of ops/dtypes.py (layer or family)
+    # Tensor inputs a layer call may give by keyword (`lstm1(x, lengths=lengths)`): they follow the positional
+    # inputs, in this order, and the call's node has each given one as an attribute set to true (`a.lengths`).
+    call_keywords: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.layer_only and self.inline_only:

@@ -158,7 +158,7 @@ def step_count_text(node: Node) -> str:
     count = node.meta.count
     if kind == "scan":
         steps = fmt_dim(count) if count is not None else "?"
-        return f"{steps} steps over dim {attrs.get('dim')}"
+        return f"{steps} steps over dim {attrs.get('dim')}" + (", last to first" if attrs.get("reverse") else "")
     if kind == "loop":
         n = attrs.get("count")
         return f"{n} iteration{'' if n == 1 else 's'}"

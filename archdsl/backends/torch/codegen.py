@@ -93,8 +93,9 @@ class TorchCodegen:
         """The helper sources (Lowering.support) of the ops in use, once each; their names are taken."""
         out: list[str] = []
         for _, node in self.graph.nodes():
-            support = lowering(node.op).support if node.op is not None else ""
-            src = support.strip() + "\n" if support else None
+            low = lowering(node.op) if node.op is not None else None
+            used = low is not None and (low.uses_support is None or low.uses_support(node.attrs))
+            src = low.support.strip() + "\n" if used and low.support else None
             if src and src not in out:
                 out.append(src)
         chains = {arity(m) for root in self.graph.roots.values() for m in root.walk() if m.kind == "seq"}

@@ -242,11 +242,14 @@ class ForwardWriter:
         steps = [self.var(f"{y}_steps") for y, _ in kept]
         if steps:
             self.lines.append(f"{INDENT}{', '.join(steps)} = {', '.join('[]' for _ in steps)}")
-        self.lines += [f"{INDENT}for {step} in range({xs}.shape[{dim}]):",
+        steps_range, order = f"range({xs}.shape[{dim}])", ""
+        if st.options.get("reverse"):  # last step to first; the outputs are stacked in the sequence's order
+            steps_range, order = f"reversed({steps_range})", "[::-1]"
+        self.lines += [f"{INDENT}for {step} in {steps_range}:",
                        f"{INDENT}    {self._step_lhs(st, ys_t, state)} = "
                        f"self.{st.callee}({self._body_args(st, _select(xs, dim, step), state, 1)})"]
         self.lines += [f"{INDENT}    {s}.append({y_t})" for s, (_, y_t) in zip(steps, kept)]
-        self.lines += [f"{INDENT}{y} = torch.stack({s}, {dim})" for s, (y, _) in zip(steps, kept)]
+        self.lines += [f"{INDENT}{y} = torch.stack({s}{order}, {dim})" for s, (y, _) in zip(steps, kept)]
         self._outputs_probe(st, [y for y, _ in kept] + state)
 
     def _kept(self, outs: list, ys: list[str], ys_t: list[str]) -> list[tuple[str, str]]:

@@ -23,6 +23,8 @@ class Lowering:
     # Python source (torch, nn and F only) of helper classes/functions that `init` or `call` refer to; the
     # generated file holds it once, before the model classes. Its top-level names are reserved there.
     support: str = ""
+    # Whether a call with these attributes uses `support` (None: every use of the op does).
+    uses_support: Callable[[Attrs], bool] | None = None
 
 
 LOWERINGS: dict[str, Lowering] = {}
