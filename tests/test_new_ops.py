@@ -201,8 +201,8 @@ inputs:
   causal: [T, T]
   padding: {shape: [N, S], dtype: bool}
 layers:
-  self_attn: multihead_attention(16, 4)
-  cross: multihead_attention(16, 2, kdim=6, vdim=6, bias=false, mask='key_padding')
+  self_attn: multi_head_attention(16, 4)
+  cross: multi_head_attention(16, 2, kdim=6, vdim=6, bias=false, mask='key_padding')
 forward: |
   y = self_attn(x, x, x, causal)
   cross(y, mem, mem, padding)
@@ -235,7 +235,7 @@ def test_mha_has_torch_keys_and_outputs(write_spec):
 def test_mha_macs_count_projections_scores_and_weighted_sum():
     from archdsl.ops import REGISTRY, bind
 
-    op = REGISTRY.get("multihead_attention")
+    op = REGISTRY.get("multi_head_attention")
     a = bind(op, [], {k: (v, None) for k, v in dict(embed_dim=16, num_heads=4, kdim=6, vdim=10).items()}, None)
     n, L, S, e = 2, 5, 7, 16
     ins = [(n, L, e), (n, S, 6), (n, S, 10)]

@@ -503,7 +503,6 @@ def multihead(draw):
     return kw, ins + masks
 
 
-
 ACTIVATIONS = ("relu6", "hardswish", "hardsigmoid", "silu", "mish")
 CASES.update({name: plain() for name in ACTIVATIONS})
 CASES.update({
@@ -516,7 +515,6 @@ CASES.update({
     "arange": plain(fixed(dim=st.integers(-1, 0), start=st.integers(0, 3))),
     "causal_mask": plain(fixed(dim=st.integers(-1, 0))),
 })
-
 
 
 # --- subscripts, chunk, split, narrow and bare parameters (archdsl/ops/indexing.py) ---------------------------
@@ -620,7 +618,6 @@ def test_op_contract(name, data):
     a = attrs(name, kw)
     op = op.called(a)  # its output structure for these attributes (chunk's parts, the attention weights)
     assert op.inputs is None or len(ins) - sum(k in a for k in op.call_keywords) in op.arities
-
     out = op.shape(a, ins)
     main = out[0] if op.outputs is not None else out  # the shape cost rules see (a multi-output op's first)
     expected = [tuple(o) for o in out] if op.outputs is not None else tuple(out)

@@ -9,6 +9,8 @@ from ..limits import DEFAULTS, current as current_limit, exceeded
 from .values import Builtin
 
 MAX_REPEAT = DEFAULTS["max_repeat"]
+# Ops that have a new name: {old name: new name}. A spec using the old name gets an error whose hint names the new.
+RENAMED_OPS = {"multihead_attention": "multi_head_attention"}
 
 
 class Scope:
@@ -29,7 +31,8 @@ class Scope:
         return self.missing(name, span)
 
     def missing(self, name: str, span: Span) -> Any:
-        hint = did_you_mean(name, self.all_names())
+        hint = f"`{name}` was renamed to `{RENAMED_OPS[name]}`" if name in RENAMED_OPS else \
+            did_you_mean(name, self.all_names())
         raise NameError_(f"`{name}` is not defined", span, hint=hint)
 
     def all_names(self) -> set:

@@ -9,14 +9,18 @@ source states h_s ([N, S, Dk]) and give [N, S] (or [N, Tq, S]):
     additive_score    v_a^T tanh(W_a h_t + U_a h_s + b) (Bahdanau et al. 2015; Xu et al. 2015's f_att)
 
 then   a = masked_softmax(scores, mask),  c_t = attend(a, h_s),  h~_t = attentional_state(c_t, h_t) = tanh(W_c[c_t; h_t]).
+
+The Transformer's attention: scaled_dot_product_attention (F.scaled_dot_product_attention) and
+multi_head_attention (nn.MultiheadAttention), with the positions (arange) and the causal mask (causal_mask) of a
+sequence of symbolic length.
 """
 from __future__ import annotations
 
 from ..dims import fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
-from ._util import expect_min_rank, expect_rank, mismatch, static_dim
+from ._util import expect_min_rank, expect_rank, mismatch, norm_dim, static_dim
 from .dropout import check_p
-from .dtypes import FLOAT, LAYER, with_masks
+from .dtypes import FLOAT, INDICES, LAYER, with_masks
 from .registry import Param, register
 
 
@@ -212,7 +216,7 @@ register(
              "the math kernel, not in the fused CPU kernels)",
 )
 
-MHA = "multihead_attention"
+MHA = "multi_head_attention"
 
 
 def _mha_dims(a, ins):
@@ -241,10 +245,18 @@ def _mha_dims(a, ins):
     return n, L, S
 
 
+def mha_masks(a, n_inputs: int) -> tuple:
+    """What the mask inputs after query, key and value are: ('attn',), ('key_padding',) or both."""
+    return ("attn", "key_padding") if n_inputs == 5 else (a.mask,) if n_inputs == 4 else ()
+
+
 def _mha_shape(a, ins):
     check_p(MHA, a.dropout, "dropout")
     n, L, S = _mha_dims(a, ins)
-    kinds = ("attn", "key_padding") if len(ins) == 5 else (a.mask,)
+    kinds = mha_masks(a, len(ins))
+    if a.is_causal and "attn" in kinds:
+        raise ShapeRuleError(f"`{MHA}` takes an attn_mask input or is_causal=true, not both",
+                             hint="is_causal=true applies causal_mask itself; drop the attn_mask input")
     for kind, mask in zip(kinds, ins[3:]):
         if kind == "attn":
             want = [(L, S), (n * a.num_heads, L, S)]
@@ -254,7 +266,10 @@ def _mha_shape(a, ins):
             text = fmt_shape(want[0])
         if not any(len(mask) == len(w) and all(known_eq(m, d) is not False for m, d in zip(mask, w)) for w in want):
             raise ShapeRuleError(f"`{MHA}` {kind}_mask {fmt_shape(mask)} must be {text}")
-    return ins[0]
+    if not a.need_weights:
+        return ins[0]
+    heads = () if a.average_attn_weights else (a.num_heads,)
+    return [ins[0], ((n,) if len(ins[0]) == 3 else ()) + heads + (L, S)]
 
 
 def _mha_weights(a, ins):
@@ -270,26 +285,72 @@ def _mha_macs(a, ins, out):
 
 register(
     name=MHA, family="attention",
-    doc="Multi-head attention (nn.MultiheadAttention; its keys in_proj_weight, in_proj_bias, out_proj.weight, "
-        "out_proj.bias, or q/k/v_proj_weight when kdim or vdim differ from embed_dim), called as "
-        "`attn(query, key, value)` with need_weights=False: it gives the attention output only. Optional mask "
-        "inputs follow, as torch takes them (true or -inf: may NOT attend): a 4th input is attn_mask ([L, S] or "
-        "[N * num_heads, L, S]) or, with mask='key_padding', key_padding_mask ([N, S], true at padding); with "
-        "5 inputs, the 4th is attn_mask and the 5th key_padding_mask.",
+    doc="Multi-head attention, nn.MultiheadAttention with its keys: in_proj_weight, in_proj_bias, out_proj.weight, "
+        "out_proj.bias, or q_proj_weight, k_proj_weight and v_proj_weight when kdim or vdim differ from "
+        "embed_dim. Called as `attn(query, key, value)`, it gives the attention output alone (need_weights=False, "
+        "torch's fast path); with need_weights=true it gives (output, weights), the attention weights averaged "
+        "over the heads unless average_attn_weights=false. Optional mask inputs follow, as torch takes them "
+        "(true, or -inf in a float mask, where a query may NOT attend): a 4th input is attn_mask ([L, S] or "
+        "[N * num_heads, L, S]; causal_mask(x, dim) makes the causal one) or, with mask='key_padding', "
+        "key_padding_mask ([N, S], true at padding); with 5 inputs, the 4th is attn_mask and the 5th "
+        "key_padding_mask. is_causal=true applies the causal mask itself (causal_mask of the query and key "
+        "lengths, passed with torch's is_causal hint, as nn.TransformerDecoderLayer does).",
     params=(Param("embed_dim", "int", min=1), Param("num_heads", "int", min=1),
             Param("dropout", "float", 0.0, min=0, doc="dropout on the attention weights (training mode)"),
             Param("bias", "bool", True), Param("batch_first", "bool", True, doc="[N, L, E]; false: [L, N, E]"),
             Param("kdim", "int", None, min=1, doc="key features; None: embed_dim"),
             Param("vdim", "int", None, min=1, doc="value features; None: embed_dim"),
-            Param("mask", "str", "attn", choices=("attn", "key_padding"), doc="what a 4th input is")),
+            Param("mask", "str", "attn", choices=("attn", "key_padding"), doc="what a 4th input is"),
+            Param("need_weights", "bool", False, doc="also give the attention weights: (output, weights)"),
+            Param("average_attn_weights", "bool", True, doc="weights averaged over the heads; false: per head"),
+            Param("is_causal", "bool", False, doc="mask the keys after each query (no attn_mask input then)")),
     inputs=(3, 4, 5), shape=_mha_shape, weights=_mha_weights, macs=_mha_macs, layer_only=True,
-    dtypes=with_masks(LAYER, 3),
+    outputs_of=lambda a: (0, 1) if a.need_weights else None, dtypes=with_masks(LAYER, 3),
     training_dependent=lambda a: a.dropout > 0,
     shape_doc="query [N, L, E], key [N, S, kdim], value [N, S, vdim] -> [N, L, E] (batch_first; [L, N, *] "
-              "otherwise; unbatched [L, E] too)",
+              "otherwise; unbatched [L, E] too); with need_weights also the weights [N, L, S] ([N, num_heads, L, "
+              "S] with average_attn_weights=false; [L, S] unbatched)",
     macs_doc="N x (L x E x E (query projection) + S x E x (kdim + vdim) (key and value projections) + "
              "2 x L x S x E (scores and weighted sum) + L x E x E (output projection)); torch's FlopCounterMode "
              "misses the scores and weighted sum inside nn.MultiheadAttention with the fused CPU kernels",
+)
+
+
+# --- positions and the causal mask ------------------------------------------------------------------------------
+
+def _length(op: str, a, ins):
+    """The size of the input in `dim`: the length of the positions or of the mask (symbolic too)."""
+    x = ins[0]
+    return x[norm_dim(op, a.dim, x)]
+
+
+register(
+    name="arange", family="tensor",
+    doc="The positions start, start + 1, ..., start + n - 1 as an int64 tensor on the input's device, where n is "
+        "the input's size in `dim` (torch.arange(start, start + x.shape[dim], device=x.device)); the input gives "
+        "only that size and the device. The positions of a sequence whose length is symbolic: "
+        "`wpe(arange(tokens, 1))`.",
+    params=(Param("dim", "int", doc="the dim whose size is the number of positions"),
+            Param("start", "int", 0, doc="the first position")),
+    shape=lambda a, ins: (_length("arange", a, ins),), inline_only=True, dtypes=INDICES,
+    shape_doc="[*A, n, *B] -> [n] (n the size of `dim`, symbolic too)",
+)
+
+
+def _bool(a, ins) -> str:
+    return "bool"
+
+
+register(
+    name="causal_mask", family="attention",
+    doc="The causal attention mask of a sequence: an [n, n] bool tensor on the input's device, true above the "
+        "diagonal, where query i may NOT attend to key j > i (torch.ones(n, n, dtype=torch.bool).triu(1)), with n "
+        "the input's size in `dim`. It is the convention of nn.MultiheadAttention's and nn.Transformer's attn_mask "
+        "(the mask of multi_head_attention); F.scaled_dot_product_attention's boolean mask means the opposite "
+        "(true: may attend), so use its is_causal=true there.",
+    params=(Param("dim", "int", doc="the dim whose size is the sequence length"),),
+    shape=lambda a, ins: (_length("causal_mask", a, ins),) * 2, inline_only=True, dtypes=_bool,
+    shape_doc="[*A, n, *B] -> [n, n] (n the size of `dim`, symbolic too)",
 )
 
 

@@ -142,7 +142,7 @@ def test_gpt2_small_has_124439808_parameters_and_one_tied_weight():
 
 def test_gpt2_sequence_length_is_symbolic_and_at_most_the_context():
     spec = archdsl.load(spec_path("gpt2"))
-    assert [str(d) for d in spec.input_shapes()[0]] == ["N", "T"]
+    assert [[str(d) for d in shape] for shape in spec.input_shapes()] == [["N", "T"]]  # the positions are computed
     assert archdsl.load(spec_path("gpt2"), T=1024).summary().params == 124_439_808
     with pytest.raises(archdsl.ArchDSLError, match="at most 1024"):
         archdsl.load(spec_path("gpt2"), T=1025).summary()
@@ -156,7 +156,7 @@ def test_gpt2_equals_a_torch_gpt2_with_the_same_weights(n, t):
     theirs.load_state_dict(ours.state_dict(), strict=True)
     tokens = torch.randint(0, 97, (n, t), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        torch.testing.assert_close(ours(tokens, torch.arange(t)), theirs(tokens), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(ours(tokens), theirs(tokens), rtol=1e-5, atol=1e-5)
 
 
 def test_gpt2_attention_is_causal():
@@ -166,7 +166,7 @@ def test_gpt2_attention_is_causal():
     changed = tokens.clone()
     changed[:, 7] = (changed[:, 7] + 1) % 97
     with torch.no_grad():
-        a, b = net(tokens, torch.arange(12)), net(changed, torch.arange(12))
+        a, b = net(tokens), net(changed)
     torch.testing.assert_close(a[:, :7], b[:, :7])
     assert not torch.allclose(a[:, 7:], b[:, 7:])
 
@@ -178,7 +178,7 @@ def test_gpt2_equals_torch_at_full_size():
     theirs.load_state_dict(ours.state_dict(), strict=True)
     tokens = torch.randint(0, 50257, (1, 32))
     with torch.no_grad():
-        torch.testing.assert_close(ours(tokens, torch.arange(32)), theirs(tokens), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(ours(tokens), theirs(tokens), rtol=1e-4, atol=1e-4)
 
 
 # --- bert ------------------------------------------------------------------------------------------------
@@ -193,9 +193,9 @@ class TorchBertLayer(nn.Module):
         super().__init__()
         self.h = h
         self.attention = nn.Module()
-        self.attention.self_ = nn.Module()
+        self.attention.self = nn.Module()
         for name in ("query", "key", "value"):
-            setattr(self.attention.self_, name, nn.Linear(d, d))
+            setattr(self.attention.self, name, nn.Linear(d, d))
         self.attention.output = nn.Module()
         self.attention.output.dense, self.attention.output.LayerNorm = nn.Linear(d, d), nn.LayerNorm(d, eps=eps)
         self.intermediate = nn.Module()
@@ -205,7 +205,7 @@ class TorchBertLayer(nn.Module):
 
     def forward(self, x, mask):
         n, t, d = x.shape
-        att = self.attention.self_
+        att = self.attention.self
         q, k, v = (lin(x).view(n, t, self.h, d // self.h).transpose(1, 2) for lin in (att.query, att.key, att.value))
         scores = q @ k.transpose(-1, -2) / (d // self.h) ** 0.5
         scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
@@ -246,6 +246,14 @@ def test_bert_base_has_109482240_parameters():
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
 
 
+def test_bert_keys_are_hugging_face_s_and_positions_are_computed():
+    """Hugging Face's BertModel key `encoder.layer.N.attention.self.query.weight`; no positions input."""
+    spec = archdsl.load(spec_path("bert"), **SMALL_BERT)
+    keys = spec.build().state_dict()
+    assert "encoder.layer.1.attention.self.query.weight" in keys and not any("self_" in k for k in keys)
+    assert spec.graph.inputs["bert"] == ["tokens", "token_type", "mask"]
+
+
 def test_bert_equals_a_torch_bert_with_the_same_weights():
     spec = archdsl.load(spec_path("bert"), **SMALL_BERT)
     ours = randomize(spec.build()).eval()
@@ -257,7 +265,7 @@ def test_bert_equals_a_torch_bert_with_the_same_weights():
     mask[1, 6:] = False
     mask[2, 3:] = False
     with torch.no_grad():
-        h, pooled = ours(tokens, token_type, torch.arange(9), mask)
+        h, pooled = ours(tokens, token_type, mask)
         want_h, want_pooled = theirs(tokens, token_type, mask)
     torch.testing.assert_close(h, want_h, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(pooled, want_pooled, rtol=1e-5, atol=1e-5)
