@@ -44,9 +44,10 @@ def read(path: str, limits: dict, text: str | None = None) -> SpecDoc:
 
 
 def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool = False,
-              assume: bool = False) -> Elaborated:
+              assume: bool = False, blocks=None) -> Elaborated:
     """The checked graph. `collect_errors`: shape errors are listed (for drawing them) instead of raised.
-    `assume`: a dim equality that holds only under a condition is recorded (graph.facts) instead of an error."""
+    `assume`: a dim equality that holds only under a condition is recorded (graph.facts) instead of an error.
+    `blocks`: an incremental.BlockCache kept across checks of one document (the language server's)."""
     from . import ops  # noqa: F401  (registers the ops)
     from .elaborate.build import Builder
     from .elaborate.compose import check_across
@@ -55,7 +56,7 @@ def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool 
     from .passes.shapes import infer_shapes
 
     with limited(limits, doc.file):
-        builder = Builder(doc, overrides, limits, assume)
+        builder = (blocks.builder if blocks is not None else Builder)(doc, overrides, limits, assume)
         graph = builder.build()
         errors = []
         try:

@@ -182,14 +182,8 @@ class Builder(Evaluator):
                              "(the limit `max_depth`)", module.span,
                              hint="a block that uses itself never ends; otherwise " + exceeded("max_depth"))
         self.depth += 1
-        block = module.block
-        names = {}
-        for pname, default, _ in block.params:
-            names[pname] = module.args[pname] if pname in module.args else self.static(default, outer, "default")
-        scope = outer.child(names, f"arguments of {block.name}")
-        scope = self._lets(block.lets, scope.child(sizes, "input sizes") if sizes else scope)
-        for lname, node, span in block.layers:
-            value = self.static(node, scope, "layer")
+        names, scope, values = self.block_values(module.block, module.args, outer, sizes)
+        for (lname, node, span), value in zip(module.block.layers, values):
             path = f"{module.path}.{lname}" if module.path else lname
             child = self.instantiate(value, path, lname, node.span)
             if child is None:
@@ -200,6 +194,17 @@ class Builder(Evaluator):
         module.args = names
         module.static_scope = scope
         self.depth -= 1
+
+    def block_values(self, block, args: dict, outer: Scope, sizes: dict | None):
+        """What a block instance's layers are made from: its arguments (defaults filled in), its scope
+        (arguments, input sizes, lets) and the value of each layer, evaluated as each is made (so errors come
+        in source order). The language server's BlockCache (archdsl/incremental.py) reuses them."""
+        names = {}
+        for pname, default, _ in block.params:
+            names[pname] = args[pname] if pname in args else self.static(default, outer, "default")
+        scope = outer.child(names, f"arguments of {block.name}")
+        scope = self._lets(block.lets, scope.child(sizes, "input sizes") if sizes else scope)
+        return names, scope, (self.static(node, scope, "layer") for _, node, _ in block.layers)
 
     def instantiate(self, value, path: str, name: str, span: Span) -> Module | None:
         if value is None:

@@ -2,7 +2,9 @@
 
 A document is read and elaborated with shape errors collected (as `draw --allow-errors` does), so a spec
 with shape errors still has a graph for hover. Unchanged text is not checked again (an LRU keyed by path
-and text); unchanged expressions are not parsed again (syntax/expr.py caches parses by their text).
+and text); unchanged expressions are not parsed again (syntax/expr.py caches parses by their text), and
+the block instances of an unchanged block are not evaluated again (archdsl/incremental.py: one BlockCache
+per document).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .. import pipeline
 from ..errors import ArchDSLError, Span
+from ..incremental import BlockCache
 from ..limits import resolve
 from ..syntax.spec import SpecDoc
 from .index import Index
@@ -47,28 +50,40 @@ class Analysis:
 
 CACHE_SIZE = 32
 _cache: OrderedDict = OrderedDict()
+_blocks: OrderedDict = OrderedDict()  # path -> its BlockCache, for the CACHE_SIZE latest documents
 
 
-def analyze(text: str, path: str) -> Analysis:
-    """The checked document; cached, so an undo or a re-request costs nothing."""
+def analyze(text: str, path: str, incremental: bool = True) -> Analysis:
+    """The checked document; cached, so an undo or a re-request costs nothing. `incremental`: reuse the
+    unchanged block instances of the document's earlier checks (the result is the same)."""
     key = (path, text)
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    out = _check(text, path)
+    out = _check(text, path, block_cache(path) if incremental else None)
     _cache[key] = out
     if len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
     return out
 
 
-def _check(text: str, path: str) -> Analysis:
+def block_cache(path: str) -> BlockCache:
+    """The BlockCache of the document at `path`."""
+    if path not in _blocks:
+        _blocks[path] = BlockCache()
+        if len(_blocks) > CACHE_SIZE:
+            _blocks.popitem(last=False)
+    _blocks.move_to_end(path)
+    return _blocks[path]
+
+
+def _check(text: str, path: str, blocks: BlockCache | None = None) -> Analysis:
     out = Analysis(text)
     limits = resolve(None)
     try:
         out.doc = pipeline.read(path, limits, text=text)
         out.index = Index(out.doc)
-        out.result = pipeline.elaborate(out.doc, {}, limits, collect_errors=True)
+        out.result = pipeline.elaborate(out.doc, {}, limits, collect_errors=True, blocks=blocks)
     except ArchDSLError as err:
         out.problems.append(_problem(err))
     except Exception as exc:  # a bug in archdsl, never the user's: shown, and the server goes on

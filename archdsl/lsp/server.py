@@ -37,6 +37,7 @@ class SpecServer(LanguageServer):
         super().__init__("archdsl", "0.1.0", text_document_sync_kind=T.TextDocumentSyncKind.Incremental)
         self.checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archdsl-check")
         self.debounce = DEBOUNCE_S
+        self.incremental = True  # unchanged blocks are not evaluated again (off: for measuring the gain)
         self.pending: dict[str, asyncio.Task] = {}
         self.last_edit: dict[str, float] = {}
         self.last_index: dict[str, Index] = {}  # the last index that parsed, for completion in broken text
@@ -55,7 +56,8 @@ class SpecServer(LanguageServer):
 
     async def analysis(self, uri: str) -> Analysis:
         text = self.text_of(uri)
-        result = await asyncio.get_running_loop().run_in_executor(self.checker, analyze, text, self.path_of(uri))
+        result = await asyncio.get_running_loop().run_in_executor(self.checker, analyze, text, self.path_of(uri),
+                                                                    self.incremental)
         if result.index is not None:
             self.last_index[uri] = result.index
         return result
@@ -117,6 +119,8 @@ def initialize(ls: SpecServer, params: T.InitializeParams) -> None:
     options = params.initialization_options
     if isinstance(options, dict) and isinstance(options.get("debounce_ms"), (int, float)):
         ls.debounce = max(0.0, options["debounce_ms"] / 1000)
+    if isinstance(options, dict) and isinstance(options.get("incremental"), bool):
+        ls.incremental = options["incremental"]
 
 
 @server.feature(T.TEXT_DOCUMENT_DID_OPEN)

@@ -1,0 +1,179 @@
+"""Incremental checking (archdsl/incremental.py): an edit re-evaluates only the block instances it can change,
+and what the server shows after any sequence of edits equals a check from scratch."""
+from __future__ import annotations
+
+from hypothesis import given, strategies as st
+
+from archdsl.incremental import BlockCache, Uncachable, fingerprint
+from archdsl.lsp.analysis import _check
+from archdsl.lsp.info import hover
+from archdsl.syntax import expr
+from tests.fuzzing import ROOT, ZOO_TEXT, fuzz_settings, mutation
+
+SPEC = """\
+name: net
+params:
+  width: 16
+  groups: 1
+  num_classes: 10
+let:
+  wide: width * 2
+inputs:
+  x: [N, 3, 32, 32]
+blocks:
+  Unit(planes, stride=1):
+    layers:
+      conv: conv2d(planes, 3, stride=stride, padding=1, groups=groups, bias=false)
+      bn: batchnorm2d()
+    forward: |
+      x >> conv >> bn >> relu
+  Stage(planes, n=2):
+    layers:
+      units: "[Unit(planes, stride=2)] + [Unit(planes)] * (n - 1)"
+    forward: |
+      x >> units
+layers:
+  stem: conv2d(width, 3, padding=1)
+  stage1: Stage(width)
+  stage2: Stage(wide, n=3)
+  fc: linear(num_classes)
+forward: |
+  x = x >> stem >> relu >> stage1 >> stage2
+  x >> adaptive_avgpool2d(1) >> flatten >> fc
+"""
+PATH = str(ROOT / "net.yaml")
+UNIT_KINDS = 4  # Unit(16, stride=2), Unit(16), Unit(32, stride=2), Unit(32): the instances with other arguments
+
+
+def edited(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def outcome(analysis) -> tuple:
+    """Everything a check shows: the diagnostics, each node's shapes, dtypes and costs, the layer instances
+    and every hover over a definition."""
+    problems = [(p.severity, p.code, p.message, p.span, p.hint, p.notes) for p in analysis.problems]
+    graph = analysis.graph
+    if graph is None:
+        return problems, None
+    doc = analysis.doc
+    blocks = [*doc.blocks.values(), *doc.models.values(), *doc.objectives.values(),
+              *(m for model in doc.models.values() for m in model.methods.values())]
+    nodes = [(nid, n.kind, n.op.name if n.op else None, dict(n.attrs or {}), n.inputs, n.scope, n.module, n.span,
+              n.call_span, n.stmt_index, n.meta) for nid, n in graph.nodes()]
+    modules = []
+    for root in [*graph.roots.values(), *graph.objectives.values()]:
+        for m in root.walk():
+            # a reused instance runs the block of this document, never an equal one of an older text
+            assert m.block is None or any(m.block is b for b in blocks), m.path
+            modules.append((m.path, m.kind, m.span, m.op.name if m.op else None, dict(m.attrs or {}),
+                            m.block.name if m.block else None, repr(m.args), m.disabled, len(m.calls)))
+    hovers = [hover(analysis.index, graph, d) for d in analysis.index.defs]
+    return problems, nodes, modules, hovers
+
+
+def check(text: str, cache: BlockCache):
+    return _check(text, PATH, cache)
+
+
+def scratch(text: str):
+    """A check from scratch: no block cache, and no expression parsed before."""
+    expr._parse_relative.cache_clear()
+    return _check(text, PATH)
+
+
+def test_an_edit_of_a_blocks_layers_re_evaluates_only_that_block():
+    cache = BlockCache()
+    check(SPEC, cache)
+    assert dict(cache.evaluated) == {"net": 1, "Stage": 2, "Unit": UNIT_KINDS}
+    assert dict(cache.reused) == {"Unit": 1}  # stage2's third Unit, equal to its second
+    text = edited(SPEC, "groups=groups, bias=false)", "groups=groups, bias=true)")
+    after = check(text, cache)
+    assert dict(cache.evaluated) == {"Unit": UNIT_KINDS}  # Stage reads only Unit's signature
+    assert dict(cache.reused) == {"net": 1, "Stage": 2, "Unit": 5 - UNIT_KINDS}  # 5 Units: 2 + 3
+    assert outcome(after) == outcome(scratch(text))
+    assert all(n.attrs["bias"] for _, n in after.graph.nodes() if n.module and n.module.endswith(".conv"))
+
+
+def test_an_edit_of_a_parameter_re_evaluates_only_what_reads_it():
+    cache = BlockCache()
+    check(SPEC, cache)
+    text = edited(SPEC, "num_classes: 10", "num_classes: 11")  # read by the model's `fc` only
+    after = check(text, cache)
+    assert dict(cache.evaluated) == {"net": 1}
+    assert outcome(after) == outcome(scratch(text))
+    text = edited(text, "groups: 1", "groups: 2")  # read by each Unit's conv
+    after = check(text, cache)
+    assert dict(cache.evaluated) == {"Unit": UNIT_KINDS}
+    assert outcome(after) == outcome(scratch(text))
+
+
+def test_an_edit_of_a_signature_re_evaluates_the_blocks_that_use_it():
+    cache = BlockCache()
+    check(SPEC, cache)
+    text = edited(SPEC, "Unit(planes, stride=1):", "Unit(planes, stride=1, dilation=1):")
+    after = check(text, cache)
+    assert dict(cache.evaluated) == {"Unit": UNIT_KINDS, "Stage": 2}
+    assert outcome(after) == outcome(scratch(text))
+
+
+def test_an_edit_of_a_forward_re_evaluates_no_layers():
+    cache = BlockCache()
+    check(SPEC, cache)
+    text = edited(SPEC, "x >> conv >> bn >> relu", "x >> conv >> bn >> sigmoid")
+    after = check(text, cache)
+    assert dict(cache.evaluated) == {}
+    assert outcome(after) == outcome(scratch(text))
+
+
+def test_text_that_moves_is_evaluated_again_with_its_new_places():
+    cache = BlockCache()
+    check(SPEC, cache)
+    text = "# a new first line\n" + SPEC
+    after = check(text, cache)
+    assert dict(cache.evaluated) == {"net": 1, "Stage": 2, "Unit": UNIT_KINDS}
+    assert dict(cache.reused) == {"Unit": 1}  # stage2's third Unit, equal to its second in this check
+    assert outcome(after) == outcome(scratch(text))
+    stem = after.graph.node("stem")
+    assert (stem.span.line, stem.span.col) == (SPEC.split("\n").index("  stem: conv2d(width, 3, padding=1)") + 2, 9)
+
+
+def test_an_error_stores_nothing_and_its_fix_is_checked_in_full():
+    cache = BlockCache()
+    check(SPEC, cache)
+    broken = edited(SPEC, "groups=groups, bias=false", "groups=groupz, bias=false")
+    after = check(broken, cache)
+    assert [p.code for p in after.problems] == ["E005"]  # `groupz` is not defined
+    assert outcome(after) == outcome(scratch(broken))
+    assert outcome(check(SPEC, cache)) == outcome(scratch(SPEC))
+    assert dict(cache.evaluated) == {}  # the entries of before the error are kept
+
+
+def test_fingerprints_tell_apart_what_elaboration_tells_apart():
+    assert fingerprint(1) != fingerprint(1.0) != fingerprint(True)
+    assert fingerprint(0.0) != fingerprint(-0.0)
+    assert fingerprint([1, (2, "a")]) == fingerprint([1, (2, "a")]) != fingerprint([1, [2, "a"]])
+    assert fingerprint({"a": 1, "b": 2}) != fingerprint({"b": 2, "a": 1})  # order is iteration order
+    try:
+        fingerprint(object())
+    except Uncachable:
+        pass
+    else:
+        raise AssertionError("an unknown value must be uncachable")
+
+
+@fuzz_settings(ci=25, long=400)
+@given(st.sampled_from(sorted(ZOO_TEXT)), st.data())
+def test_incremental_checks_equal_checks_from_scratch(name, data):
+    """A zoo spec, then 1 to 4 random edits (the CLI fuzz's mutations, each of the text before), then the
+    spec again: after each, the incremental check shows what a check from scratch shows."""
+    text = ZOO_TEXT[name]
+    cache = BlockCache()
+    check(text.decode("utf-8", "replace"), cache)
+    for _ in range(data.draw(st.integers(1, 4))):
+        text = data.draw(mutation(text))
+        decoded = text.decode("utf-8", "replace")
+        assert outcome(check(decoded, cache)) == outcome(scratch(decoded))
+    original = ZOO_TEXT[name].decode()
+    assert outcome(check(original, cache)) == outcome(scratch(original))
