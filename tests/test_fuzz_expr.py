@@ -39,6 +39,8 @@ def _grammar_strategy(recursion_odds: int = 5):
         "STRING": st.sampled_from(["'same'", "'valid'", '"x"', "''", "'M'"]),
         "COMMENT": st.sampled_from(["", "# note\n"]),
         "_NL": st.just("\n"),
+        "_INDENT": st.just("    "),  # the postlexer's tokens: a `for` body's indentation, and its end
+        "_DEDENT": st.just(""),
     }
     for terminal in grammar.terminals:  # ignored whitespace and line continuations: one plain space
         if terminal.name.startswith("__IGNORE"):

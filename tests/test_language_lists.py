@@ -173,3 +173,148 @@ def test_a_threaded_list_compiles_with_torchscript():
     scripted = torch.jit.script(model)
     x, m = torch.randn(2, 5, 8), torch.rand(2, 5, 8)
     torch.testing.assert_close(scripted(x, m), model(x, m))
+
+
+# --- `for layer in layers:` -------------------------------------------------------------------------------------------
+
+def test_for_loop_matches_a_hand_written_loop_over_the_same_modules():
+    spec = encoder("for layer in layers:\n    x = layer(x, m)\n  x", N=2, T=5)
+    model, ref = reference(spec)
+    assert list(model.state_dict())[:2] == ["layers.0.linear1.weight", "layers.0.linear1.bias"]
+    x, m = torch.randn(2, 5, 8), torch.rand(2, 5, 8)
+    torch.testing.assert_close(model(x, m), ref(x, m))  # Encoder.forward: `for layer in self.layers: x = layer(x, m)`
+    assert "        for layer in self.layers:  # line 15\n            x = layer(x, m)  # line 16\n" in spec.source
+    assert_static_equals_runtime(spec, N=2, T=5)
+    torch.testing.assert_close(torch.jit.script(model)(x, m), ref(x, m))
+
+
+PAIRS = """\
+params: {widths: [6, 10, 4]}
+inputs: {x: [N, 5]}
+blocks:
+  Pair(w):
+    inputs: [x, s]
+    layers:
+      fc: linear(w)
+      gate: linear(w)
+    forward: |
+      (fc(x), gate(x) + s[:, :1])
+layers:
+  stem: linear(3)
+  pairs: "{'p' + str(i): Pair(w) for i, w in enumerate(widths)}"
+forward: |
+  s = stem(x)
+  h = x
+  for pair in pairs:
+      h, g = pair(h, s)   # a tuple target; each pair changes the width
+      h = relu(h) + g
+      last = g
+  concat([h, last * 2], dim=1)
+"""
+
+
+def test_for_loop_over_a_map_with_several_statements_and_shapes_per_layer():
+    spec = from_text(PAIRS, "pairs.yaml", N=2)
+    model = spec.build()
+    assert list(model.pairs._modules) == ["p0", "p1", "p2"] and "pairs.p2.gate.bias" in model.state_dict()
+    x = torch.randn(2, 5)
+    s, h = model.stem(x), x
+    for pair in model.pairs.children():  # the same loop written by hand over the same modules
+        g = pair.gate(h) + s[:, :1]
+        h = torch.relu(pair.fc(h)) + g
+        last = g
+    torch.testing.assert_close(model(x), torch.cat([h, last * 2], 1))
+    # static shapes per iteration: the widths 6, 10, 4 of the three pairs
+    assert [spec.graph.shape(spec.graph.outputs["pairs"])] == [(2, 8)]
+    assert "for pair in self.pairs:" in spec.source and "h, g = pair(h, s)" in spec.source
+    assert_static_equals_runtime(spec, N=2)
+
+
+LOOPS = """\
+inputs: {x: [N, 4]}
+layers:
+  stages: "[[linear(4), linear(4)], [linear(4)]]"
+  fcs: "[linear(4) for _ in range(3)]"
+forward: |
+  FORWARD
+"""
+
+
+@pytest.mark.parametrize("forward, expected", [
+    # nested loops: a list of lists
+    ("for stage in stages:\n    for fc in stage:\n        x = relu(fc(x))\nx",
+     lambda m, x: _chain([fc for stage in m.stages for fc in stage], x, torch.relu)),
+    # a value from before the loop read in every iteration while its name is reassigned
+    ("y = x\nfor fc in fcs:\n    x = fc(x) + y\nx + y", lambda m, x: _residual(m.fcs, x) + x),
+    # names that swap their values: `a, b = fc(b), a`
+    ("a = x; b = x * 2\nfor fc in fcs:\n    a, b = fc(b), a\na - b", lambda m, x: _swap(m.fcs, x)),
+])
+def test_for_loop_bodies_equal_python_loops(forward, expected):
+    spec = from_text(LOOPS.replace("FORWARD", forward.replace("\n", "\n  ")), "loops.yaml", N=2)
+    model, x = spec.build(), torch.randn(2, 4)
+    torch.testing.assert_close(model(x), expected(model, x))
+    assert_static_equals_runtime(spec, N=2)
+
+
+def _chain(layers, x, act):
+    for layer in layers:
+        x = act(layer(x))
+    return x
+
+
+def _residual(layers, x):
+    y = x
+    for layer in layers:
+        x = layer(x) + y
+    return x
+
+
+def _swap(layers, x):
+    a, b = x, x * 2
+    for layer in layers:
+        a, b = layer(b), a
+    return a - b
+
+
+@pytest.mark.parametrize("forward, words, line, col", [
+    ("for layer in fc:\n  x = layer(x)\nx", "loops over a layer list or map, got the layer `fc`", 13, 16),
+    ("for layer in 3:\n  x = layer(x)\nx", "loops over a layer list or map, got the number 3", 13, 16),
+    ("for a, b in mixed:\n  x = a(x)\nx", "binds one name", 13, 3),
+    ("for layer in mixed:\n  x = layer(x)\nx", "runs differently for the layer `mixed.1`", 13, 3),
+    ("for layer in fcs:\n  x = layer(x, x)\nx", "`linear` takes 1 input tensor(s), got 2", 14, 9),
+    ("for layer in fcs:\nx = layer(x)\nx", "must be indented more than its header", 14, 3),
+])
+def test_for_loop_errors_are_located(forward, words, line, col):
+    text = """\
+    inputs: {x: [N, 4]}
+    blocks:
+      Two():
+        layers: {fc: linear(4)}
+        forward: |
+          (fc(x), x)
+    layers:
+      fc: linear(4)
+      fcs: "[linear(4), linear(4)]"
+      mixed: "[linear(4), Two()]"
+    forward: |
+      h = x
+      FORWARD
+    """.replace("FORWARD", forward.replace("\n", "\n      "))
+    err = errors(text)
+    assert words in err.message, err.render()
+    assert (err.span.line, err.span.col) == (line, col), err.render()
+
+
+def test_fmt_writes_a_for_loop_as_an_indented_block():
+    from archdsl.syntax.fmt import format_text
+
+    text = LOOPS.replace("FORWARD", "y = x\n  for fc in fcs: x = fc(x)+y  # one line\n  for fc in fcs:\n    h = relu(x)\n"
+                                    "    x = fc(h)  # two\n  x")
+    canonical = format_text(text)
+    assert "  for fc in fcs:\n      x = fc(x) + y" in canonical
+    assert "  for fc in fcs:\n      h = relu(x)\n      x = fc(h)  # two\n  x\n" in canonical
+    assert format_text(canonical) == canonical
+    x = torch.randn(2, 4)
+    one, two = (from_text(t, "loops.yaml", N=2).build() for t in (text, canonical))
+    two.load_state_dict(one.state_dict())
+    torch.testing.assert_close(one(x), two(x))

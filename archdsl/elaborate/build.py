@@ -17,6 +17,7 @@ from ..names import check_map_key
 from .evaluate import Evaluator, is_tensorish
 from .indexing import layer_item, subscript_entries
 from .insizes import input_sizes, reads_input_sizes
+from .layerloop import run_for
 from .tying import resolve_ties
 from .dimdecls import check_values, declared_dims
 from .scope import Scope, SymbolScope, builtin_scope
@@ -35,6 +36,7 @@ class Frame:
     stmts: list | None
     seen: dict = field(default_factory=dict)  # call site -> how often it ran in this call
     bare: dict = field(default_factory=dict)  # `parameter` layer name -> its tensor in this call
+    step: tuple | None = None  # inside `for layer in layers:`: (this iteration, iterations), for the probes
 
     def key(self, span: Span) -> str:
         """A name for a call site, the same in every instance of the block: `line.col`, `#k` when repeated."""
@@ -290,6 +292,8 @@ class Builder(Evaluator):
     def _stmt(self, stmt: A.Node, scope: Scope, default_target: str | None):
         if isinstance(stmt, A.Assert):
             return self.check_assert(stmt, scope)
+        if isinstance(stmt, A.For):
+            return run_for(self, stmt, scope)
         if isinstance(stmt, A.Assign):
             value = self._value(stmt.value, scope, _target_names(stmt.targets))
             names: dict = {}
@@ -402,6 +406,7 @@ class Builder(Evaluator):
         """Where the node is called in its block's forward, and in which call of the block (probes)."""
         node = self.graph.node(nid)
         node.stmt_index, node.call_index = self.frame.key(span), len(self.frame.module.calls)
+        node.step = self.frame.step
 
     def _check_arity(self, op, values: list, span: Span) -> None:
         if op.inputs is None:

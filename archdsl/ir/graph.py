@@ -49,6 +49,7 @@ class Node:
     method: str | None = None   # the model's method that made it (None: its forward)
     stmt_index: str | None = None  # probes: the call site in the block's forward, and which call of it
     call_index: int | None = None
+    step: tuple | None = None  # made inside `for layer in layers:`: (iteration, iterations) of each call
     # inputs
     name: str | None = None
     dtype: str | None = None

@@ -156,5 +156,14 @@ class Assert(Node):
 
 
 @dataclass(frozen=True)
+class For(Node):
+    """`for layer in layers:` and its body: the statements run once per layer of a list or map."""
+
+    target: Node | tuple  # a Name (a tuple of targets is a located error in forward)
+    iter: Node
+    body: tuple
+
+
+@dataclass(frozen=True)
 class Program(Node):
     stmts: tuple

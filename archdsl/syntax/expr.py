@@ -17,28 +17,65 @@ from . import ast as A
 Locate = Callable[[int, int, int], Span]  # (line, col, length) within the text -> Span in the file
 
 
-class _BracketNewlines:
-    """Postlexer: newlines inside (), [] and {} continue the line, as in Python."""
+class _Layout:
+    """Postlexer: newlines inside (), [] and {} continue the line, as in Python; after a line that ends with
+    `:` (a `for` header), a more indented line opens a block (_INDENT) that ends at the first line indented as
+    the header's (_DEDENT). Other indentation is free, as it always was: only `for` bodies are blocks."""
 
     always_accept = ("_NL",)
 
     def process(self, stream):
-        depth = 0
+        depth, blocks, line_indent = 0, [], None  # blocks: (header's indent, body's indent) of each open block
+        newline, last = None, None  # the newline before the next token; the last token outside brackets
         for tok in stream:
+            if tok.type in ("RPAR", "RSQB", "RBRACE"):
+                depth = max(0, depth - 1)
+            elif tok.type == "_NL":
+                if not depth:
+                    newline = newline or tok
+                continue
+            indent = tok.column - 1
+            if line_indent is None:  # the first line: newlines before it separate nothing
+                line_indent, newline = indent, None
+            elif newline is not None:
+                yield from self._layout(newline, tok, indent, line_indent, blocks, last)
+                line_indent, newline = indent, None
             if tok.type in ("LPAR", "LSQB", "LBRACE"):
                 depth += 1
-            elif tok.type in ("RPAR", "RSQB", "RBRACE"):
-                depth = max(0, depth - 1)
-            elif tok.type == "_NL" and depth:
-                continue
+            last = tok if not depth else last
             yield tok
+        for _ in blocks:
+            yield Token.new_borrow_pos("_DEDENT", "", last) if last is not None else Token("_DEDENT", "")
+        if newline is not None:
+            yield newline
+
+    @staticmethod
+    def _layout(newline, tok, indent: int, line_indent: int, blocks: list, last):
+        if last is not None and last.type == "COLON":
+            if indent <= line_indent:
+                raise SyntaxError_("the body of `for` must be indented more than its header line",
+                                   _relative(tok.line, tok.column, 1),
+                                   hint="indent the loop's statements, or write one after the colon")
+            yield newline
+            blocks.append((line_indent, indent))
+            yield Token.new_borrow_pos("_INDENT", "", tok)
+            return
+        closed = None
+        while blocks and indent < blocks[-1][1]:
+            closed = blocks.pop()
+            yield Token.new_borrow_pos("_DEDENT", "", last)  # where the body ends
+        if closed is not None and indent != closed[0]:
+            raise SyntaxError_("this line is indented less than the loop's body but more than its header",
+                               _relative(tok.line, tok.column, 1),
+                               hint="indent it as the body (inside the loop) or as the `for` line (after it)")
+        yield newline
 
 
 @lru_cache(maxsize=None)
 def _parser() -> Lark:
     grammar = (Path(__file__).with_name("grammar.lark")).read_text()
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True,
-                postlex=_BracketNewlines())
+    return Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True, cache=True,
+                postlex=_Layout())
 
 
 def _node_span(meta, locate: Locate) -> Span:
@@ -71,6 +108,12 @@ class _ToAst(Transformer):
 
     def assert_stmt(self, meta, items):
         return A.Assert(self._s(meta), items[0], items[1])
+
+    def for_stmt(self, meta, items):
+        targets, iterable, *body = items
+        target = targets[0] if len(targets) == 1 else targets
+        header = self.locate(meta.line, meta.column, 3)  # `for`: the body's lines follow on their own
+        return A.For(header, target, iterable, tuple(b for b in body if b is not None))
 
     def expr_stmt(self, meta, items):
         return items[0]
@@ -221,7 +264,8 @@ def _as_targets(node: A.Node):
 
 
 _EXPECTED_WORDS = {"NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
-                   "_NL": "a new line", "$END": "the end"}
+                   "_NL": "a new line", "$END": "the end", "_INDENT": "an indented block",
+                   "_DEDENT": "the end of the block"}
 
 
 def _describe(terminal: str) -> str | None:
@@ -320,7 +364,7 @@ def _check_depth(tree: Tree, limit: int, what: str) -> None:
 def parse_expr(text: str, locate: Locate, what: str = "expression") -> A.Node:
     """Parse text that must be exactly one expression."""
     prog = parse(text, locate, what)
-    if len(prog.stmts) != 1 or isinstance(prog.stmts[0], (A.Assign, A.Return, A.Assert)):
+    if len(prog.stmts) != 1 or isinstance(prog.stmts[0], (A.Assign, A.Return, A.Assert, A.For)):
         where = prog.stmts[1].span if len(prog.stmts) > 1 else (prog.stmts[0].span if prog.stmts else locate(1, 1, 1))
         raise SyntaxError_(f"expected a single {what} here", where,
                            hint="statements and assignments belong in `forward:`")

@@ -373,7 +373,7 @@ def _program_lines(value: str) -> list[str] | None:
             if inner:
                 out += [lines[j].rstrip() for j in span]
             else:
-                rendered = [unparse_stmt(s) for _, s in group]
+                rendered = [line for _, s in group for line in unparse_stmt(s).split("\n")]  # `for`: several
                 out += rendered[:-1]
                 last, col = rendered[-1], comments[end]
                 if col is not None:  # the comment stays at its column when there is room

@@ -24,6 +24,9 @@ def unparse_stmt(stmt) -> str:
         return f"return {unparse(stmt.value)}"
     if isinstance(stmt, A.Assert):
         return f"assert {unparse(stmt.test, COND)}" + (f", {unparse(stmt.msg, COND)}" if stmt.msg else "")
+    if isinstance(stmt, A.For):  # several lines: the body indented by 4
+        body = "\n".join(unparse_stmt(s) for s in stmt.body).replace("\n", "\n    ")
+        return f"for {_targets(stmt.target, top=True)} in {unparse(stmt.iter, OR)}:\n    {body}"
     return unparse(stmt)
 
 

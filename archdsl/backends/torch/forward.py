@@ -34,6 +34,11 @@ class ForwardWriter:
         self.uses = _uses(self.stmts, module.output)
         self.pending: list = []  # unnamed values waiting to be used: (Tensor, expression, base name, comment)
         self.taken: list = []    # the pending values the expression being built reads, in order
+        self.indent = INDENT
+        self.output = module.output  # what the code being written ends with (a `for` body: its names' values)
+        self.fixed: dict = {}    # inside a `for` body: spec name -> the variable that holds it across iterations
+        self.loop_vars: set = set()  # the `for` variables in scope: their layers are called without `self.`
+        self.outside: list | None = None  # in a `for` body: per statement, the source of each read from outside
 
     def write(self) -> list[str]:
         names = [n for n, _, _ in self.module.block.inputs]
@@ -48,23 +53,29 @@ class ForwardWriter:
         starts = [(s.span.line, s.span.col) for s in self.module.block.forward.stmts]
         self.statement_of = [_statement_of(starts, st.span) for st in self.stmts]
         for self.i, st in enumerate(self.stmts):
-            where = f"  # line {st.span.line}"
-            if st.kind in ("scan", "loop", "decode"):
-                self._flush()
-                first = len(self.lines)
-                first_state = 0 if st.kind == "loop" else 1  # the state's initial values may give up their names
-                kept = st.args[:first_state] + st.args[first_state + st.options["n_state"]:]
-                self.busy = {self.src(a).split("[")[0] for a in _tensors(kept)}
-                getattr(self, f"_{st.kind}")(st)
-                self.busy = None
-                self.lines[first] += where
-            else:
-                self._call(st, where)
+            self._statement(st)
             self.statement += [_statement_of(starts, st.span)] * (len(self.lines) - len(self.statement))
         self.taken = []
-        self.lines.append(f"{INDENT}return {self._inlined(self.src(self.module.output), None)}")
+        self.lines.append(f"{self.indent}return {self._inlined(self.src(self.module.output), None)}")
         self.statement += [len(starts)] * (len(self.lines) - len(self.statement))
         return self.lines
+
+    def _statement(self, st) -> None:
+        where = f"  # line {st.span.line}"
+        if st.kind == "for":
+            self._flush()
+            self._for(st)
+        elif st.kind in ("scan", "loop", "decode"):
+            self._flush()
+            first, outer = len(self.lines), self.busy
+            first_state = 0 if st.kind == "loop" else 1  # the state's initial values may give up their names
+            kept = st.args[:first_state] + st.args[first_state + st.options["n_state"]:]
+            self.busy = {self.src(a).split("[")[0] for a in _tensors(kept)} | (outer or set())
+            getattr(self, f"_{st.kind}")(st)
+            self.busy = outer
+            self.lines[first] += where
+        else:
+            self._call(st, where)
 
     # --- values and names
     def src(self, value, hint: str | None = None) -> str:
@@ -87,6 +98,15 @@ class ForwardWriter:
             else f"{want}_"
         name, k = base, 1
         needed = self.i - 1 if before else self.i
+        if want in self.fixed:  # a name a `for` body assigns: its variable, the value it held kept if needed
+            name = self.fixed[want]
+            old = self.holder.get(name)
+            if old is not None and old != value and self.live_until.get(old, -1) > needed:
+                self.lines.append(f"{self.indent}{self.var(f'{want}_in', old)} = {name}")
+            self.holder[name] = value
+            if value is not None:
+                _bind(value, name, self.expr)
+            return name
         while (name in self.holder and self.live_until.get(self.holder[name], -1) > needed) or \
                 (self.busy is not None and name in self.busy):
             name = f"{base}_{k}"
@@ -124,7 +144,7 @@ class ForwardWriter:
         while self.pending:
             u, expr, base, where = self.pending.pop(0)
             name = self.var(base, u, before=True)
-            self.lines.append(f"{INDENT}{name} = {expr}{where}")
+            self.lines.append(f"{self.indent}{name} = {expr}{where}")
             if u == t:
                 return name
         raise KeyError(t)
@@ -136,7 +156,7 @@ class ForwardWriter:
     def _dead_after(self, t) -> bool:
         """`t` may be overwritten by the op reading it: made in this forward by an op whose gradient does not
         need its output, and read nowhere else (torchvision's `nn.ReLU(inplace=True)` after conv, bn, add)."""
-        if not isinstance(t, Tensor) or self.uses[t] != 1 or any(t == x for x in self.module.inputs):
+        if not isinstance(t, Tensor) or self.uses[t] != 1 or any(t == x for x in self.module.inputs) or self.loop_vars:
             return False
         node = self.gen.graph.node(t.node)
         return node.kind == "op" and node.scope == self.module.path and node.op.name in _BACKWARD_WITHOUT_OUTPUT
@@ -148,7 +168,7 @@ class ForwardWriter:
             return False
         later = [j for j in range(self.i + 1, len(self.stmts)) if r in _tensors(self.stmts[j].args)]
         if not later:  # returned: written into `return` when made by the last spec statement
-            return r in set(_tensors(self.module.output)) and self.statement_of[self.i] == max(self.statement_of)
+            return r in set(_tensors(self.output)) and self.statement_of[self.i] == max(self.statement_of, default=0)
         j = later[0]
         return self.statement_of[j] == self.statement_of[self.i] and self.stmts[j].kind not in ("scan", "loop",
                                                                                               "decode")
@@ -157,9 +177,10 @@ class ForwardWriter:
     def _call(self, st, where: str) -> None:
         hints = self.hints.get(st.span, [])
         self.taken = []
-        args = [self.src(a, hints[k] if k < len(hints) else None) for k, a in enumerate(st.args)]
+        args = self._args(st.args, hints)
         if st.kind == "module":
-            call, base = f"self.{st.callee}({', '.join(args)})", _identifier(st.callee)
+            owner = "" if _head(st.callee) in self.loop_vars else "self."
+            call, base = f"{owner}{st.callee}({', '.join(args)})", _identifier(st.callee)
             child = self.module.children.get(st.callee)  # None: a model this model uses (`uses:`)
             if child is not None and child.kind == "op" and probed_call(child.op):  # several outputs or a custom call: probed inline
                 node = self.gen.graph.node(next(_tensors(st.result)).node)
@@ -183,9 +204,25 @@ class ForwardWriter:
         if isinstance(st.target, tuple) and _same_structure(st.target, st.result):
             var = self._unpack(st.target, st.result)
         else:
-            want = st.target if isinstance(st.target, str) else ("out" if self.module.output == st.result else base)
+            want = st.target if isinstance(st.target, str) else ("out" if self.output == st.result else base)
             var = self.var(want, st.result)
-        self.lines.append(f"{INDENT}{var} = {call}{where}")
+        self.lines.append(f"{self.indent}{var} = {call}{where}")
+
+    def _args(self, values: list, hints: list) -> list[str]:
+        """The sources of a statement's arguments; inside a `for` body, a value read from outside the loop by its
+        variable from before the loop (`self.outside`: its flat read positions)."""
+        if self.outside is None:
+            return [self.src(a, hints[k] if k < len(hints) else None) for k, a in enumerate(values)]
+        flat = iter(self.outside[self.i])
+
+        def one(v):  # (no spec-written names here: the name may hold the value of another iteration)
+            if isinstance(v, Tensor):
+                outer = next(flat)
+                return outer if outer is not None else self.src(v)
+            inner = ", ".join(one(x) for x in v)
+            return f"[{inner}]" if isinstance(v, list) else f"({inner},)" if len(v) == 1 else f"({inner})"
+
+        return [one(a) for a in values]
 
     def _unpack(self, names, result) -> str:
         if isinstance(names, str):
@@ -215,7 +252,7 @@ class ForwardWriter:
         state = [self.var(nm, out) for nm, out in zip(names, outputs)]
         moved = [(v, src) for v, src in zip(state, sources) if v != src]  # `h = h` is left out
         if moved:
-            self.lines.append(f"{INDENT}{', '.join(v for v, _ in moved)} = {', '.join(src for _, src in moved)}")
+            self.lines.append(f"{self.indent}{', '.join(v for v, _ in moved)} = {', '.join(src for _, src in moved)}")
         return state
 
     def _body_args(self, st, first_arg: str | None, state: list[str], first: int) -> str:
@@ -226,7 +263,7 @@ class ForwardWriter:
     def _outputs_probe(self, st, names: list[str]) -> None:
         for j, name in enumerate(names):
             if self.gen.probe:
-                self.lines.append(f"{INDENT}{self._probe(st, f'o{j}', name)}")
+                self.lines.append(f"{self.indent}{self._probe(st, f'o{j}', name)}")
 
     def _scan(self, st) -> None:
         outs, m = list(_tensors(st.result)), st.options.get("step_outputs", 1)
@@ -241,15 +278,15 @@ class ForwardWriter:
         kept = self._kept(outs[:m], ys, ys_t)
         steps = [self.var(f"{y}_steps") for y, _ in kept]
         if steps:
-            self.lines.append(f"{INDENT}{', '.join(steps)} = {', '.join('[]' for _ in steps)}")
+            self.lines.append(f"{self.indent}{', '.join(steps)} = {', '.join('[]' for _ in steps)}")
         steps_range, order = f"range({xs}.shape[{dim}])", ""
         if st.options.get("reverse"):  # last step to first; the outputs are stacked in the sequence's order
             steps_range, order = f"reversed({steps_range})", "[::-1]"
-        self.lines += [f"{INDENT}for {step} in {steps_range}:",
-                       f"{INDENT}    {self._step_lhs(st, ys_t, state)} = "
+        self.lines += [f"{self.indent}for {step} in {steps_range}:",
+                       f"{self.indent}    {self._step_lhs(st, ys_t, state)} = "
                        f"self.{st.callee}({self._body_args(st, _select(xs, dim, step), state, 1)})"]
-        self.lines += [f"{INDENT}    {s}.append({y_t})" for s, (_, y_t) in zip(steps, kept)]
-        self.lines += [f"{INDENT}{y} = torch.stack({s}{order}, {dim})" for s, (y, _) in zip(steps, kept)]
+        self.lines += [f"{self.indent}    {s}.append({y_t})" for s, (_, y_t) in zip(steps, kept)]
+        self.lines += [f"{self.indent}{y} = torch.stack({s}{order}, {dim})" for s, (y, _) in zip(steps, kept)]
         self._outputs_probe(st, [y for y, _ in kept] + state)
 
     def _kept(self, outs: list, ys: list[str], ys_t: list[str]) -> list[tuple[str, str]]:
@@ -267,8 +304,8 @@ class ForwardWriter:
         outs = _as_list(st.result)
         names = self._names(st, self._body_input_names(st)[:st.options["n_state"]])
         state = self._state(st, 0, outs, names)
-        self.lines += [f"{INDENT}for _ in range({st.options['count']}):",
-                       f"{INDENT}    {', '.join(state)} = self.{st.callee}({self._body_args(st, None, state, 0)})"]
+        self.lines += [f"{self.indent}for _ in range({st.options['count']}):",
+                       f"{self.indent}    {', '.join(state)} = self.{st.callee}({self._body_args(st, None, state, 0)})"]
         self._outputs_probe(st, state)
 
     def _decode(self, st) -> None:
@@ -278,7 +315,7 @@ class ForwardWriter:
                             + body_inputs[1:1 + st.options["n_state"]])
         start_shape = self.gen.graph.node(st.args[0].node).meta.shape
         token = self.var("token")
-        self.lines.append(f"{INDENT}{token} = {self.src(st.args[0])}")
+        self.lines.append(f"{self.indent}{token} = {self.src(st.args[0])}")
         state = self._state(st, 1, outs[1 + m:], names[1 + m:])
         tokens = self.var(names[0], outs[0])
         ys = [self.var(nm, out) for nm, out in zip(names[1:1 + m], outs[1:1 + m])]
@@ -288,22 +325,77 @@ class ForwardWriter:
         steps = [self.var(f"{y}_steps") for y, _ in kept]
         eos = st.options["eos"]
         done = self.var("done") if eos is not None else None
-        self.lines.append(f"{INDENT}{', '.join([token_steps] + steps)} = {', '.join('[]' for _ in [0] + steps)}")
+        self.lines.append(f"{self.indent}{', '.join([token_steps] + steps)} = {', '.join('[]' for _ in [0] + steps)}")
         if done:
-            self.lines.append(f"{INDENT}{done} = torch.zeros_like({token}, dtype=torch.bool)")
-        self.lines += [f"{INDENT}for _ in range({st.options['max_len']}):",
-                       f"{INDENT}    {self._step_lhs(st, ys_t, state)} = "
+            self.lines.append(f"{self.indent}{done} = torch.zeros_like({token}, dtype=torch.bool)")
+        self.lines += [f"{self.indent}for _ in range({st.options['max_len']}):",
+                       f"{self.indent}    {self._step_lhs(st, ys_t, state)} = "
                        f"self.{st.callee}({self._body_args(st, token, state, 1)})",
-                       f"{INDENT}    {token} = {ys_t[0]}.argmax(-1)"]
+                       f"{self.indent}    {token} = {ys_t[0]}.argmax(-1)"]
         if done:  # after end-of-sentence a sequence only repeats it
-            self.lines += [f"{INDENT}    {token} = torch.where({done}, torch.full_like({token}, {eos}), {token})",
-                           f"{INDENT}    {done} = {done} | ({token} == {eos})"]
-        self.lines.append(f"{INDENT}    {token_steps}.append({token})")
-        self.lines += [f"{INDENT}    {s}.append({y_t})" for s, (_, y_t) in zip(steps, kept)]
+            self.lines += [f"{self.indent}    {token} = torch.where({done}, torch.full_like({token}, {eos}), {token})",
+                           f"{self.indent}    {done} = {done} | ({token} == {eos})"]
+        self.lines.append(f"{self.indent}    {token_steps}.append({token})")
+        self.lines += [f"{self.indent}    {s}.append({y_t})" for s, (_, y_t) in zip(steps, kept)]
         at = len(start_shape)
-        self.lines.append(f"{INDENT}{tokens} = torch.stack({token_steps}, {at})")
-        self.lines += [f"{INDENT}{y} = torch.stack({s}, {at})" for s, (y, _) in zip(steps, kept)]
+        self.lines.append(f"{self.indent}{tokens} = torch.stack({token_steps}, {at})")
+        self.lines += [f"{self.indent}{y} = torch.stack({s}, {at})" for s, (y, _) in zip(steps, kept)]
         self._outputs_probe(st, [tokens] + [y for y, _ in kept] + state)
+
+    def _for(self, st) -> None:
+        """`for layer in self.layers:` with the body written from the first iteration's statements. Each name the
+        body assigns has one variable across the iterations; values from before the loop keep theirs."""
+        opts, where = st.options, f"  # line {st.span.line}"
+        body, first_end = opts["iterations"][0]
+        names = [n for n in opts["names"] if list(_tensors(first_end[n]))]
+        fixed = {**self.fixed, **{n: self.fixed.get(n) or self.var(n) for n in names}}
+        carried = {r[1] for roles in opts["roles"] for r in roles if r[0] == "name"}
+        moved = [(fixed[n], self.src(opts["entry"][n])) for n in names if n in carried]
+        moved = [(v, src) for v, src in moved if v != src]
+        if moved:
+            self.lines.append(f"{self.indent}{', '.join(v for v, _ in moved)} = {', '.join(s for _, s in moved)}")
+        outside = {}  # the values read from outside the loop: each keeps a variable the body does not assign
+        for t in (r[1] for roles in opts["roles"] for r in roles if r[0] == "outside"):
+            if t not in outside:
+                src = self.src(t)
+                if _head(src) in fixed.values():
+                    keep = self.var(f"{_head(src)}_outer", t)
+                    self.lines.append(f"{self.indent}{keep} = {src}")
+                    src = self.src(t)
+                outside[t] = src
+        owner = "" if _head(st.callee) in self.loop_vars else "self."
+        self.lines.append(f"{self.indent}for {opts['var']} in {owner}{st.callee}:{where}")
+        live = {n for n, v in self.holder.items() if v is not None and self.live_until.get(v, -1) >= self.i}
+        saved = (self.stmts, self.i, self.live_until, self.uses, self.statement_of, self.busy, self.output,
+                 self.indent, self.fixed, set(self.loop_vars), self.outside)
+        self.stmts, self.output = body, tuple(first_end[n] for n in names)
+        self.live_until, self.uses = _last_uses(body, self.output), _uses(body, self.output)
+        self.statement_of = [_statement_of(opts["starts"], b.span) for b in body]
+        self.busy = (live | (self.busy or set()) | {opts["var"]}) - set(fixed.values())
+        self.indent, self.fixed = self.indent + "    ", fixed
+        self.loop_vars.add(opts["var"])
+        self.outside = [[outside.get(r[1]) if r[0] == "outside" else None for r in roles] for roles in opts["roles"]]
+        before = {t: self.expr[t] for n in names if n in carried for t in _tensors(opts["entry"][n])}
+        for n in names:
+            if n in carried:
+                self.holder[fixed[n]] = opts["entry"][n]
+                _bind(opts["entry"][n], fixed[n], self.expr)
+        for self.i, inner in enumerate(body):
+            self._statement(inner)
+        self.taken = []
+        self._flush()
+        self.i = len(body)  # the names' values at the end of the body: read as the loop's last statement
+        ends = [(fixed[n], self._args([first_end[n]], [])[0]) for n in names]
+        ends = [(v, src) for v, src in ends if v != src]
+        if ends:  # a name that ends the iteration holding another's value (`h = x`): one assignment for all
+            self.lines.append(f"{self.indent}{', '.join(v for v, _ in ends)} = {', '.join(s for _, s in ends)}")
+        (self.stmts, self.i, self.live_until, self.uses, self.statement_of, self.busy, self.output,
+         self.indent, self.fixed, self.loop_vars, self.outside) = saved
+        self.expr.update(before)
+        for n in names:
+            final = opts["iterations"][-1][1][n]
+            self.holder[fixed[n]] = final
+            _bind(final, fixed[n], self.expr)
 
     def _body_input_names(self, st) -> list[str]:
         """The inputs of the loop's body: a layer of this block, or a model this model uses."""
@@ -401,6 +493,11 @@ def _substitute(text: str, inline: dict) -> str:
             loose = _needs_parentheses(parents.get(id(node)), node, ast.parse(expr, mode="eval").body)
             text = text.replace(node.id, f"({expr})" if loose else expr, 1)
     return text
+
+
+def _head(source: str) -> str:
+    """The variable a source starts with: `layer` in `layer[0]`, `layers` in `layers.a`."""
+    return source.split("[")[0].split(".")[0].split("(")[0]
 
 
 def _identifier(callee: str) -> str:

@@ -126,6 +126,8 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
         kind = node.kind
         # which of this model's calls of the block made the node (other models may call it too)
         call = node.call_index - first_call[node.scope] if node.call_index is not None else None
+        if node.step is not None:  # made in a `for` over a layer list: one record per iteration of each call
+            call = call * node.step[1] + node.step[0]
         if kind == "input":
             out[nid] = [concrete_shape(node.meta.shape, dims)]
         elif kind == "loop_in":
