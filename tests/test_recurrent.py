@@ -399,3 +399,23 @@ def test_only_layers_of_sequence_ops_take_lengths(write_spec):
 def test_run_packed_is_generated_only_where_a_call_packs(write_spec):
     spec = load(write_spec, LSTM_STATE)
     assert "def run_packed" not in spec.source and "ys, (h, c) = self.lstm1(x, (h0, c0))" in spec.source
+
+
+def test_lstm_classifier_reads_padded_sentences_up_to_their_lengths():
+    from tests.helpers import spec_path
+
+    spec = archdsl.load(spec_path("lstm_classifier"), vocab=50, embed=16, hidden=32, layers=2, bidirectional=True)
+    model = spec.build().eval()
+    lengths = torch.tensor([4, 7, 2])
+    valid = torch.arange(7) < lengths[:, None]
+    tokens = torch.randint(1, 50, (3, 7)) * valid                   # padding id 0 after each sentence
+    # the spec's layers written out in torch, each sentence packed to its length
+    embedded = torch.nn.functional.embedding(tokens, model.embed.weight, padding_idx=0)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+    _, (h, _) = model.lstm(packed)
+    want = torch.softmax(model.fc(torch.cat([h[-2], h[-1]], -1)), -1)   # top layer, both directions
+    torch.testing.assert_close(model.classify_padded(tokens, lengths), want)
+    other_padding = torch.where(valid, tokens, torch.randint(1, 50, (3, 7)))
+    torch.testing.assert_close(model.classify_padded(other_padding, lengths), want)
+    assert not torch.allclose(model(tokens), want)    # forward reads the padding steps too
+    assert_static_equals_runtime(spec, N=2, T=5)

@@ -872,7 +872,7 @@ MUTATIONS = {
     "lenet5: max instead of average subsampling in S2": (
         "lenet5", "s2: avgpool2d(2)", "s2: maxpool2d(2)", 1, check_lenet5),
     "lstm_classifier: softmax over the batch instead of the classes": (
-        "lstm_classifier", "softmax(dim=-1)", "softmax(dim=0)", 1,
+        "lstm_classifier", "softmax(dim=-1)", "softmax(dim=0)", 2,   # forward and classify_padded
         lambda path: check_recurrent("lstm_classifier", path)),
     "stacked_lstm: the head reads the first step instead of the last": (
         "stacked_lstm", "select(ys, 1, -1)", "select(ys, 1, 0)", 1,
