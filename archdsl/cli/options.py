@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from ..errors import LimitError, ParamError
 from ..limits import LIMITS, fmt as fmt_limit, parse_size
@@ -58,9 +59,13 @@ def define(text: str) -> tuple[str, object]:
         parsed = value
     except LimitError as exc:
         raise exc.with_note(f"in `-D {text:.40}`") from None
-    if not _plain_data(parsed):
-        parsed = value
+    if not _plain_data(parsed) or (isinstance(parsed, int) and not isinstance(parsed, bool)
+                                   and not _INT_LITERAL.fullmatch(value)):
+        parsed = value  # `1_0`, `010`, `+5`, ` 5`, `0x10`, `1:30`: YAML reads integers there; a -D value keeps its text
     return key.strip(), parsed
+
+
+_INT_LITERAL = re.compile(r"-?(0|[1-9][0-9]*)")  # what -D reads as an integer, exactly
 
 
 def _plain_data(v) -> bool:

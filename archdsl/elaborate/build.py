@@ -94,6 +94,14 @@ class Builder(Evaluator):
                 raise ParamError(f"the dim `{name}` must be a positive integer, got {value!r}", self._params_span())
         return params
 
+    def definition(self, name: str) -> Span | None:
+        """Where a parameter, a let or a block's parameter or let named `name` is written (the first found)."""
+        if name in self.doc.params:
+            return self.doc.params[name][1]
+        lets = [*self.doc.lets, *(let for m in self.doc.models.values() for let in m.lets),
+                *(item for b in self.doc.blocks.values() for item in (*b.params, *b.lets))]
+        return next((span for n, _, span in lets if n == name), None)
+
     def _params_span(self) -> Span:
         first = next(iter(self.doc.params.values()), None)
         return first[1] if first else Span(self.doc.file, 1, 1)

@@ -262,7 +262,7 @@ class Evaluator:
     def eval_Chain(self, node: A.Chain, scope: Scope, target: str | None = None):
         value = self.eval(node.items[0], scope)
         for link in node.items[1:]:
-            fn = self.eval(link, scope)
+            fn = self.callee(link, scope)
             value = self.apply(fn, [value], {}, link.span, target)
         return value
 
@@ -314,7 +314,7 @@ class Evaluator:
         raise TypeError_("a slice is only allowed inside `[...]`", node.span)
 
     def eval_Call(self, node: A.Call, scope: Scope, target: str | None = None):
-        fn = self.eval(node.func, scope)
+        fn = self.callee(node.func, scope)
         args: list = []
         for a in node.args:
             if isinstance(a, A.Star):
@@ -330,6 +330,26 @@ class Evaluator:
                 raise ArgumentError(f"the argument `{name}` is given twice", span)
             kwargs[name] = (self.eval(value, scope), value.span)
         return self.call(fn, args, kwargs, node.span, target)
+
+    def callee(self, node: A.Node, scope: Scope):
+        """What a call or a chain link applies. A name whose value is data, where the same name further out is an
+        op, a block or a function (`dropout: 0.1`, then `dropout(x, 0.5)`), is an error that says so."""
+        fn = self.eval(node, scope)
+        if not isinstance(node, A.Name) or not _is_data(fn):
+            return fn
+        here = _definer(scope, node.id)
+        hidden = next((s.vars[node.id] for s in _chain(here) if not _is_data(s.vars.get(node.id, 0))), None)
+        if not isinstance(hidden, (OpFn, BlockFn, Builtin, LoopForm)):
+            return fn
+        where = self.definition(node.id)
+        at = f" at line {where.line}" if where is not None else ""
+        raise TypeError_(f"`{node.id}` is {_what(here)}{at} ({describe(fn)}), which hides {describe(hidden)}",
+                         node.span, hint=f"rename it (e.g. `{node.id}_p`, there and where it is used) so that "
+                                         f"`{node.id}` names {describe(hidden)} again")
+
+    def definition(self, name: str) -> Span | None:
+        """Where a parameter or let is defined (the builder knows the spec)."""
+        return None
 
     def call(self, fn, args: list, kwargs: dict, span: Span, target: str | None = None):
         """Call a value: builtins compute, ops and blocks make templates or apply to tensors."""
@@ -403,6 +423,31 @@ class Evaluator:
     def mode_branch(self, node: A.Cond, scope: Scope):
         raise TypeError_("`training` is only known inside `forward`", node.test.span,
                          hint="layers and values are the same in both modes; choose tensors in `forward`")
+
+
+def _is_data(v) -> bool:
+    """Plain values: numbers, strings, lists, dicts, None, symbolic dims."""
+    return v is None or isinstance(v, (bool, int, float, str, list, tuple, dict)) or hasattr(v, "free_symbols")
+
+
+def _chain(scope: Scope | None):
+    while scope is not None:
+        yield scope
+        scope = scope.parent
+
+
+def _definer(scope: Scope, name: str) -> Scope | None:
+    """The innermost scope that holds `name`."""
+    return next((s for s in _chain(scope) if name in s.vars), None)
+
+
+def _what(scope: Scope | None) -> str:
+    """A name's kind, from the scope that holds it: `params`, `let`, `arguments of Block`, ..."""
+    what = scope.what if scope is not None else ""
+    if what.startswith("arguments of "):
+        return f"a parameter of the block `{what[len('arguments of '):]}`"
+    return {"params": "a parameter", "let": "a let", "lambda": "a lambda's parameter", "inputs": "an input",
+            "input sizes": "an input"}.get(what, "a value")
 
 
 def _is_number(v) -> bool:

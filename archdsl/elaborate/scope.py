@@ -4,13 +4,44 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import LimitError, NameError_, Span, did_you_mean
+from ..errors import LimitError, NameError_, Span
 from ..limits import DEFAULTS, current as current_limit, exceeded
 from .values import Builtin
 
 MAX_REPEAT = DEFAULTS["max_repeat"]
 # Ops that have a new name: {old name: new name}. A spec using the old name gets an error whose hint names the new.
 RENAMED_OPS = {"multihead_attention": "multi_head_attention"}
+
+
+# Other names for ops, as PyTorch and papers call them: {name, lower case without `_`: the ops it may mean}.
+# A spec using one is told the op by meaning before any op spelled alike (`swish`: `silu`, not `sigmoid`).
+OP_ALIASES = {
+    "swish": ["silu"], "hswish": ["hardswish"], "hsigmoid": ["hardsigmoid"], "gelutanh": ["gelu"],
+    "mha": ["multi_head_attention"], "selfattention": ["multi_head_attention", "scaled_dot_product_attention"],
+    "attention": ["multi_head_attention", "scaled_dot_product_attention"], "sdpa": ["scaled_dot_product_attention"],
+    "flashattention": ["scaled_dot_product_attention"], "dense": ["linear"], "fullyconnected": ["linear"],
+    "cat": ["concat"], "concatenate": ["concat"], "conv": ["conv2d", "conv1d"], "convolution": ["conv2d"],
+    "deconv": ["conv_transpose2d"], "convtranspose": ["conv_transpose2d"], "droppath": ["stochastic_depth"],
+    "embed": ["embedding"], "mean": ["reduce_mean"], "view": ["reshape"], "transpose": ["permute"],
+    "tensorsplit": ["split", "chunk"], "unbind": ["chunk"], "slice": ["narrow"], "norm": ["layernorm", "vector_norm"],
+    "bn": ["batchnorm2d"], "ln": ["layernorm"], "gap": ["global_avgpool2d"], "upsample": ["interpolate"],
+    "onehot": ["one_hot"], "causalmask": ["causal_mask"], "astype": ["cast"],
+    "sdp": ["scaled_dot_product_attention"], "layerscale": ["parameter"], "clstoken": ["parameter"],
+}
+
+
+def suggest(name: str, names) -> str | None:
+    """`did you mean ...?`: the ops `name` means (OP_ALIASES, or the same letters without `_`) first, then
+    the names spelled alike."""
+    import difflib
+
+    names = sorted(set(names))
+    key = name.lower().replace("_", "")
+    meant = [n for n in OP_ALIASES.get(key, []) if n in names] + \
+        [n for n in names if n.lower().replace("_", "") == key and n != name]
+    close = [n for n in difflib.get_close_matches(name, names, n=3, cutoff=0.6) if n not in meant]
+    picks = (meant + close)[:3]
+    return "did you mean " + " or ".join(f"`{c}`" for c in picks) + "?" if picks else None
 
 
 class Scope:
@@ -32,7 +63,7 @@ class Scope:
 
     def missing(self, name: str, span: Span) -> Any:
         hint = f"`{name}` was renamed to `{RENAMED_OPS[name]}`" if name in RENAMED_OPS else \
-            did_you_mean(name, self.all_names())
+            suggest(name, self.all_names())
         raise NameError_(f"`{name}` is not defined", span, hint=hint)
 
     def all_names(self) -> set:
