@@ -47,6 +47,9 @@ TORCHVISION: dict[str, tuple[str, dict]] = {
        for w in ("0_5", "1_0", "1_5", "2_0")},
     "inception_v3": ("inception_v3", {}),  # inception_v3(aux_logits=False, init_weights=False)
     **{f"vit_{v}": ("vit", {"variant": v}) for v in ("b_16", "b_32", "l_16", "l_32", "h_14")},
+    # torchvision.models.video: VideoResNet's three variants, S3D
+    **{v: ("video_resnet", {"variant": v}) for v in ("r3d_18", "mc3_18", "r2plus1d_18")},
+    "s3d": ("s3d", {}),
 }
 
 

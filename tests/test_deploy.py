@@ -56,6 +56,8 @@ SMALL_GAN = {"ngf": 16, "ndf": 16}
 CASES = {
     "resnet": Case("resnet", {"depth": 18}),
     "googlenet": Case("googlenet", compile="slow"),                     # 9 inception modules: ~1-2 min to compile
+    "video_resnet": Case("video_resnet", {"frames": 4, "image_size": 32}),
+    "s3d": Case("s3d", compile="slow"),                                 # 9 inception modules: ~3 min to compile
     "vgg": Case("vgg", {"depth": 11}),
     "capsnet": Case("capsnet", {"conv_channels": 16, "primary_caps": 4}),
     "dcgan": Case("dcgan", SMALL_GAN),
