@@ -47,6 +47,12 @@ TORCHVISION: dict[str, tuple[str, dict]] = {
        for w in ("0_5", "1_0", "1_5", "2_0")},
     "inception_v3": ("inception_v3", {}),  # inception_v3(aux_logits=False, init_weights=False)
     **{f"vit_{v}": ("vit", {"variant": v}) for v in ("b_16", "b_32", "l_16", "l_32", "h_14")},
+    # torchvision.models.segmentation (aux_loss=False, 21 classes): ResNet-50/101 with the last two stages
+    # dilated, MobileNetV3-Large with the last stage dilated
+    **{f"{h}_resnet{d}": ("resnet", {"depth": d, "head": h, "replace_stride_with_dilation": [False, True, True],
+                                     "num_classes": 21}) for h in ("fcn", "deeplabv3") for d in (50, 101)},
+    **{f"{h}_mobilenet_v3_large": ("mobilenet_v3", {"arch": "large", "head": h, "dilated": True, "num_classes": 21})
+       for h in ("deeplabv3", "lraspp")},
     # torchvision.models.video: VideoResNet's three variants, S3D
     **{v: ("video_resnet", {"variant": v}) for v in ("r3d_18", "mc3_18", "r2plus1d_18")},
     "s3d": ("s3d", {}),

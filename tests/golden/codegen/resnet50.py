@@ -8,36 +8,38 @@ import torch.nn.functional as F
 
 
 class Bottleneck(nn.Module):
-    """The block `Bottleneck` (../../../specs/resnet.yaml, line 45)."""
+    """The block `Bottleneck` (../../../specs/resnet.yaml, line 81)."""
 
-    def __init__(self, in_channels, planes, stride=1, project=False):
+    def __init__(self, in_channels, planes, stride=1, project=False, dilation=1):
         super().__init__()
         width = int(planes * (64 / 64)) * 1
         self.project = project
-        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)  # line 50
-        self.bn1 = nn.BatchNorm2d(width)  # line 51
-        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)  # line 52
-        self.bn2 = nn.BatchNorm2d(width)  # line 53
-        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)  # line 54
-        self.bn3 = nn.BatchNorm2d(planes * 4)  # line 55
-        self.downsample = nn.Sequential(  # line 56
+        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)  # line 86
+        self.bn1 = nn.BatchNorm2d(width)  # line 87
+        self.conv2 = nn.Conv2d(  # line 88
+            width, width, 3, stride=stride, padding=dilation, dilation=dilation, bias=False
+        )
+        self.bn2 = nn.BatchNorm2d(width)  # line 89
+        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)  # line 90
+        self.bn3 = nn.BatchNorm2d(planes * 4)  # line 91
+        self.downsample = nn.Sequential(  # line 92
             nn.Conv2d(in_channels, planes * 4, 1, stride=stride, bias=False),
             nn.BatchNorm2d(planes * 4),
         ) if project else None
 
     def forward(self, x):
-        y = self.conv1(x)  # line 58
-        y = self.bn1(y)  # line 58
-        y = torch.relu_(y)  # line 58
-        y = self.conv2(y)  # line 58
-        y = self.bn2(y)  # line 58
-        y = torch.relu_(y)  # line 58
-        y = self.conv3(y)  # line 58
-        y = self.bn3(y)  # line 58
+        y = self.conv1(x)  # line 94
+        y = self.bn1(y)  # line 94
+        y = torch.relu_(y)  # line 94
+        y = self.conv2(y)  # line 94
+        y = self.bn2(y)  # line 94
+        y = torch.relu_(y)  # line 94
+        y = self.conv3(y)  # line 94
+        y = self.bn3(y)  # line 94
         if self.project:
-            out = torch.relu_(y + self.downsample(x))  # line 59
+            out = torch.relu_(y + self.downsample(x))  # line 95
         else:
-            out = torch.relu_(y + x)  # line 59
+            out = torch.relu_(y + x)  # line 95
         return out
 
 
@@ -46,20 +48,20 @@ class Resnet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)  # line 63
-        self.bn1 = nn.BatchNorm2d(64)  # line 64
-        self.layer1 = nn.Sequential(  # line 66
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)  # line 51
+        self.bn1 = nn.BatchNorm2d(64)  # line 51
+        self.layer1 = nn.Sequential(  # line 114
             Bottleneck(64, 64, project=True),
             Bottleneck(256, 64),
             Bottleneck(256, 64),
         )
-        self.layer2 = nn.Sequential(  # line 67
+        self.layer2 = nn.Sequential(  # line 115
             Bottleneck(256, 128, stride=2, project=True),
             Bottleneck(512, 128),
             Bottleneck(512, 128),
             Bottleneck(512, 128),
         )
-        self.layer3 = nn.Sequential(  # line 68
+        self.layer3 = nn.Sequential(  # line 116
             Bottleneck(512, 256, stride=2, project=True),
             Bottleneck(1024, 256),
             Bottleneck(1024, 256),
@@ -67,23 +69,16 @@ class Resnet(nn.Module):
             Bottleneck(1024, 256),
             Bottleneck(1024, 256),
         )
-        self.layer4 = nn.Sequential(  # line 69
+        self.layer4 = nn.Sequential(  # line 117
             Bottleneck(1024, 512, stride=2, project=True),
             Bottleneck(2048, 512),
             Bottleneck(2048, 512),
         )
-        self.fc = nn.Linear(2048, 1000)  # line 70
+        self.fc = nn.Linear(2048, 1000)  # line 118
 
     def forward(self, x):
-        x = self.conv1(x)  # line 73
-        x = self.bn1(x)  # line 73
-        x = torch.relu_(x)  # line 73
-        x = F.max_pool2d(x, 3, stride=2, padding=1)  # line 73
-        x = self.layer1(x)  # line 74
-        x = self.layer2(x)  # line 74
-        x = self.layer3(x)  # line 74
-        x = self.layer4(x)  # line 74
-        out = F.adaptive_avg_pool2d(x, 1)  # line 75
-        out = torch.flatten(out, 1)  # line 75
-        out = self.fc(out)  # line 75
+        relu = torch.relu_(self.bn1(self.conv1(x)))  # line 125
+        layer2 = self.layer2(self.layer1(F.max_pool2d(relu, 3, stride=2, padding=1)))  # line 125
+        f = self.layer4(self.layer3(layer2))  # line 125
+        out = self.fc(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1))  # line 126
         return out
