@@ -5,7 +5,8 @@ Names are ASCII identifiers (`[A-Za-z_][A-Za-z0-9_]*`): Python reads identifiers
 way. Names that may stand alone in the generated code (parameters, `let`s, dims, inputs, block parameters,
 objectives, models) must also leave alone every name the generated file looks up itself (RESERVED); names of
 attributes of an nn.Module (layers, models) those nn.Module already has (MODULE_ATTRS); and the class of a
-spec, block or model (`class_name`) must not be a reserved name either.
+spec, block or model (`class_name`) must not be a reserved name either. The keys of a map of named layers may
+also hold `-` (`check_map_key`): they are written only as string literals.
 """
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ MODULE_ATTRS = frozenset({
     "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule", "share_memory",
     "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad"})
 _RULE = "names become Python identifiers: ASCII letters, digits and `_`, not starting with a digit"
+# A key of a map of named layers may also hold `-` (torchvision's RegNet names its blocks `block1-0`): torch's
+# add_module takes any string without `.`, and the generated code writes keys only as string literals (an
+# OrderedDict of nn.Sequential), reaching a non-identifier key by its position, never as an identifier.
+_MAP_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 
 
 def class_name(name: str) -> str:
@@ -66,6 +71,15 @@ def check_attribute_name(name: str, span: Span, what: str) -> None:
     if name.startswith("_") or name in MODULE_ATTRS:
         _refuse(name, span, what, "nn.Module uses that name itself" if name in MODULE_ATTRS else
                 "names starting with `_` are kept for nn.Module", f"rename it, e.g. `{name.strip('_')}_`")
+
+
+def check_map_key(name: str, span: Span, what: str) -> None:
+    """A key of a map of named layers: a layer name, or a name with `-` (`block1-0`), which is only a key."""
+    if _ASCII_NAME.match(name):
+        check_attribute_name(name, span, what)
+    elif not _MAP_KEY.match(name):
+        _refuse(name, span, what, "a map's keys are ASCII letters, digits, `_` and `-`, starting with a letter",
+                "e.g. `block1-0`; `.` separates the parts of a state_dict key, so no key holds one")
 
 
 def check_class_name(name: str, span: Span, what: str) -> None:

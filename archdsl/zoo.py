@@ -47,6 +47,17 @@ TORCHVISION: dict[str, tuple[str, dict]] = {
        for w in ("0_5", "1_0", "1_5", "2_0")},
     "inception_v3": ("inception_v3", {}),  # inception_v3(aux_logits=False, init_weights=False)
     **{f"vit_{v}": ("vit", {"variant": v}) for v in ("b_16", "b_32", "l_16", "l_32", "h_14")},
+    # torchvision's regnet_* builders: BlockParams.from_init_params(depth, w_0, w_a, w_m, group_width, se_ratio)
+    **{f"regnet_{v}": ("regnet", dict(zip(("depth", "w_0", "w_a", "w_m", "group_width", "se_ratio"), p)))
+       for v, p in {
+           "y_400mf": (16, 48, 27.89, 2.09, 8, 0.25), "y_800mf": (14, 56, 38.84, 2.4, 16, 0.25),
+           "y_1_6gf": (27, 48, 20.71, 2.65, 24, 0.25), "y_3_2gf": (21, 80, 42.63, 2.66, 24, 0.25),
+           "y_8gf": (17, 192, 76.82, 2.19, 56, 0.25), "y_16gf": (18, 200, 106.23, 2.48, 112, 0.25),
+           "y_32gf": (20, 232, 115.89, 2.53, 232, 0.25), "y_128gf": (27, 456, 160.83, 2.52, 264, 0.25),
+           "x_400mf": (22, 24, 24.48, 2.54, 16, 0.0), "x_800mf": (16, 56, 35.73, 2.28, 16, 0.0),
+           "x_1_6gf": (18, 80, 34.01, 2.25, 24, 0.0), "x_3_2gf": (25, 88, 26.31, 2.25, 48, 0.0),
+           "x_8gf": (23, 80, 49.56, 2.88, 120, 0.0), "x_16gf": (22, 216, 55.59, 2.1, 128, 0.0),
+           "x_32gf": (23, 320, 69.86, 2.0, 168, 0.0)}.items()},
     # torchvision.models.segmentation (aux_loss=False, 21 classes): ResNet-50/101 with the last two stages
     # dilated, MobileNetV3-Large with the last stage dilated
     **{f"{h}_resnet{d}": ("resnet", {"depth": d, "head": h, "replace_stride_with_dilation": [False, True, True],

@@ -32,7 +32,9 @@ def layer_item(ev, ref: LayerRef, node: A.Index, scope) -> LayerRef:
         if key not in module.children:
             raise TypeError_(f"{_what(ref)} has no layer named {key!r}", item.span,
                              hint=f"its layers: {', '.join(module.children) or '(none)'}")
-        return LayerRef(module.children[key], f"{ref.source}.{key}", owners)
+        # a key that is no identifier (`block1-0`) by its position: nn.Sequential takes integer indices
+        source = f"{ref.source}.{key}" if key.isidentifier() else f"{ref.source}[{list(module.children).index(key)}]"
+        return LayerRef(module.children[key], source, owners)
     if not _is_int(key):
         raise TypeError_(f"{_what(ref)} cannot be indexed by {describe(key)}", item.span)
     if not -len(children) <= key < len(children):

@@ -115,7 +115,7 @@ BUILTINS = {
     "range": _range, "len": len, "min": min, "max": max, "abs": abs, "int": int, "float": float,
     "str": str, "bool": bool, "sum": _sum, "list": list, "tuple": tuple, "round": round,
     "enumerate": lambda xs, start=0: list(enumerate(xs, start)), "zip": lambda *xs: list(zip(*xs)),
-    "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt,
+    "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt, "log": math.log,
 }
 CONSTANTS = {"true": True, "false": False, "True": True, "False": False, "null": None, "None": None}
 

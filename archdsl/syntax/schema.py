@@ -14,6 +14,7 @@ from . import spec as S
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LAYER_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
+MAP_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"  # a key of a map of named layers may hold `-` (`block1-0`)
 BLOCK_HEADER = r"^[A-Za-z_][A-Za-z0-9_]*\s*(\(.*\))?\s*$"
 
 DESCRIPTIONS = {
@@ -63,7 +64,7 @@ def _layer_value(ops: list[str]) -> dict:
     return {"anyOf": [call, {"type": "null"},
                       {"type": "array", "items": {"anyOf": [call, {"type": "null"}, {"type": "array"}]},
                        "description": "A list of layers: an nn.Sequential indexed .0, .1, ..."},
-                      {"type": "object", "propertyNames": {"pattern": LAYER_NAME},
+                      {"type": "object", "propertyNames": {"pattern": MAP_KEY},
                        "additionalProperties": {"anyOf": [call, {"type": "null"}, {"type": "array"},
                                                           {"type": "object"}]},
                        "description": "Named layers: an nn.Sequential with those names (`denselayer1`, ...)"}]}

@@ -358,8 +358,18 @@ def _keys(attrs: dict):
 
 def _ties(m: Module) -> list[str]:
     """`self.lm_head.weight = self.transformer.wte.weight`: tied layers share their source's parameter."""
-    return [f"{INDENT}self.{n}.{TIED[c.op.name]} = self.{c.attrs.source}.{TIED[c.op.name]}"
+    return [f"{INDENT}self.{n}.{TIED[c.op.name]} = self{_layer_path(m, c.attrs.source)}.{TIED[c.op.name]}"
             for n, c in m.children.items() if c.kind == "op" and c.op.name in TIED and c.calls]
+
+
+def _layer_path(m: Module, dotted: str) -> str:
+    """The source of the layer at `dotted` below `m`, after `self`: `.transformer.wte`; a list's element or
+    a map's key that is no identifier (`h.0`, `block1-0`) by its position, as nn.Sequential indexes: `.h[0]`."""
+    out = ""
+    for part in dotted.split("."):
+        out += f".{part}" if part.isidentifier() else f"[{list(m.children).index(part)}]"
+        m = m.children[part]
+    return out
 
 
 def _class_source(name: str, doc: str, signature: list[str], init: list[str], forward: list[str]) -> str:

@@ -53,6 +53,10 @@ class Declarations:
                 and not any(isinstance(i, A.Star) for i in node.items):
             for item, grandchild in zip(node.items, child.children.values()):
                 self._match(grandchild, unwrap(item), owner)
+        elif isinstance(node, A.DictExpr) and child.kind == "seq":  # a map of named layers, by its literal keys
+            for key, item in zip(node.keys, node.values):
+                if isinstance(key, A.Const) and key.value in child.children:
+                    self._match(child.children[key.value], unwrap(item), owner)
 
     def of(self, module: Module) -> tuple[A.Call, Module] | None:
         return self.call.get(id(module))
