@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from archdsl.cli import main
+from archdsl.cli.commands import COMMANDS
 from tests.counts import LENET5, linear
 from tests.helpers import spec_path
 from tests.reference import zoo
@@ -75,3 +76,11 @@ def test_real_process_reports_located_error(tmp_path):
     assert res.returncode == 1 and "Traceback" not in res.stderr
     # line 3, column 14: the `0` of `linear(0)` in the spec above
     assert f"{bad}:3:14: error[E007]" in res.stderr and "^" in res.stderr
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_prints_its_help(capsys, command):
+    """`--help` exits 0 with the usage (a help text with a bare `%` made argparse raise)."""
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0 and f"usage: archdsl {command}" in capsys.readouterr().out

@@ -22,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME=VALUE",
                                  help="override a parameter or fix a symbolic dim (repeatable)")
             command.add_argument("--assume", action="store_true",
-                                 help="accept dims that are equal only under a condition (H % 2 == 0) as "
+                                 help="accept dims that are equal only under a condition (H %% 2 == 0) as "
                                       "assumptions, and state them, instead of an error")
         c.options(command)
         if c.takes_file:
