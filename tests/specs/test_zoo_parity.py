@@ -116,6 +116,23 @@ def test_inception_v3_with_aux_logits_has_torchvisions_published_parameter_count
     assert spec.summary().params == zoo()["inception_v3"]["published"]["num_params"]
 
 
+def test_regnet_y_128gf_at_224_has_the_published_macs_of_its_linear_weights():
+    """regnet_y_128gf's other weights, IMAGENET1K_SWAG_LINEAR_V1, are evaluated at 224, the reference's size:
+    `_ops` 127.518 in torchvision 0.28's models/regnet.py (the reference json holds the DEFAULT weights' only)."""
+    assert round(catalogue.load("regnet_y_128gf", N=1).summary().macs / 1e9, 3) == 127.518
+
+
+@pytest.mark.parametrize("model", ["regnet_x_400mf", "regnet_y_400mf"])
+def test_regnet_macs_equal_torchs_flop_counter(model):
+    """An independent count of the same model: torch's FlopCounterMode (2 FLOPs per multiply-add) at batch 1."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    spec = catalogue.load(model, N=1)
+    with torch.no_grad(), FlopCounterMode(display=False) as flops:
+        spec.build().eval()(torch.zeros(1, 3, 224, 224))
+    assert flops.get_total_flops() == 2 * spec.summary().macs
+
+
 @pytest.mark.parametrize("model", sorted(AUX_CHANNELS))
 def test_segmentation_models_with_the_aux_head_have_torchvisions_published_parameter_count(model):
     assert catalogue.load(model).summary().params + AUX_PARAMS[model] == zoo()[model]["published"]["num_params"]
