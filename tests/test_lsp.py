@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Editor:
     """An editor with a running server; `log` receives the server's stderr."""
 
-    def __init__(self, log: Path, debounce_ms: int = 50):
+    def __init__(self, log: Path, debounce_ms: int = 50, options: dict | None = None):
         self.loop = asyncio.new_event_loop()
         self.log = log
         self.client = LanguageClient("archdsl-tests", "0")
@@ -38,17 +38,17 @@ class Editor:
         def shown(params):
             self.messages.append(params.message)
 
-        self.run(self._start(debounce_ms))
+        self.run(self._start({"debounce_ms": debounce_ms, **(options or {})}))
 
     def run(self, coro, timeout: float = 30):
         return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
-    async def _start(self, debounce_ms: int) -> None:
+    async def _start(self, options: dict) -> None:
         cmd = f"exec {shlex.quote(sys.executable)} -m archdsl.cli lsp 2>{shlex.quote(str(self.log))}"
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         await self.client.start_io("/bin/sh", "-c", cmd, cwd=str(ROOT), env=env)
         await self.client.initialize_async(T.InitializeParams(
-            capabilities=T.ClientCapabilities(), initialization_options={"debounce_ms": debounce_ms}))
+            capabilities=T.ClientCapabilities(), initialization_options=options))
         self.client.initialized(T.InitializedParams())
 
     @property
@@ -192,6 +192,20 @@ def test_hover_over_a_layer_in_forward_shows_its_shape(editor, doc):
     assert "float32" in editor.hover(doc, 6, 6)
     assert "[N, 8, 32, 32]" in editor.hover(doc, 7, 2)  # the variable `y`
     assert "[N, 10]" in editor.hover(doc, 4, 3)  # the layer `fc` where it is defined
+
+
+def test_hover_after_an_edit_shows_the_new_shape(editor, tmp_path):
+    """The block cache (archdsl/incremental.py) serves no layer of an older text: the edited conv's width."""
+    text = SPEC.replace("layers:\n", "blocks:\n  Unit:\n    layers:\n      conv: conv2d(8, 3, padding=1)\n"
+                        "    forward: |\n      x >> conv\nlayers:\n  unit: Unit()\n")
+    text = text.replace("y >> flatten >> fc", "y >> unit >> flatten >> fc")
+    uri = editor.open(tmp_path / "unit.yaml", text)
+    assert editor.diagnostics(uri) == []
+    line = text.split("\n").index("      conv: conv2d(8, 3, padding=1)")
+    assert "[N, 8, 32, 32]" in editor.hover(uri, line, 7)
+    editor.edit(uri, line, 19, 1, "5")  # conv2d(8, ...) -> conv2d(5, ...)
+    assert editor.diagnostics(uri) == []
+    assert "[N, 5, 32, 32]" in editor.hover(uri, line, 7)
 
 
 def test_hover_over_parameters_shows_their_values(editor, tmp_path):

@@ -163,7 +163,7 @@ def test_fingerprints_tell_apart_what_elaboration_tells_apart():
         raise AssertionError("an unknown value must be uncachable")
 
 
-@fuzz_settings(ci=25, long=400)
+@fuzz_settings(ci=5, long=400)
 @given(st.sampled_from(sorted(ZOO_TEXT)), st.data())
 def test_incremental_checks_equal_checks_from_scratch(name, data):
     """A zoo spec, then 1 to 4 random edits (the CLI fuzz's mutations, each of the text before), then the

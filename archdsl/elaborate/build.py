@@ -55,6 +55,7 @@ class Builder(Evaluator):
         self.limits = {**DEFAULTS, **(limits or {})}
         self.modules = 0  # layer instances made so far, bounded by the limit `max_nodes`
         self.unfilled: set[int] = set()  # blocks that read their input sizes, not yet called
+        self.sized: dict[int, bool] = {}  # id(block) -> whether it reads its input sizes (asked once per block)
         self.warnings: list[tuple[str, Span, str]] = []
         overrides = dict(overrides or {})
         base = builtin_scope()
@@ -216,6 +217,11 @@ class Builder(Evaluator):
         scope = self._lets(block.lets, scope.child(sizes, "input sizes") if sizes else scope)
         return names, scope, (self.static(node, scope, "layer") for _, node, _ in block.layers)
 
+    def _reads_sizes(self, block) -> bool:
+        if id(block) not in self.sized:
+            self.sized[id(block)] = reads_input_sizes(block)
+        return self.sized[id(block)]
+
     def instantiate(self, value, path: str, name: str, span: Span) -> Module | None:
         if value is None:
             return None
@@ -233,7 +239,7 @@ class Builder(Evaluator):
             return Module(path, name, "op", value.span, op=value.op.called(value.attrs), attrs=value.attrs)
         if isinstance(value, BlockTemplate):
             module = Module(path, name, "block", value.span, block=value.block, args=dict(value.args))
-            if reads_input_sizes(value.block):
+            if self._reads_sizes(value.block):
                 self.unfilled.add(id(module))  # its layers are made at its first call
             else:
                 self._fill_block(module, self.globals)
