@@ -12,7 +12,9 @@ function of
   - the limits.
 An entry is reused only where all of these are equal, compared through `fingerprint`: exact types and values
 (1, 1.0 and True differ, and so do 0.0 and -0.0). A value it cannot compare (a lambda, which holds its
-scope) leaves the instance uncached; an instance whose evaluation raises stores nothing. A reused block
+scope) leaves the instance uncached; an instance whose evaluation raises stores nothing; an instance made
+inside a comprehension (a block that reads its input sizes, first called there) is not cached, as its work
+counts against that comprehension's limit `max_work`. A reused block
 template names the current document's block of its name. Everything after is done afresh, as in a full
 check: the layer instances (modules), the forwards, shapes, dtypes and costs.
 
@@ -26,6 +28,7 @@ from collections import Counter
 import sympy
 
 from .elaborate.build import Builder
+from .elaborate.evaluate import _work
 from .elaborate.scope import Scope
 from .elaborate.values import BlockFn, BlockTemplate, Builtin, InputSizes, LoopForm, Mode, OpFn, OpTemplate
 from .ops.registry import Attrs
@@ -153,6 +156,8 @@ class _CachingBuilder(Builder):
         super().__init__(*args)
 
     def block_values(self, block, args: dict, outer: Scope, sizes: dict | None):
+        if _work.get() is not None:  # made inside a comprehension in `forward`: its work counts against that one's
+            return super().block_values(block, args, outer, sizes)
         try:
             key = fingerprint(args), fingerprint(sizes or {})
             hash(key)
