@@ -33,12 +33,14 @@ class Command:
 
 def run_check(spec, args) -> int:
     from ..dims import fmt_shape
-    from ..ir.graph import flat_tensors
+    from ..ir.graph import MODES, ModeChoice, flat_tensors
     from ..reporting.summary import human
 
     s = spec.summary()
 
     def shapes(outs) -> str:
+        if isinstance(outs, ModeChoice):  # `(logits, aux) if training else logits`
+            return "; ".join(f"{mode}: {shapes(outs.side(mode))}" for mode in MODES)
         return ", ".join(fmt_shape(spec.graph.shape(t)) for t in flat_tensors(outs))
 
     ok = f"ok under {', '.join(spec.assumptions)}" if spec.assumptions else "ok"

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, ParamError, Span, TypeError_,
                       did_you_mean)
-from ..ir.graph import Graph, Module, Stmt, Tensor
+from ..ir.graph import Graph, ModeChoice, Module, Stmt, Tensor
 from ..limits import DEFAULTS, exceeded
 from ..ops.registry import REGISTRY, Attrs
 from ..dims import Facts, as_static
@@ -22,6 +22,7 @@ from .tying import resolve_ties
 from .dimdecls import check_values, declared_dims
 from .scope import Scope, SymbolScope, builtin_scope
 from .loops import SIGNATURES, run_loop
+from .modes import choice, is_entry, output_conds, refuse
 from .values import TRAINING, BlockFn, BlockTemplate, LayerRef, LoopForm, OpFn, OpTemplate, describe
 
 MAX_DEPTH = DEFAULTS["max_depth"]
@@ -37,6 +38,7 @@ class Frame:
     seen: dict = field(default_factory=dict)  # call site -> how often it ran in this call
     bare: dict = field(default_factory=dict)  # `parameter` layer name -> its tensor in this call
     step: tuple | None = None  # inside `for layer in layers:`: (this iteration, iterations), for the probes
+    modal: set = field(default_factory=set)  # a model's output conditionals, which may differ by mode (modes.py)
 
     def key(self, span: Span) -> str:
         """A name for a call site, the same in every instance of the block: `line.col`, `#k` when repeated."""
@@ -278,6 +280,9 @@ class Builder(Evaluator):
             self._fill_block(module, self.globals, input_sizes(self.graph, block, args))
         first = not module.calls
         frame = Frame(module, [] if first else None)
+        last = block.forward.stmts[-1]
+        if is_entry(self.doc, block):
+            frame.modal = output_conds(last)
         outer, self.frame = self.frame, frame
         self.depth += 1
         names = {n: LayerRef(c) for n, c in module.children.items()}
@@ -285,7 +290,6 @@ class Builder(Evaluator):
         scope = module.static_scope.child(names, "layers").child(
             {n: t for (n, _, _), t in zip(block.inputs, args)}, "inputs")
         result = None
-        last = block.forward.stmts[-1]
         try:
             for stmt in block.forward.stmts:
                 result = self._stmt(stmt, scope, "out" if stmt is last else None)
@@ -293,7 +297,9 @@ class Builder(Evaluator):
             if module.path:
                 exc.with_note(f"in `{module.path}`, an instance of `{block.name}` called at {call_span}")
             raise
-        if not is_tensorish(result) and not _is_tensor_tree(result):
+        if outer is not None:  # a model using this one, or a loop running it
+            refuse(result, f"the model `{module.path or block.name}`", call_span)
+        if not is_tensorish(result) and not _is_tensor_tree(result) and not isinstance(result, ModeChoice):
             raise GraphError(f"the forward of `{module.path or block.name}` must end with its output tensor(s), "
                              f"got {describe(result)}", block.forward.stmts[-1].span)
         self.depth -= 1
@@ -478,8 +484,12 @@ class Builder(Evaluator):
             return super().mode_branch(node, scope)
         values = [self.eval(node.body, scope), self.eval(node.orelse, scope)]
         bad = next((v for v in values if not isinstance(v, Tensor)), None)
+        if bad is not None and id(node) in self.frame.modal:  # a model's output: its structure may differ
+            return choice(*values, node.span)
         if bad is not None:
-            raise TypeError_(f"`a if training else b` chooses between two tensors, got {describe(bad)}", node.span)
+            raise TypeError_(f"`a if training else b` chooses between two tensors, got {describe(bad)}", node.span,
+                             hint="only a model's output (its last statement) may differ in structure by mode: "
+                                  "`(logits, aux) if training else logits`")
         return self._inline_op(OpTemplate(REGISTRY.get("if_training"), Attrs(), node.span), values, node.span, None)
 
     def eval_Index(self, node: A.Index, scope: Scope):

@@ -10,10 +10,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from ..errors import ArgumentError, LimitError, Span, TypeError_
-from ..ir.graph import Tensor
+from ..ir.graph import ModeChoice, Tensor
 from ..ops.registry import bind
 from ..syntax import ast as A
 from ..limits import current as current_limit, exceeded
+from .modes import HINT as MODES_HINT
 from .scope import Scope
 from .values import (TEMPLATES, TRAINING, BlockFn, BlockTemplate, Builtin, Function, InputSizes, LoopForm, OpFn,
                      OpTemplate, describe)
@@ -285,6 +286,8 @@ class Evaluator:
 
     def index_value(self, v, node: A.Index, scope: Scope):
         """A list, tuple, string or dict subscripted."""
+        if isinstance(v, ModeChoice):  # an objective's input naming a model's output
+            raise TypeError_(f"{describe(v)} cannot be indexed here", node.span, hint=MODES_HINT)
         if len(node.items) != 1 or isinstance(node.items[0], A.Slice):
             if len(node.items) == 1 and isinstance(v, (list, tuple, str)):
                 return _charged(v[slice(*self.slice_bounds(node.items[0], scope))], node)

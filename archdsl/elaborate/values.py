@@ -93,7 +93,7 @@ TEMPLATES = (OpTemplate, BlockTemplate)
 
 def describe(v: Any) -> str:
     """How a value is named in error messages."""
-    from ..ir.graph import Tensor
+    from ..ir.graph import ModeChoice, Tensor
 
     if isinstance(v, Tensor):
         return "a tensor"
@@ -115,6 +115,8 @@ def describe(v: Any) -> str:
         return f"the input `{v.name}` (only its `.shape` is known here)"
     if isinstance(v, Mode):
         return "`training` (the mode the model runs in)"
+    if isinstance(v, ModeChoice):
+        return "a model's output that differs by mode (`... if training else ...`)"
     if isinstance(v, LoopForm):
         return f"the loop form `{v.kind}`"
     if v is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .graph import Graph, Module, Node
+from .graph import Graph, Module, Node, flat_tensors
 
 
 @dataclass(eq=False)
@@ -163,14 +163,6 @@ def aggregate_rows(graph: Graph, rows: list, depth: int, make_row) -> list:
 def unit_output(graph: Graph, nodes: list) -> str:
     """The node whose tensor leaves the unit (the last such one), else its last node."""
     inside = set(nodes)
-    outputs = {t for name in graph.outputs for t in _output_nodes(graph.outputs[name])}
+    outputs = {t.node for name in graph.outputs for t in flat_tensors(graph.outputs[name])}  # of both modes
     leaving = [n for n in nodes if n in outputs or any(s not in inside for s in graph.g.successors(n))]
     return leaving[-1] if leaving else nodes[-1]
-
-
-def _output_nodes(v):
-    if isinstance(v, (list, tuple)):
-        for x in v:
-            yield from _output_nodes(x)
-    elif v is not None:
-        yield v.node

@@ -75,6 +75,21 @@ class Tensor:
     index: int = 0
 
 
+@dataclass(frozen=True)
+class ModeChoice:
+    """A model's output that differs by mode, from its last statement `(logits, aux) if training else logits`:
+    the value returned in training mode and the one returned in eval mode (each a Tensor or a tuple of them)."""
+
+    train: Any
+    eval: Any
+
+    def side(self, mode: str):
+        return self.train if mode == "training" else self.eval
+
+
+MODES = ("training", "eval")
+
+
 @dataclass
 class Stmt:
     """One statement of a block's generated forward: a layer call or an inline op."""
@@ -177,8 +192,13 @@ class Graph:
 
 
 def flat_tensors(value):
-    """The Tensors of a value: one Tensor, or nested lists and tuples of them."""
-    if isinstance(value, (list, tuple)):
+    """The Tensors of a value: one Tensor, or nested lists and tuples of them; for a ModeChoice those of its
+    training side, then those of its eval side that the training side does not return."""
+    if isinstance(value, ModeChoice):
+        train = list(flat_tensors(value.train))
+        yield from train
+        yield from (t for t in flat_tensors(value.eval) if t not in train)
+    elif isinstance(value, (list, tuple)):
         for v in value:
             yield from flat_tensors(v)
     elif isinstance(value, Tensor):

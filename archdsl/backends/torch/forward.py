@@ -10,7 +10,8 @@ from __future__ import annotations
 import ast
 from collections import Counter
 
-from ...ir.graph import Module, Tensor
+from ...ir.graph import ModeChoice, Module, Tensor
+from ...ir.graph import flat_tensors as _tensors
 from ...names import RESERVED
 from ...syntax import ast as A
 from .lowerings import lowering, probed_call
@@ -22,7 +23,7 @@ INDENT = "        "
 class ForwardWriter:
     def __init__(self, gen, module: Module, name: str = "forward"):
         self.gen, self.module, self.name = gen, module, name
-        self.stmts = module.program
+        self.stmts, self.sections = _by_mode(module.program, module.output)
         self.live_until = _last_uses(self.stmts, module.output)
         self.holder: dict = {}   # variable -> the value it holds now
         self.expr: dict = {}     # value -> source expression
@@ -52,13 +53,30 @@ class ForwardWriter:
             self.statement.append(-1)
         starts = [(s.span.line, s.span.col) for s in self.module.block.forward.stmts]
         self.statement_of = [_statement_of(starts, st.span) for st in self.stmts]
-        for self.i, st in enumerate(self.stmts):
+        output, (common, train) = self.module.output, self.sections
+        self._statements(0, common, starts)
+        if isinstance(output, ModeChoice):  # the training-only statements, then the eval-only ones
+            self._flush()
+            self.lines.append(f"{self.indent}if self.training:")
+            self.indent += "    "
+            self._statements(common, common + train, starts)
+            self._return(output.train, len(starts))
+            self.indent = INDENT
+            self._statements(common + train, len(self.stmts), starts)
+            output = output.eval
+        self._return(output, len(starts))
+        return self.lines
+
+    def _statements(self, first: int, end: int, starts: list) -> None:
+        for self.i in range(first, end):
+            st = self.stmts[self.i]
             self._statement(st)
             self.statement += [_statement_of(starts, st.span)] * (len(self.lines) - len(self.statement))
+
+    def _return(self, value, statement: int) -> None:
         self.taken = []
-        self.lines.append(f"{self.indent}return {self._inlined(self.src(self.module.output), None)}")
-        self.statement += [len(starts)] * (len(self.lines) - len(self.statement))
-        return self.lines
+        self.lines.append(f"{self.indent}return {self._inlined(self.src(value), None)}")
+        self.statement += [statement] * (len(self.lines) - len(self.statement))
 
     def _statement(self, st) -> None:
         where = f"  # line {st.span.line}"
@@ -447,8 +465,35 @@ def _reads_well(expr: str) -> bool:
 
 
 def _uses(stmts, output) -> Counter:
-    """How often each value is read, the output counted as a read."""
-    return Counter(t for st in stmts for t in _tensors(st.args)) + Counter(_tensors(output))
+    """How often each value is read, the output counted as a read (once per mode where it differs by mode)."""
+    sides = (output.train, output.eval) if isinstance(output, ModeChoice) else (output,)
+    return Counter(t for st in stmts for t in _tensors(st.args)) + Counter(t for v in sides for t in _tensors(v))
+
+
+def _by_mode(stmts: list, output) -> tuple[list, tuple[int, int]]:
+    """The statements in the order they are written, and how many run in both modes and in training only.
+    For an output that differs by mode: those that it needs in both modes (or in neither) first, then those
+    only its training side needs (written under `if self.training:`), then those only its eval side needs."""
+    if not isinstance(output, ModeChoice):
+        return stmts, (len(stmts), 0)
+    read = _needed(stmts, output.train, []) | _needed(stmts, output.eval, [])
+    dead = [st for st in stmts if not set(_tensors(st.result)) & read]  # what they read runs in both modes
+    train, eval_ = _needed(stmts, output.train, dead), _needed(stmts, output.eval, dead)
+    sections: tuple = ([], [], [])
+    for st in stmts:
+        made = set(_tensors(st.result))
+        in_train, in_eval = bool(made & train), bool(made & eval_)
+        sections[0 if in_train == in_eval else 1 if in_train else 2].append(st)
+    return [st for part in sections for st in part], (len(sections[0]), len(sections[1]))
+
+
+def _needed(stmts: list, value, dead: list) -> set:
+    """The values that computing `value`, and running the `dead` statements, reads."""
+    need = set(_tensors(value)) | {t for st in dead for t in _tensors(st.args)}
+    for st in reversed(stmts):
+        if set(_tensors(st.result)) & need:
+            need |= set(_tensors(st.args))
+    return need
 
 
 PRIMARY = (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Constant, ast.List, ast.Tuple)
@@ -543,14 +588,6 @@ def _same_structure(names, result) -> bool:
         return isinstance(result, Tensor)
     return isinstance(result, tuple) and len(result) == len(names) and all(
         _same_structure(n, r) for n, r in zip(names, result))
-
-
-def _tensors(value):
-    if isinstance(value, Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _tensors(v)
 
 
 def _last_uses(stmts, output) -> dict:

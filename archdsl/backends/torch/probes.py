@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ...dims import fmt_shape, substitute
+from ...ir.graph import MODES, ModeChoice, flat_tensors
 from ...passes.loops import LOOP_KINDS
 from .lowerings import probed_call
 
@@ -74,25 +75,48 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
                    device: str = "cpu") -> dict:
     """Run `model` on random inputs of the spec's shapes (symbols from `dims`); node id -> runtime shape.
 
+    The model runs in eval mode; where it has nodes that run only in training mode (the training side of
+    `a if training else b`, or of an output that differs by mode), it runs again in training mode for those,
+    with only the modules that choose by mode in training mode (layers such as batch norm stay in eval mode,
+    as the shapes do not depend on it).
     device="meta" builds and runs the model on PyTorch's meta device: shapes only, nothing allocated.
     """
     import torch
 
-    global _records
     model = model or spec.models[0]
     dims = dims or {}
     if model in spec.doc.objectives:
         return _objective_shapes(spec, model, dims, seed)
     place = torch.device(device)
     net = spec.build(model, probe=True, device=None if place.type == "cpu" else place.type).eval()
+    for name, sub in net.named_modules():
+        sub._archdsl_path = _graph_path(spec.graph, model, name)
+    inputs = meta_inputs(spec, model, dims) if place.type == "meta" else \
+        [x.to(place) for x in example_inputs(spec, model, dims, seed)]   # cpu, cuda
+    train_only, eval_only = _mode_only(spec.graph, model)
+    mine = list(_model_nodes(spec, model))
+    out = _run(spec, model, net, inputs, place, [nid for nid in mine if nid not in train_only], dims)
+    if train_only:
+        deciding = _deciding(spec.graph, model)
+        for sub in net.modules():
+            sub.training = sub._archdsl_path in deciding
+        ran = _run(spec, model, net, inputs, place, [nid for nid in mine if nid not in eval_only], dims)
+        net.eval()
+        out.update((nid, ran[nid]) for nid in train_only if nid in ran)
+    return out
+
+
+def _run(spec, model: str, net, inputs: list, place, nodes: list, dims: dict) -> dict:
+    """Run the built model once; the runtime shapes of `nodes`, the graph nodes that this run executes."""
+    import torch
+
+    global _records
     graph = spec.graph
-    skipped = _training_only(graph)
-    mine = [nid for nid in _model_nodes(spec, model) if nid not in skipped]
     layers = {m.path: m for r in _roots_used(graph, model) for m in r.walk() if m.kind == "op"}
     module_of: dict[str, tuple[str, int]] = {}
     n_calls: dict[str, int] = defaultdict(int)  # calls of each layer made by this model (not by others using it)
     first_call: dict[str, int] = {}  # per block scope: the index of its first call made by this model
-    for nid in mine:
+    for nid in nodes:
         node = graph.node(nid)
         m = layers.get(node.module)
         if m is not None and not probed_call(m.op):  # probed layers report through `_probe`, like inline ops
@@ -102,15 +126,9 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
             first_call[node.scope] = min(first_call.get(node.scope, node.call_index), node.call_index)
     leaf_paths = {path for path, _ in module_of.values()}
     hooked: dict[str, list] = defaultdict(list)
-    handles = []
-    for name, sub in net.named_modules():
-        path = _graph_path(graph, model, name)
-        sub._archdsl_path = path
-        if path in leaf_paths:
-            handles.append(sub.register_forward_hook(
-                lambda mod, inp, out, path=path: hooked[path].append(tuple(out.shape))))
-    inputs = meta_inputs(spec, model, dims) if place.type == "meta" else \
-        [x.to(place) for x in example_inputs(spec, model, dims, seed)]   # cpu, cuda
+    handles = [sub.register_forward_hook(lambda mod, inp, out, path=sub._archdsl_path:
+                                         hooked[path].append(tuple(out.shape)))
+               for sub in net.modules() if sub._archdsl_path in leaf_paths]
     _records = defaultdict(list)
     try:
         with torch.no_grad(), place:
@@ -121,7 +139,7 @@ def runtime_shapes(spec, model: str | None = None, dims: dict | None = None, see
         for h in handles:
             h.remove()
     out = {}
-    for nid in mine:
+    for nid in nodes:
         node = spec.graph.node(nid)
         kind = node.kind
         # which of this model's calls of the block made the node (other models may call it too)
@@ -153,15 +171,31 @@ def _model_nodes(spec, model: str):
             yield nid
 
 
-def _training_only(graph) -> set:
-    """The nodes used only on the training side of `a if training else b`: the probed model runs in eval mode."""
-    only: set = set()
-    for nid, _ in reversed(list(graph.nodes())):
-        uses = [graph.node(s) for s in graph.g.successors(nid)]
-        if uses and all(u.id in only or (u.op is not None and u.op.name == "if_training" and u.inputs[1].node != nid)
-                        for u in uses):
-            only.add(nid)
+def _mode_only(graph, model: str) -> tuple[set, set]:
+    """The nodes that run only in training mode, and those that run only in eval mode: used only on that side
+    of `a if training else b` (the `if_training` op's input 0 or 1), or of `model`'s output that differs by
+    mode."""
+    output = graph.outputs.get(model)
+    sides = [set(), set()]
+    if isinstance(output, ModeChoice):
+        sides = [{t.node for t in flat_tensors(output.side(mode))} for mode in MODES]
+    only: tuple = (set(), set())
+    for k in (0, 1):
+        returned, other = sides[k] - sides[1 - k], sides[1 - k]
+        for nid, _ in reversed(list(graph.nodes())):
+            uses = [graph.node(s) for s in graph.g.successors(nid)]
+            if nid not in other and (uses or nid in returned) and all(
+                    u.id in only[k] or (u.op is not None and u.op.name == "if_training" and u.inputs[1 - k].node != nid)
+                    for u in uses):
+                only[k].add(nid)
     return only
+
+
+def _deciding(graph, model: str) -> set:
+    """The paths of the modules whose forward chooses by mode: `model`'s own, and every block instance with an
+    `a if training else b`."""
+    return {graph.roots[model].path} | {node.scope for _, node in graph.nodes()
+                                        if node.op is not None and node.op.name == "if_training"}
 
 
 def _roots_used(graph, model: str):
