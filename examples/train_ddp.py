@@ -22,9 +22,7 @@ same on every rank. Needs the `examples` extra (scikit-learn): pip install -e ".
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,10 +33,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 import archdsl  # noqa: E402
 from archdsl.cli.options import define  # noqa: E402  (-D NAME=VALUE, parsed as the CLI does)
+from ddp_common import log, save_checkpoint, setup, state_hash  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -95,36 +96,6 @@ def adapter(shape):
 
 
 # --- distributed set-up -----------------------------------------------------------------------------------------------
-
-def setup(device_arg: str):
-    distributed = "RANK" in os.environ and "WORLD_SIZE" in os.environ
-    if device_arg == "auto":
-        device_arg = "cuda" if torch.cuda.is_available() else "cpu"
-    rank, world, local = 0, 1, 0
-    if distributed:
-        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-        local = int(os.environ.get("LOCAL_RANK", 0))
-    device = torch.device(device_arg)
-    if device.type == "cuda":
-        device = torch.device("cuda", local)
-        torch.cuda.set_device(device)
-    if distributed:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return distributed, rank, world, device
-
-
-def log(rank: int, text: str, all_ranks: bool = False) -> None:
-    if rank == 0 or all_ranks:
-        print(f"[rank {rank}] {text}", flush=True)
-
-
-def state_hash(model) -> str:
-    h = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
-
 
 def sync_buffers(model, distributed: bool) -> None:
     """BatchNorm running stats are updated locally in each forward: take rank 0's, so all ranks agree."""
@@ -215,12 +186,9 @@ def main(argv=None) -> int:
         log(rank, f"epoch {epoch + 1}/{args.epochs}: step {step}, train loss {total / max(seen, 1):.4f}, "
                   f"test accuracy {acc:.3f}, {time.perf_counter() - t0:.1f} s")
         if rank == 0:
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(checkpoint.suffix + ".tmp")
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                        "step": step, "spec": spec.name, "params": params, "world_size": world,
-                        "accuracy": acc}, tmp)
-            os.replace(tmp, checkpoint)                  # never a half-written checkpoint
+            save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                             "step": step, "spec": spec.name, "params": params, "world_size": world,
+                             "accuracy": acc}, checkpoint)
         if distributed:
             dist.barrier()
     log(rank, f"step {step} weights {state_hash(model)}", all_ranks=True)
