@@ -86,6 +86,11 @@ class ModeChoice:
     def side(self, mode: str):
         return self.train if mode == "training" else self.eval
 
+    def only_in(self, t: "Tensor") -> str | None:
+        """The mode whose output alone holds `t` ('training' or 'eval'), None where both do."""
+        found = [mode for mode in MODES if t in flat_tensors(self.side(mode))]
+        return found[0] if len(found) == 1 else None
+
 
 MODES = ("training", "eval")
 

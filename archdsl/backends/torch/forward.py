@@ -57,6 +57,7 @@ class ForwardWriter:
         self._statements(0, common, starts)
         if isinstance(output, ModeChoice):  # the training-only statements, then the eval-only ones
             self._flush()
+            first = len(self.lines)
             self.lines.append(f"{self.indent}if self.training:")
             self.indent += "    "
             self._statements(common, common + train, starts)
@@ -64,6 +65,7 @@ class ForwardWriter:
             self.indent = INDENT
             self._statements(common + train, len(self.stmts), starts)
             output = output.eval
+            self.statement[first:] = [len(starts)] * (len(self.lines) - first)  # all one piece, as the return
         self._return(output, len(starts))
         return self.lines
 
