@@ -11,6 +11,7 @@ import html
 import textwrap
 
 from . import style as S
+from ...ir.graph import ModeChoice
 from .labels import SYMBOLS, contents, count_text, local_name, op_caption, path_range, shape_text, tensor_text
 from .view import Edge, Item, View
 
@@ -171,6 +172,9 @@ def _node_attrs(graph, item: Item, out_shapes: dict) -> dict:
         else:
             k = item.id.partition("#")[2]
             name = f"output {k}" if k else "output"
+            result = graph.outputs.get(item.id[len("output:"):].partition("#")[0])
+            if isinstance(result, ModeChoice) and result.only_in(item.output_of):  # `(y, aux) if training else y`
+                name += f" ({result.only_in(item.output_of)})"
         return {"label": Html(f"<b>{esc(name)}</b>"), "fillcolor": fill, "color": border, "fontcolor": "white",
                 "tooltip": item.id}
     if item.kind == "unit":
