@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from .api import Spec, load
 from .dims import fmt_shape
 from .errors import UsageError
-from .reporting.summary import FORMATS, Summary, SummaryRow, human, loop_lines, param_mb
+from .reporting.summary import (FORMATS, Summary, fold_rows, human, loop_lines, param_mb, params_cell,
+                                tied_note)
 
 DIAGRAM_OPTIONS = ("depth", "params", "model", "direction")
 SUMMARY_OPTIONS = DIAGRAM_OPTIONS + ("format",)
@@ -78,15 +79,13 @@ def summary_of(req: Request) -> tuple[str, Summary]:
     title = spec.name + (f" ({req.model})" if req.model else "")
     if req.model is None:
         return title, spec.summary(req.depth)
-    from .ir.containers import aggregate_rows
-
     if req.model not in spec.models:
         raise UsageError(f"there is no model `{req.model}`; models: {', '.join(spec.models)}")
     graph, full = spec.graph, spec.summary()
     rows = [r for r in full.rows if graph.node(r.name).model == req.model]
     loops = [c for c in full.loops if graph.node(c.name).model == req.model]
     if req.depth is not None:
-        rows = aggregate_rows(graph, rows, req.depth, SummaryRow)
+        rows = fold_rows(graph, rows, req.depth)
     return title, Summary(rows, sum(r.params for r in rows), sum((r.macs for r in rows), 0), loops)
 
 
@@ -106,7 +105,8 @@ class Table:
 
 def summary_table(req: Request) -> Table:
     title, s = summary_of(req)
-    rows = [(r.name, r.op, fmt_shape(r.shape), f"{r.params:,}" if r.params else "", human(r.macs) if r.macs else "")
+    rows = [(r.name, r.op, fmt_shape(r.shape), params_cell(r), human(r.macs) if r.macs else "")
             for r in s.rows]
-    totals = [f"Total: {s.params:,} parameters ({param_mb(s):.2f} MB as float32), {human(s.macs)} MACs."]
+    totals = [f"Total: {s.params:,} parameters ({param_mb(s):.2f} MB as float32), {human(s.macs)} MACs"
+              f"{tied_note(s)}."]
     return Table(title, HEADER, rows, totals + loop_lines(s))

@@ -72,7 +72,11 @@ class Dot:
 
     def labelled(self) -> dict[str, str]:
         """tensor id -> the shape written on its arrow."""
-        return {a["id"]: a["label"] for _, _, a in self.edges if "id" in a}
+        return {a["id"]: a["label"] for _, _, a in self.edges if a.get("id", "").startswith("tensor:")}
+
+    def ties(self) -> list:
+        """(tail, head, attributes) of each dashed tie edge: a layer's weight reused by another."""
+        return [(t, h, a) for t, h, a in self.edges if a.get("id", "").startswith("tie:")]
 
     def edges_into(self, head: str) -> list:
         return [(t, a) for t, h, a in self.edges if h == head]
@@ -434,3 +438,38 @@ def test_a_model_used_by_another_is_one_box_in_it_and_objectives_are_frames(writ
     only = Dot(spec.to_dot(model="vae"))
     assert set(only.nodes) >= {"unit:encoder", "unit:decoder", "vae.reparameterize"}
     assert not any(n.startswith(("encoder.", "neg_elbo.")) for n in only.nodes)
+
+
+# --- weight tying -------------------------------------------------------------------------------------------------
+
+# GPT-2's lm_head reuses transformer.wte's weight (specs/gpt2.yaml), small enough to draw in milliseconds
+SMALL_GPT2 = dict(vocab=97, n_ctx=16, d=32, n_layer=2, n_head=4)
+
+
+@pytest.mark.parametrize("depth, source", [(None, "transformer.wte"), (2, "transformer.wte"),
+                                           (1, "transformer.wte"), (0, "unit:transformer")])
+def test_a_tie_is_a_dashed_labelled_edge_from_the_source_box_and_a_caption(depth, source):
+    spec = archdsl.load(spec_path("gpt2"), **SMALL_GPT2)
+    dot = Dot(spec.to_dot(depth=depth))
+    # one tie, from the embedding's box (depth 0: the folded GPT2Model that holds it) to the head's
+    assert [(t, h) for t, h, _ in dot.ties()] == [(source, "lm_head")]
+    attrs = dot.ties()[0][2]
+    assert attrs["style"] == "dashed" and attrs["label"] == "tied weight" and attrs["constraint"] == "false"
+    assert attrs["tooltip"] == "transformer.wte.weight"
+    label = dot.nodes["lm_head"]["label"]
+    assert "<b>tied_linear</b> 97" in label and "lm_head · tied to transformer.wte.weight" in label   # vocab 97
+    # the diagram's total counts the shared weight once, as torch does (its parameters() lists it once)
+    assert count_text(spec.summary().params) in dot.graph["label"]
+
+
+def test_a_tie_inside_a_folded_box_is_its_caption(write_spec):
+    from tests.test_summary import TIED_IN_A_BLOCK
+
+    spec = archdsl.load(write_spec(TIED_IN_A_BLOCK))
+    open_ = Dot(spec.to_dot())
+    assert [(t, h) for t, h, _ in open_.ties()] == [("lm.wte", "lm.head")]
+    folded = Dot(spec.to_dot(depth=0))
+    assert not folded.ties()                                     # both layers in one box
+    # the box's parameters count the tied weight once: embedding 11 x 4, layernorm 2 x 4, the head's bias 11
+    assert "63 params · tied to lm.wte.weight" in folded.nodes["unit:lm"]["label"]
+    assert 11 * 4 + 2 * 4 + 11 == 63 == spec.summary().params

@@ -92,3 +92,107 @@ def test_json_with_depth(capsys):
 
 def test_negative_depth_is_a_usage_error(capsys):
     assert run(capsys, "summary", spec_path("lenet5"), "--depth", "-2")[0] == 2
+
+
+# --- weight tying -------------------------------------------------------------------------------------------------
+
+# GPT-2's lm_head reuses the token embedding's weight (specs/gpt2.yaml), at a size that builds in milliseconds
+SMALL_GPT2 = dict(vocab=97, n_ctx=16, d=32, n_layer=2, n_head=4)
+
+TIED_IN_A_BLOCK = """\
+name: tiny_lm
+params: {vocab: 11, d: 4}
+inputs:
+  tokens: {shape: [N, T], dtype: int64, high: vocab}
+blocks:
+  LM(vocab, d):
+    inputs: [tokens]
+    layers:
+      wte: embedding(vocab, d)
+      ln: layernorm()
+      head: tied_linear('wte', bias=true)
+    forward: |
+      tokens >> wte >> ln >> head
+layers:
+  lm: LM(vocab, d)
+forward: |
+  lm(tokens)
+"""
+
+
+def reused_parameters(net, path: str) -> dict:
+    """torch's own view of a tie: `named_parameters()` lists a shared tensor once, under its first key. The
+    parameters of the layer at `path` that torch lists under another layer's key -> that key."""
+    first = {id(p): name for name, p in net.named_parameters()}
+    layer = net.get_submodule(path)
+    return {name: first[id(p)] for name, p in layer.named_parameters() if first[id(p)] != f"{path}.{name}"}
+
+
+def test_a_tied_layer_counts_no_weight_and_names_the_one_it_reuses():
+    import torch
+    spec = archdsl.load(spec_path("gpt2"), **SMALL_GPT2)
+    full = spec.summary()
+    rows = {r.name: r for r in full}
+    with torch.device("meta"):
+        net = spec.build()
+    assert rows["lm_head"].params == 0
+    assert rows["lm_head"].tied == tuple(reused_parameters(net, "lm_head").values()) == ("transformer.wte.weight",)
+    assert full.params == sum(p.numel() for p in net.parameters()) == sum(r.params for r in full)
+    assert rows["transformer.wte"].params == 97 * 32 and not rows["transformer.wte"].tied   # vocab x d, once
+    for depth in (0, 1):   # lm_head is a top-level layer: its row and its tie at every depth
+        folded = {r.name: r for r in spec.summary(depth=depth)}
+        assert folded["lm_head"].tied == ("transformer.wte.weight",) and folded["lm_head"].params == 0
+        assert sum(r.params for r in folded.values()) == full.params
+
+
+def test_gpt2_small_counts_its_tied_weight_once():
+    # issue 14: GPT-2 small with tied input and output embeddings has 124,439,808 parameters (Hugging Face's
+    # GPT2LMHeadModel has the same); untied, the output layer would add vocab x d = 50257 x 768
+    summary = archdsl.load(spec_path("gpt2")).summary(depth=0)
+    assert summary.params == 124_439_808 == sum(r.params for r in summary)
+    assert [(r.name, r.params, r.tied) for r in summary][-1] == ("lm_head", 0, ("transformer.wte.weight",))
+
+
+def test_a_tied_row_says_so_in_every_format(capsys):
+    path, sizes = spec_path("gpt2"), [f"-D{k}={v}" for k, v in SMALL_GPT2.items()]
+    _, text, _ = run(capsys, "summary", path, *sizes)
+    head = next(line for line in text.splitlines() if line.startswith("lm_head "))
+    assert "tied to transformer.wte.weight" in head
+    assert "1 tied weight counted once (transformer.wte.weight)" in text.splitlines()[-1]
+    _, md, _ = run(capsys, "summary", path, *sizes, "--format", "markdown")
+    assert "| `lm_head` | tied_linear | [N, T, 97] | tied to `transformer.wte.weight` |" in md
+    _, out, _ = run(capsys, "summary", path, *sizes, "--format", "csv", "-DN=1", "-DT=8")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert {r["layer"]: r["tied"] for r in table if r["tied"]} == {"lm_head": "transformer.wte.weight"}
+    assert table[-1]["params"] == str(sum(int(r["params"]) for r in table[:-1]))
+    _, js, _ = run(capsys, "summary", path, *sizes, "--format", "json")
+    rows = json.loads(js)["rows"]
+    assert [(r["name"], r["params"]) for r in rows if "tied" in r] == [("lm_head", 0)]
+    # without ties, no `tied` column or key
+    _, plain, _ = run(capsys, "summary", spec_path("lenet5"), "--format", "csv")
+    assert "tied" not in plain.splitlines()[0]
+
+
+def test_a_tied_layer_inside_a_folded_block_marks_its_row(write_spec, capsys):
+    import torch
+    spec = archdsl.load(write_spec(TIED_IN_A_BLOCK))
+    with torch.device("meta"):
+        net = spec.build()
+    # torch: the head's weight is lm.wte.weight; its bias (vocab entries) is its own
+    rows = {r.name: r for r in spec.summary()}
+    assert rows["lm.head"].tied == tuple(reused_parameters(net, "lm.head").values()) == ("lm.wte.weight",)
+    assert rows["lm.head"].params == net.lm.head.bias.numel() == 11    # its own bias: vocab = 11 entries
+    folded = spec.summary(depth=0).rows
+    assert [(r.name, r.tied) for r in folded] == [("lm", ("lm.wte.weight",))]
+    assert folded[0].params == sum(p.numel() for p in net.parameters())
+    code, out, _ = run(capsys, "summary", write_spec(TIED_IN_A_BLOCK))
+    assert code == 0 and "11 + tied to lm.wte.weight" in out
+
+
+def test_the_docs_table_of_a_summary_shows_the_tie():
+    from archdsl.embed import request, summary_table
+
+    table = summary_table(request(spec_path("gpt2"), {"params": "n_layer=1, vocab=97, d=32, n_head=4",
+                                                       "depth": "0"}))
+    assert ("lm_head", "tied_linear", "[N, T, 97]", "tied to transformer.wte.weight") == table.rows[-1][:4]
+    assert "1 tied weight counted once (transformer.wte.weight)" in table.totals[0]

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dims import Shape, as_static, fmt_dim, fmt_shape
-from ..ir.containers import aggregate_rows
+from ..ir.containers import ContainerIndex, aggregate_rows
 from ..ir.graph import Graph
 from ..passes.loops import LOOP_KINDS
+from .ties import tie_text, ties
 
 
 @dataclass
@@ -19,6 +20,7 @@ class SummaryRow:
     params: int
     macs: Any
     dtype: str | None = None  # None for a folded block (summary depth)
+    tied: tuple = ()          # the keys of other layers' parameters it reuses, counted there ('transformer.wte.weight')
 
 
 @dataclass
@@ -59,18 +61,58 @@ class Summary:
 
 
 def summarize(graph: Graph, depth: int | None = None) -> Summary:
-    """One row per op; with `depth` K, one row per block instance or sequence nested deeper than K (0: top)."""
+    """One row per op; with `depth` K, one row per block instance or sequence nested deeper than K (0: top).
+    A tied layer's row counts none of the parameter it reuses (its source's row does) and names its key."""
     rows, total_params, total_macs = [], 0, 0
+    tied = ties(graph)
     for nid, node in graph.nodes():
         if node.kind in ("input", "loop_in"):
             continue
         op = node.op.name if node.op is not None else node.kind
-        rows.append(SummaryRow(nid, op, node.meta.shape, node.meta.params, node.meta.macs, node.meta.dtype))
+        rows.append(SummaryRow(nid, op, node.meta.shape, node.meta.params, node.meta.macs, node.meta.dtype,
+                               (tied[nid].key,) if nid in tied else ()))
         total_params += node.meta.params
         total_macs = total_macs + node.meta.macs
     if depth is not None:
-        rows = aggregate_rows(graph, rows, depth, SummaryRow)
+        rows = fold_rows(graph, rows, depth)
     return Summary(rows, total_params, total_macs, _loop_costs(graph))
+
+
+def fold_rows(graph: Graph, rows: list, depth: int) -> list:
+    """`rows` with each unit at `depth` folded into one row (aggregate_rows); a folded row names the
+    parameters that the tied layers folded into it reuse."""
+    folded = aggregate_rows(graph, rows, depth, SummaryRow)
+    index = ContainerIndex(graph)
+    keys: dict[str, tuple] = {}     # folded container path -> the keys its tied layers reuse
+    for r in rows:
+        if r.tied:
+            outer = index.collapsed_at(index.container_of(graph.node(r.name)), depth)
+            if outer is not None:
+                keys[outer.path] = tuple(dict.fromkeys(keys.get(outer.path, ()) + r.tied))
+    kept = {id(r) for r in rows}
+    for r in folded:
+        if id(r) not in kept:                   # a folded row: its name is the container's path (`path@k`)
+            r.tied = keys.get(r.name.partition("@")[0], ())
+    return folded
+
+
+def tied_keys(summary) -> list[str]:
+    """The reused parameters of a summary's rows, each once, in order."""
+    return list(dict.fromkeys(k for r in summary.rows for k in r.tied))
+
+
+def params_cell(row: SummaryRow, code: str = "") -> str:
+    """A row's parameters as a table shows them: '1,536', 'tied to transformer.wte.weight', or both joined
+    by ' + ' (a tied layer's own bias); `code`: a mark around each key (Markdown's backtick)."""
+    own = [f"{row.params:,}"] if row.params else []
+    return " + ".join(own + ([tie_text(f"{code}{k}{code}" for k in row.tied)] if row.tied else []))
+
+
+def tied_note(summary, code: str = "") -> str:
+    """After the totals: the tied parameters, counted once."""
+    keys = tied_keys(summary)
+    return f"; {len(keys)} tied weight{'s' if len(keys) > 1 else ''} counted once " \
+           f"({', '.join(f'{code}{k}{code}' for k in keys)})" if keys else ""
 
 
 def _loop_costs(graph: Graph) -> list:
@@ -116,8 +158,8 @@ def _with_dtype(cells: tuple, dtype: str, dtypes: bool) -> tuple:
 
 def summary_text(summary, title: str, dtypes: bool = False) -> str:
     rows = [_with_dtype(("layer", "op", "output shape", "params", "MACs"), "dtype", dtypes)]
-    rows += [_with_dtype((r.name, r.op, fmt_shape(r.shape), f"{r.params:,}" if r.params else "",
-                          human(r.macs) if r.macs else ""), r.dtype, dtypes) for r in summary.rows]
+    rows += [_with_dtype((r.name, r.op, fmt_shape(r.shape), params_cell(r), human(r.macs) if r.macs else ""),
+                         r.dtype, dtypes) for r in summary.rows]
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     left = len(rows[0]) - 2  # the counts are right-aligned
     lines = [title]
@@ -127,7 +169,8 @@ def summary_text(summary, title: str, dtypes: bool = False) -> str:
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     mb = summary.params * 4 / 2**20
-    lines.append(f"total: {summary.params:,} parameters ({mb:.2f} MB as float32), {human(summary.macs)} MACs")
+    lines.append(f"total: {summary.params:,} parameters ({mb:.2f} MB as float32), {human(summary.macs)} MACs"
+                 + tied_note(summary))
     lines += loop_lines(summary)
     return "\n".join(lines)
 
@@ -142,7 +185,8 @@ def summary_json(summary, dtypes: bool = False) -> str:
     return json.dumps({
         "rows": [{"name": r.name, "op": r.op, "shape": [str(d) if not isinstance(d, int) else d for d in r.shape],
                   **({"dtype": r.dtype} if dtypes else {}),
-                  "params": r.params, "macs": r.macs if isinstance(r.macs, int) else str(r.macs)} for r in summary.rows],
+                  "params": r.params, **({"tied": list(r.tied)} if r.tied else {}),
+                  "macs": r.macs if isinstance(r.macs, int) else str(r.macs)} for r in summary.rows],
         "params": summary.params, "macs": summary.macs if isinstance(summary.macs, int) else str(summary.macs),
         "param_mb": round(param_mb(summary), 3),
         "loops": [{"name": c.name, "kind": c.kind, "steps": c.steps if isinstance(c.steps, int) else str(c.steps),
@@ -161,11 +205,11 @@ def summary_markdown(summary, title: str, dtypes: bool = False) -> str:
     rule = _with_dtype(("---", "---", "---", "---:", "---:"), "---", dtypes)
     lines = [f"**{title}**", "", f"| {' | '.join(head)} |", f"|{'|'.join(rule)}|"]
     for r in summary.rows:
-        cells = _with_dtype((f"`{r.name}`", r.op, fmt_shape(r.shape), f"{r.params:,}" if r.params else "",
+        cells = _with_dtype((f"`{r.name}`", r.op, fmt_shape(r.shape), params_cell(r, "`"),
                              human(r.macs) if r.macs else ""), r.dtype, dtypes)
         lines.append(f"| {' | '.join(cells)} |")
     lines += ["", f"Total: {summary.params:,} parameters ({param_mb(summary):.2f} MB as float32), "
-                  f"{human(summary.macs)} MACs."]
+                  f"{human(summary.macs)} MACs{tied_note(summary, '`')}."]
     return "\n".join(lines)
 
 
@@ -175,10 +219,12 @@ def summary_csv(summary, title: str = "", dtypes: bool = False) -> str:
 
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
-    out.writerow(_with_dtype(("layer", "op", "output_shape", "params", "macs"), "dtype", dtypes))
+    tied = bool(tied_keys(summary))   # a last column `tied` (the reused keys, space-separated) where any row has one
+    out.writerow(_with_dtype(("layer", "op", "output_shape", "params", "macs"), "dtype", dtypes) + ("tied",) * tied)
     for r in summary.rows:
-        out.writerow(_with_dtype((r.name, r.op, fmt_shape(r.shape), r.params, r.macs), r.dtype, dtypes))
-    out.writerow(_with_dtype(("total", "", "", summary.params, summary.macs), "", dtypes))
+        out.writerow(_with_dtype((r.name, r.op, fmt_shape(r.shape), r.params, r.macs), r.dtype, dtypes)
+                     + (" ".join(r.tied),) * tied)
+    out.writerow(_with_dtype(("total", "", "", summary.params, summary.macs), "", dtypes) + ("",) * tied)
     return buf.getvalue().rstrip("\n")
 
 

@@ -12,8 +12,9 @@ import textwrap
 
 from . import style as S
 from ...ir.graph import ModeChoice
+from ...reporting.ties import tie_text
 from .labels import SYMBOLS, contents, count_text, local_name, op_caption, path_range, shape_text, tensor_text
-from .view import Edge, Item, View
+from .view import Edge, Item, TieEdge, View
 
 
 class Html(str):
@@ -95,7 +96,7 @@ def write_dot(view: View, title: str = "", direction: str = "TB") -> str:
     def emit(c, indent: str) -> None:
         for kind, what in entries.get(id(c), []):
             if kind == "item":
-                lines.append(f"{indent}{quote(what.id)} {attr_list(_node_attrs(graph, what, out_shapes))}")
+                lines.append(f"{indent}{quote(what.id)} {attr_list(_node_attrs(graph, what, out_shapes, view.tied))}")
             elif kind == "junction":
                 lines.append(f"{indent}{quote(_junction_id(what))} {attr_list(S.JUNCTION_ATTRS)}")
             elif kind == "frame":
@@ -135,6 +136,8 @@ def write_dot(view: View, title: str = "", direction: str = "TB") -> str:
     for frame in view.loops:
         for back in frame.back_edges:
             lines.append(f"  {quote(back.tail.id)} -> {quote(back.head.id)} {attr_list(_back_edge_attrs(back))}")
+    for tie in view.ties:
+        lines.append(f"  {quote(tie.tail.id)} -> {quote(tie.head.id)} {attr_list(_tie_attrs(tie))}")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -164,7 +167,7 @@ def _block_ranks(view: View) -> dict:
     return {n: k for k, n in enumerate(names)}
 
 
-def _node_attrs(graph, item: Item, out_shapes: dict) -> dict:
+def _node_attrs(graph, item: Item, out_shapes: dict, tied: dict) -> dict:
     if item.kind in ("input", "output"):
         fill, border = S.IO_COLOURS
         if item.kind == "input":
@@ -178,7 +181,7 @@ def _node_attrs(graph, item: Item, out_shapes: dict) -> dict:
         return {"label": Html(f"<b>{esc(name)}</b>"), "fillcolor": fill, "color": border, "fontcolor": "white",
                 "tooltip": item.id}
     if item.kind == "unit":
-        return _unit_attrs(graph, item, out_shapes)
+        return _unit_attrs(graph, item, out_shapes, tied)
     if item.kind == "loop_in":
         node = graph.node(item.nodes[0])
         name = item.id[len((node.loop or "")) + 1:] if node.loop else item.id
@@ -220,6 +223,8 @@ def _node_attrs(graph, item: Item, out_shapes: dict) -> dict:
         extra.append(layer)
     if node.meta.params:
         extra.append(count_text(node.meta.params))
+    if item.nodes[0] in tied:                # its weight is another layer's, counted there
+        extra.append(tie_text([tied[item.nodes[0]].key]))
     attrs["label"] = Html(head + (f"<br/>{small(' · '.join(extra))}" if extra else ""))
     if op.family == "activation" and not extra:
         attrs.update(fontsize=str(S.FONT_SIZE - 1), height="0.26", margin="0.1,0.03")
@@ -228,7 +233,7 @@ def _node_attrs(graph, item: Item, out_shapes: dict) -> dict:
     return _with_error(attrs, item)
 
 
-def _unit_attrs(graph, item: Item, out_shapes: dict) -> dict:
+def _unit_attrs(graph, item: Item, out_shapes: dict, tied: dict) -> dict:
     first, last = item.units[0].container, item.units[-1].container
     where = path_range(local_name(first), local_name(last))
     if first.level == 0:                    # a model used by another (`uses:`)
@@ -242,6 +247,9 @@ def _unit_attrs(graph, item: Item, out_shapes: dict) -> dict:
     params = sum((graph.node(n).meta.params or 0) or 0 for n in item.nodes)
     shapes = out_shapes.get(item.id) or [shape_text(graph.node(item.nodes[-1]).meta.shape)]
     facts = ", ".join(shapes) + (f" · {count_text(params)} params" if params else "")
+    keys = list(dict.fromkeys(tied[n].key for n in item.nodes if n in tied))
+    if keys:                                 # a tied layer folded in: its weight is counted once, at its source
+        facts += f" · {tie_text(keys)}"
     fill, border = S.UNIT_COLOURS
     attrs = {"label": Html(f"{head}<br/>{small(sub)}<br/>{small(facts)}"), "fillcolor": fill, "color": border,
              "penwidth": "1.6", "tooltip": path_range(first.path, last.path)}
@@ -278,6 +286,12 @@ def _frame_attrs(graph, frame) -> dict:
 def _back_edge_attrs(back) -> dict:
     return {**({"label": back.label} if back.label else {}), "style": "dashed", "color": S.LOOP, "fontcolor": S.LOOP, "constraint": "false",
             "penwidth": "1.3"}
+
+
+def _tie_attrs(tie: TieEdge) -> dict:
+    """A tie: dashed, labelled, not pulling the layout (the source is often far above)."""
+    return {"id": f"tie:{tie.head.id}", "label": "tied weight", "tooltip": tie.key, "style": "dashed",
+            "color": S.TIE, "fontcolor": S.TIE, "constraint": "false", "penwidth": "1.3"}
 
 
 def _model_cluster_attrs(name: str, objective: bool = False) -> dict:

@@ -100,6 +100,7 @@ CAPTIONS = {  # caption rules per op name: the details after the name
     **{f"adaptive_{kind}pool{d}d": lambda n, a: f"to {_window(a['output_size'], _spatial(n))}"
        for kind in ("max", "avg") for d in (1, 2, 3)},
     "linear": lambda n, a: str(a["out_features"]),
+    "tied_linear": lambda n, a: str(a["num_embeddings"]),
     "dropout": lambda n, a: f"{a['p']:g}",
     "dropout2d": lambda n, a: f"{a['p']:g}",
     "local_response_norm": lambda n, a: f"size {a['size']}",

@@ -10,6 +10,7 @@ EDGE = "#94a3b8"
 ERROR = "#dc2626"
 ERROR_FILL = "#fee2e2"
 LOOP = "#0d9488"     # loop frames, step inputs and the back edges of carried state
+TIE = "#7c3aed"      # a tied weight: the dashed edge from its source layer to the layer that reuses it
 
 # (fill, border) per op family (Op.family in the registry); fixed, so diagrams diff cleanly.
 FAMILY_COLOURS = {

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ...errors import UsageError
 from ...ir.graph import Graph, Node, Tensor, flat_tensors
 from ...ir.containers import Container, ContainerIndex, Unit, group_nodes
+from ...reporting.ties import ties
 
 
 @dataclass(eq=False)
@@ -61,6 +62,15 @@ class LoopFrame:
     back_edges: list = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class TieEdge:
+    """From the box of a layer whose parameter another reuses to the box of that tied layer (drawn dashed)."""
+
+    tail: Item
+    head: Item
+    key: str                        # the shared parameter's key: 'transformer.wte.weight'
+
+
 @dataclass
 class View:
     items: list
@@ -70,6 +80,8 @@ class View:
     models: list                    # the models drawn
     model_clusters: bool            # draw each model's root as a cluster
     loops: list = field(default_factory=list)
+    tied: dict = field(default_factory=dict)     # graph node of each tied layer drawn -> its Tie
+    ties: list = field(default_factory=list)     # TieEdge, where both boxes are drawn and differ
 
 
 def tensor_shape(graph: Graph, t: Tensor):
@@ -133,8 +145,9 @@ def build_view(graph: Graph, depth: int | None = None, model: str | None = None,
     edges = _edges(graph, items, item_of, failures, dtypes)
     clusters = _clusters(items)
     loops = [_loop_frame(graph, index, item, item_of) for item in items if item.kind == "loop"]
+    tied = {nid: tie for nid, tie in ties(graph).items() if nid in item_of}
     return View(items, edges, clusters, index, models, model_clusters=len(index.roots) > 1 and model is None,
-                loops=loops)
+                loops=loops, tied=tied, ties=_tie_edges(graph, tied, item_of))
 
 
 LOOP_KINDS = ("scan", "loop", "decode")
@@ -291,6 +304,24 @@ def _edges(graph: Graph, items: list, item_of: dict, failures: dict, dtypes: boo
                 if t.node in item_of:
                     add(item_of[t.node], item, t, nid in failures)
     return edges
+
+
+def _tie_edges(graph: Graph, tied: dict, item_of: dict) -> list:
+    """One edge per tie from the box of the source layer's first call (an embedding, or the folded block that
+    holds it) to the tied layer's box; none where the source is not called or both are in one box."""
+    first_call: dict = {}
+    for nid in item_of:
+        first_call.setdefault(graph.node(nid).module, nid)
+    out, seen = [], set()
+    for nid, tie in tied.items():
+        source = first_call.get(tie.source)
+        if source is None:
+            continue
+        tail, head = item_of[source], item_of[nid]
+        if tail is not head and (tail.id, head.id) not in seen:
+            seen.add((tail.id, head.id))
+            out.append(TieEdge(tail, head, tie.key))
+    return out
 
 
 def _clusters(items: list) -> list:
