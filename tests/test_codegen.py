@@ -277,3 +277,42 @@ def test_two_unnamed_values_of_one_statement_keep_apart(tmp_path):
         s = torch.relu(fire.squeeze(want))
         want = torch.cat([torch.relu(fire.expand1x1(s)), torch.relu(fire.expand3x3(s))], 1)
     torch.testing.assert_close(net(x), want)
+
+
+LAMBDA_LAYERS = """
+name: lambda_layers
+let:
+  conv: "lambda c, s=1, k=3: conv2d(c, k, stride=s, padding=k // 2)"
+inputs:
+  x: [N, 4, 8, 8]
+blocks:
+  B(c, s):
+    layers:
+      a: conv(c, s)
+      b: conv(c, k=1)
+      d: conv(2 * c, s=s, k=5)
+    forward: |
+      d(b(a(x)))
+layers:
+  b1: B(6, 2)
+  b2: B(5, 1)
+forward: |
+  b2(b1(x))
+"""
+
+
+def test_a_layer_made_by_a_lambda_is_the_layer_check_counts(tmp_path):
+    """A lambda's arguments were once bound by position to the op's parameters (`conv(c, s)` became a conv
+    with kernel s): the built model had other layers than `check` counted."""
+    path = tmp_path / "lambda_layers.yaml"
+    path.write_text(LAMBDA_LAYERS)
+    spec = archdsl.load(str(path))
+    net = spec.build()
+    assert sum(p.numel() for p in net.parameters()) == spec.summary().params
+    # the lambda's body with its arguments and defaults, written by hand as torch layers
+    want = {"b1.a": torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), "b1.b": torch.nn.Conv2d(6, 6, 1),
+            "b1.d": torch.nn.Conv2d(6, 12, 5, stride=2, padding=2), "b2.a": torch.nn.Conv2d(12, 5, 3, padding=1),
+            "b2.b": torch.nn.Conv2d(5, 5, 1), "b2.d": torch.nn.Conv2d(5, 10, 5, padding=2)}
+    assert {k: repr(net.get_submodule(k)) for k in want} == {k: repr(v) for k, v in want.items()}
+    classes = [n.name for n in ast.parse(spec.source).body if isinstance(n, ast.ClassDef)]
+    assert classes == ["B", "LambdaLayers"]  # the lambda's parameters are the block's: one class

@@ -11,6 +11,7 @@ alike instances gets its own class, as a last resort.
 """
 from __future__ import annotations
 
+import ast
 import io
 import itertools
 import tokenize
@@ -189,8 +190,9 @@ class ClassWriter:
         given = bound_args(decl[0], [p.name for p in op.params]) if decl and decl[1] is m else None
         local = self._local(ctx, m)
         args = {key: (arg, value) for p, arg in (given or {}).items() for key, arg, value in _elements(
-            p, arg, child.attrs.get(p)) if names_in(arg) & local and is_int(value)}
-        varying = {key: self._arg_source(ctx, m, *args[key]) for key in _keys(child.attrs) if key in args}
+            p, arg, child.attrs.get(p)) if names_in(arg) & local and _plain(value)}
+        varying = {key: (self._arg_source(ctx, m, *args[key]), args[key][1]) for key in _keys(child.attrs)
+                   if key in args}
         tensors = node.inputs[0] if op.inputs is None else node.inputs
         names = self._arg_names(m).get(node.call_span, [])
         sizes = [[(t, k, d, names[j] if j < len(names) else None) if is_int(d) else None for k, d in enumerate(s)]
@@ -205,30 +207,38 @@ class ClassWriter:
         return self.arg_names[id(m.block)]
 
     @staticmethod
-    def _marked(op, attrs: dict, ins: list, varying: dict, sizes: list, base: int) -> str:
-        """The lowering with sentinel numbers, `base` + k, for the varying attributes and the input sizes."""
+    def _marked(op, attrs: dict, ins: list, varying: dict, sizes: list, base: int) -> str | None:
+        """The lowering with sentinels, numbered `base` + k, for the varying attributes and the input sizes;
+        None when the lowering cannot take them (it computes with a value it should only print)."""
         marks = itertools.count(base)
         attrs = _sentinels(attrs, varying, marks)
         ins = [tuple(next(marks) if c is not None else d for c, d in zip(cells, s)) if cells is not None else s
                for cells, s in zip(sizes, ins)]
-        return lowering(op).init(attrs, ins)
+        try:
+            return lowering(op).init(attrs, ins)
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError, ArithmeticError):
+            return None
 
     def _substitute(self, ctx: Context, m: Module, real: str, marked: list, varying: dict, sizes: list) -> str:
-        """The sentinels of the marked lowering replaced by their sources; `real` where that is not exact."""
-        a, b = _tokens(marked[0]), _tokens(marked[1])
+        """The sentinels of the marked lowering replaced by their sources; `real` where that is not exact: a
+        value computed from a sentinel, or a varying attribute the lowering did not print (it decided on it)."""
+        a, b = (_tokens(t) if t is not None else None for t in marked)
         if "\n" in real or a is None or b is None or len(a) != len(b):
             return real
-        slots = list(varying.values()) + [c for cells in sizes if cells for c in cells if c is not None]
-        out, last = [], 0
+        slots = [src for src, _ in varying.values()] + [c for cells in sizes if cells for c in cells if c is not None]
+        out, last, seen = [], 0, set()
         for ta, tb in zip(a, b):
             if ta.string == tb.string:
                 continue
-            k = int(ta.string) - SENTINEL if ta.type == tokenize.NUMBER and ta.string.isdigit() else -1
-            if not 0 <= k < len(slots) or int(tb.string) != 2 * SENTINEL + k:
+            k = _sentinel_index(ta, SENTINEL)
+            if k is None or not 0 <= k < len(slots) or _sentinel_index(tb, 2 * SENTINEL) != k:
                 return real  # a number computed from a sentinel: no source for it
             src = slots[k] if isinstance(slots[k], str) else self._size_source(ctx, m, *slots[k])
             out += [marked[0][last:ta.start[1]], src]
             last = ta.end[1]
+            seen.add(k)
+        if not seen >= set(range(len(varying))):
+            return real
         return "".join(out) + marked[0][last:]
 
     def _arg_source(self, ctx: Context, m: Module, arg, value) -> str:
@@ -329,20 +339,60 @@ class ClassWriter:
 
 
 def _elements(p: str, arg, value):
-    """(key, argument, value) of an attribute, and of each element of a tuple written as a list: (p, i)."""
-    yield p, arg, value
-    if isinstance(value, tuple) and isinstance(arg, A.ListExpr) and len(arg.items) == len(value) \
+    """(key, argument, value) of an attribute: each element of a tuple written as a list or a tuple, (p, i),
+    else the attribute as a whole, p."""
+    if isinstance(value, tuple) and isinstance(arg, (A.ListExpr, A.TupleExpr)) and len(arg.items) == len(value) \
             and not any(isinstance(i, A.Star) for i in arg.items):
         yield from (((p, i), item, v) for i, (item, v) in enumerate(zip(arg.items, value)))
+    else:
+        yield p, arg, value
+
+
+def _plain(value) -> bool:
+    """A value the lowerings print: a number, a bool, a string, or a tuple of them."""
+    if isinstance(value, tuple):
+        return all(_plain(v) for v in value)
+    return isinstance(value, (int, float, str))
+
+
+def _sentinel(value, n: int):
+    """The sentinel numbered `n` for a value like `value`: a float for a float, a string for a string, else an
+    int (a bool's and a tuple's too: the lowerings print them, and a lowering that does more is found out)."""
+    if isinstance(value, float):
+        return float(n)
+    if isinstance(value, str):
+        return f"sentinel{n}"
+    return n
+
+
+def _sentinel_index(token, base: int) -> int | None:
+    """k of the sentinel `base` + k that a token of a marked lowering writes, else None."""
+    if token.type == tokenize.STRING:
+        try:
+            text = ast.literal_eval(token.string)
+        except (ValueError, SyntaxError):
+            return None
+        n = int(text[len("sentinel"):]) if isinstance(text, str) and text.startswith("sentinel") \
+            and text[len("sentinel"):].isdigit() else None
+    elif token.type == tokenize.NUMBER:
+        try:
+            n = ast.literal_eval(token.string)
+        except (ValueError, SyntaxError):
+            return None
+    else:
+        return None
+    if isinstance(n, float) and n.is_integer():
+        n = int(n)
+    return n - base if is_int(n) else None
 
 
 def _sentinels(attrs: dict, varying: dict, marks) -> Attrs:
     """`attrs` with the next sentinel in each varying attribute and tuple element, in the order of _keys."""
     def mark(k, v):
         if k in varying:
-            return next(marks)
+            return _sentinel(v, next(marks))
         if isinstance(v, tuple):
-            return tuple(next(marks) if (k, i) in varying else e for i, e in enumerate(v))
+            return tuple(_sentinel(e, next(marks)) if (k, i) in varying else e for i, e in enumerate(v))
         return v
 
     return Attrs({k: mark(k, v) for k, v in attrs.items()})

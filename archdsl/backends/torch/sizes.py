@@ -9,12 +9,15 @@ number; callers check every expression against every instance, so a wrong guess 
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any
 
 import sympy
 
 from ...elaborate.evaluate import Evaluator
 from ...elaborate.scope import Scope
+from ...elaborate.values import BlockFn, Function, OpFn
 from ...errors import ArchDSLError, ShapeRuleError
 from ...ir.graph import Graph, Module, Tensor
 from ...passes.shapes import input_shapes
@@ -35,7 +38,12 @@ def is_int(v) -> bool:
 
 
 class Declarations:
-    """The AST call that made each block instance and layer: `conv2d(planes, 3)` for `layer1.0.conv2`."""
+    """The AST call that made each block instance and layer: `conv2d(planes, 3)` for `layer1.0.conv2`.
+
+    A layer is followed through what its declaration names: the branch of `x if c else y` its instance took,
+    the items of a list that are there (`x if c` items that are not leave it), a let of its block
+    (`depthwise`), and a lambda's body with the call's arguments in place of its parameters. A call is matched
+    only to the op or block it names, so an argument is never bound to a parameter of another callable."""
 
     def __init__(self, graph: Graph):
         self.call: dict[int, tuple[A.Call, Module]] = {}  # id(module) -> (call, the instance it is declared in)
@@ -44,27 +52,181 @@ class Declarations:
                 if m.kind == "block":
                     for lname, node, _ in m.block.layers:
                         if lname in m.children:
-                            self._match(m.children[lname], unwrap(node), m)
+                            self._match(m.children[lname], node, m)
 
     def _match(self, child: Module, node, owner: Module) -> None:
-        if isinstance(node, A.Call) and child.kind in ("op", "block"):
+        node = resolve(node, owner)
+        if isinstance(node, A.Call) and child.kind in ("op", "block") and _names_callee(node, child, owner):
             self.call[id(child)] = (node, owner)
-        elif isinstance(node, A.ListExpr) and child.kind == "seq" and len(node.items) == len(child.children) \
-                and not any(isinstance(i, A.Star) for i in node.items):
-            for item, grandchild in zip(node.items, child.children.values()):
-                self._match(grandchild, unwrap(item), owner)
+        elif isinstance(node, A.ListExpr) and child.kind == "seq":
+            items = present_items(node, owner)
+            if items is not None and len(items) == len(child.children):
+                for item, grandchild in zip(items, child.children.values()):
+                    self._match(grandchild, item, owner)
         elif isinstance(node, A.DictExpr) and child.kind == "seq":  # a map of named layers, by its literal keys
             for key, item in zip(node.keys, node.values):
                 if isinstance(key, A.Const) and key.value in child.children:
-                    self._match(child.children[key.value], unwrap(item), owner)
+                    self._match(child.children[key.value], item, owner)
 
     def of(self, module: Module) -> tuple[A.Call, Module] | None:
         return self.call.get(id(module))
 
 
-def unwrap(node):
-    """`x if c` (None otherwise) declares `x`."""
-    return node.body if isinstance(node, A.Cond) and node.orelse is None else node
+def resolve(node, owner: Module, depth: int = 0):
+    """What a layer's declaration stands for in the instance `owner`: the branch of a condition it took, the
+    expression of a let of its block, a lambda's body with the arguments written in; None when absent or
+    unknown. Each step keeps the meaning, as the names it writes resolve to the same values in `owner`."""
+    if depth > 32:  # lets naming lets: far more than any spec writes
+        return None
+    if isinstance(node, A.Cond):
+        truth = truth_in(owner, node.test)
+        if truth is None:
+            return None
+        node = node.body if truth else node.orelse
+        return None if node is None else resolve(node, owner, depth + 1)
+    if isinstance(node, A.Name):
+        let = next((n for name, n, _ in owner.block.lets if name == node.id), None)
+        return node if let is None else resolve(let, owner, depth + 1)
+    if isinstance(node, A.Call) and isinstance(node.func, A.Name):
+        fn = _lookup(owner, node.func.id)
+        if isinstance(fn, Function):
+            body = _inlined(fn, node, owner)
+            return None if body is None else resolve(body, owner, depth + 1)
+    return node
+
+
+def present_items(node: A.ListExpr, owner: Module) -> list | None:
+    """The items of a layer list that make layers in `owner` (`x if c` with c false makes none), resolved;
+    None when a `*` spreads items or a condition is not known."""
+    out = []
+    for item in node.items:
+        if isinstance(item, A.Star):
+            return None
+        if isinstance(item, A.Cond) and item.orelse is None:
+            truth = truth_in(owner, item.test)
+            if truth is None:
+                return None
+            if not truth:
+                continue
+        out.append(resolve(item, owner))
+    return out
+
+
+def truth_in(m: Module, test):
+    """The value of a condition in the instance `m`, as a bool; None when it has none there."""
+    try:
+        return bool(Evaluator().static(test, m.static_scope))
+    except (ArchDSLError, TypeError, ValueError):
+        return None
+
+
+def _lookup(m: Module, name: str):
+    try:
+        return m.static_scope.lookup(name, None)
+    except ArchDSLError:
+        return None
+
+
+def _names_callee(call: A.Call, child: Module, owner: Module) -> bool:
+    """Whether `call` calls the op or the block that `child` is."""
+    if not isinstance(call.func, A.Name):
+        return False
+    fn = _lookup(owner, call.func.id)
+    if child.kind == "op":
+        return isinstance(fn, OpFn) and fn.op.name == child.op.name
+    return isinstance(fn, BlockFn) and fn.block is child.block
+
+
+def _inlined(fn: Function, call: A.Call, owner: Module):
+    """The lambda's body with the call's arguments (and its defaults) in place of its parameters, if every other
+    name in it, and in the defaults used, means in `owner` what it means where the lambda is written."""
+    params = [n for n, _ in fn.node.params]
+    if any(isinstance(a, A.Star) for a in call.args) or len(call.args) > len(params):
+        return None
+    env = dict(zip(params, call.args))
+    for key, value, _ in call.kwargs:
+        if key not in params or key in env:
+            return None
+        env[key] = value
+    defaults = [d for n, d in fn.node.params if n not in env]
+    if any(d is None for d in defaults):
+        return None
+    env.update({n: d for n, d in fn.node.params if n not in env})
+    from .pysource import names_in
+
+    outer = (names_in(fn.node.body) - set(params)).union(*(names_in(d) for d in defaults))
+    if any(not _same_binding(_lookup(owner, n), _scope_lookup(fn.scope, n)) for n in outer):
+        return None
+    return _substituted(fn.node.body, env)
+
+
+def _scope_lookup(scope, name: str):
+    try:
+        return scope.lookup(name, None)
+    except ArchDSLError:
+        return None
+
+
+def _same_binding(a, b) -> bool:
+    if a is b:
+        return True
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # noqa: BLE001 - values that do not compare are not the same
+        return False
+
+
+def _substituted(node, env: dict):
+    """`node` with each name of `env` replaced by its expression; None where an inner binding (a comprehension's
+    or a lambda's) would hide one of them."""
+    if isinstance(node, A.Name):
+        return env.get(node.id, node)
+    if isinstance(node, (A.ListComp, A.DictComp, A.Lambda)) and names_in_bindings(node) & set(env):
+        return None
+    changes = {}
+    for key, value in vars(node).items():
+        if isinstance(value, A.Node):
+            new = _substituted(value, env)
+            if new is None:
+                return None
+            changes[key] = new
+        elif isinstance(value, tuple):
+            items = [_substituted_item(v, env) for v in value]
+            if any(i is _FAIL for i in items):
+                return None
+            changes[key] = tuple(items)
+    return dataclasses.replace(node, **changes) if changes else node
+
+
+_FAIL = object()
+
+
+def _substituted_item(item, env: dict):
+    if isinstance(item, A.Node):
+        new = _substituted(item, env)
+        return _FAIL if new is None else new
+    if isinstance(item, tuple):  # a keyword argument: (name, Node, Span)
+        out = tuple(_substituted_item(v, env) for v in item)
+        return _FAIL if any(v is _FAIL for v in out) else out
+    return item
+
+
+def names_in_bindings(node) -> set[str]:
+    """The names a comprehension or a lambda binds."""
+    if isinstance(node, A.Lambda):
+        return {n for n, _ in node.params}
+    out: set = set()
+
+    def targets(t):
+        if isinstance(t, A.Name):
+            out.add(t.id)
+        elif isinstance(t, tuple):
+            for x in t:
+                targets(x)
+
+    for comp in node.fors:
+        targets(comp.targets)
+    return out
 
 
 def bound_args(call: A.Call, names: list[str]) -> dict[str, Any] | None:
@@ -221,10 +383,8 @@ class SizeTracer:
         for group in _input_groups(flat, ax - len(out)):
             if found and len(group) > 1:
                 break  # the dims moved one by one already account for the output
-            moved = [list(s) for s in flat]
-            for j, k in group:
-                moved[j][k] += STEP
-            slope = _slope(op, attrs, [tuple(s) for s in moved], t.index, out, ax)
+            slope = _slope(op, lambda step, g=group: (attrs, _moved(flat, g, step)), [flat[j][k] for j, k in group],
+                           t.index, out, ax)
             if slope is None:
                 return None
             if slope == 1:
@@ -235,7 +395,8 @@ class SizeTracer:
                 total, rest, found = total + term, rest - flat[j][k], True
         for name, value in attrs.items():
             if is_int(value):
-                slope = _slope(op, {**attrs, name: value + STEP}, flat, t.index, out, ax)
+                slope = _slope(op, lambda step, n=name, v=value: ({**attrs, n: v + step}, flat), [value],
+                               t.index, out, ax)
                 if slope is None:
                     return None
                 if slope == 1:
@@ -269,15 +430,30 @@ def _output(op, attrs, ins, index: int):
 STEP = 720720  # how far a dim or an attribute is moved: divisible by 1..16, so groups still divide
 
 
-def _slope(op, attrs, ins, index: int, out: tuple, ax: int):
-    """How the output dim `ax` moved per STEP: 0 or 1 are understood, None is anything else."""
-    got = _output(op, attrs, ins, index)
+def _slope(op, moved, values: list, index: int, out: tuple, ax: int):
+    """How the output dim `ax` moved per step when `moved(step)` gives the attributes and input shapes with
+    some values moved by `step`: 0 or 1 are understood, None is anything else. A rule refusing the move by
+    STEP is asked again with a step that is also a multiple of the moved values, which keeps whatever they
+    divide divisible (the channels of a conv with `groups` equal to them)."""
+    got = _output(op, *moved(STEP), index)
+    step = STEP
+    if got is None:
+        step = STEP * math.lcm(*[v for v in values if v > 0])
+        got = _output(op, *moved(step), index) if step != STEP else None
     if got is None:
         return 0  # the rule refuses the moved value: treat the dim as not passed through
     if len(got) != len(out) or not is_int(got[ax]):
         return None
-    slope, remainder = divmod(got[ax] - out[ax], STEP)
+    slope, remainder = divmod(got[ax] - out[ax], step)
     return slope if remainder == 0 and slope in (0, 1) else None
+
+
+def _moved(shapes: list, group: list, step: int) -> list:
+    """The input shapes with the dims of `group` ((input, axis) pairs) moved by `step`."""
+    out = [list(s) for s in shapes]
+    for j, k in group:
+        out[j][k] += step
+    return [tuple(s) for s in out]
 
 
 def _input_groups(ins: list, from_right: int):
