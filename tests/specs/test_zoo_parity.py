@@ -111,7 +111,7 @@ def test_macs_equal_torchvision_published(model):
 
 def test_inception_v3_with_aux_logits_has_torchvisions_published_parameter_count():
     """The reference is inception_v3(aux_logits=False); torchvision's published count is with the AuxLogits
-    head, which the spec adds with aux_logits=true (its output is then (logits, aux) in every mode)."""
+    head, which the spec adds with aux_logits=true (its keys and outputs: tests/specs/test_inception_v3.py)."""
     spec = catalogue.load("inception_v3", aux_logits=True)
     assert spec.summary().params == zoo()["inception_v3"]["published"]["num_params"]
 
