@@ -26,12 +26,13 @@ from ...names import class_name
 from ...ops.registry import Attrs
 from ...syntax import ast as A
 from ...syntax.spec import REQUIRED
-from .containers import container_source, named
+from .containers import arity, container_source, named
 from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
 from .lowerings.indexing import TIED
 from .pysource import Unrenderable, docstring, expression, literal, names_in
-from .sizes import Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, size_symbol
+from .sizes import (Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, size_symbol,
+                    truth_in)
 
 SENTINEL = 790_000_000_001  # sentinels count up from here; no real size is this large
 
@@ -127,22 +128,120 @@ class ClassWriter:
         present = [m for m in ctx.instances if lname in m.children and m.children[lname].calls]
         if not present:
             return []
-        texts = {self._ctor(ctx, m, m.children[lname], 2) for m in present}
-        if len(texts) != 1:
-            raise Unrenderable(f"the layer {lname} differs between instances")
-        text = texts.pop()
+        pairs = [(m, m.children[lname]) for m in present]
+        test = None
         if len(present) < len(ctx.instances):
             if not (isinstance(node, A.Cond) and node.orelse is None):
                 raise Unrenderable(f"the layer {lname} is present in some instances only")
             test = self._test(ctx, node.test, present, self._init_name)
+            node = node.body
+        line = ctx.instances[0].children.get(lname, present[0].children[lname]).span.line
+        where = self.gen.where(line)
+        if test is None and len({self._ctor(ctx, m, c, 2) for m, c in pairs}) > 1:
+            listed = self._listed(ctx, pairs, node, lambda conditional: 3 if conditional else 2)
+            if listed is not None and any(t is not None for _, t in listed):
+                return self._list_statements(ctx, lname, pairs[0][1], listed, where)
+        text = self._source(ctx, pairs, node, 2)
+        if test is not None:
             text = f"{text} if {test} else None"
         first, nl, rest = text.partition("\n")
-        line = ctx.instances[0].children.get(lname, present[0].children[lname]).span.line
-        return [f"{INDENT}self.{lname} = {first}{self.gen.where(line)}{nl}{rest}"]
+        return [f"{INDENT}self.{lname} = {first}{where}{nl}{rest}"]
+
+    def _source(self, ctx: Context, pairs: list, node, indent: int) -> str:
+        """The constructor source of the layers `pairs` ((instance, layer) of each instance), declared by
+        `node`: one text for all, or written with the conditions that tell the instances apart: the branches of
+        `a if c else b`, the items of a list present in some instances only, and the block's conditions."""
+        texts = {self._ctor(ctx, m, c, indent) for m, c in pairs}
+        if len(texts) == 1:
+            return texts.pop()
+        node = _let_of(ctx.block, node)
+        if isinstance(node, A.Cond) and node.orelse is not None:
+            return self._split(ctx, pairs, node.test, (node.body, node.orelse), indent, nested=True)
+        listed = self._listed(ctx, pairs, node, lambda conditional: indent + 1)
+        if listed is not None:
+            items = [src if t is None else f"*([{src}] if {t} else [])" for src, t in listed]
+            return container_source(pairs[0][1], items, indent)
+        for test in _block_tests(ctx.block):
+            try:
+                return self._split(ctx, pairs, test, (node, node), indent, nested=False)
+            except Unrenderable:
+                continue
+        raise Unrenderable("the instances of a layer differ")
+
+    def _split(self, ctx: Context, pairs: list, test, nodes: tuple, indent: int, nested: bool) -> str:
+        """`a if test else b` over the instances where `test` holds and those where it does not (`nodes`: what
+        declares each); the branches are split further only when `nested`."""
+        truth = [truth_in(m, test) for m, _ in pairs]
+        if None in truth:
+            raise Unrenderable("a condition without a value")
+        groups = [[p for p, t in zip(pairs, truth) if t == want] for want in (True, False)]
+        if not all(groups):
+            if not nested:
+                raise Unrenderable("the condition does not tell the instances apart")
+            k = 0 if groups[0] else 1
+            return self._source(ctx, groups[k], nodes[k], indent)
+        saved = (dict(ctx.sizes), set(ctx.lets), set(ctx.stored))
+        try:
+            if nested:
+                yes, no = (self._source(ctx, g, n, indent) for g, n in zip(groups, nodes))
+            else:
+                yes, no = (self._uniform(ctx, g, indent) for g in groups)
+            cond = expression(test, lambda n: self._init_name(ctx, pairs[0][0], n))
+        except Unrenderable:
+            ctx.sizes, ctx.lets, ctx.stored = saved
+            raise
+        return _ternary(yes, cond, no)
+
+    def _uniform(self, ctx: Context, pairs: list, indent: int) -> str:
+        texts = {self._ctor(ctx, m, c, indent) for m, c in pairs}
+        if len(texts) != 1:
+            raise Unrenderable("the instances of a layer differ")
+        return texts.pop()
+
+    def _listed(self, ctx: Context, pairs: list, node, indent_of) -> list | None:
+        """(source, condition or None) of each item of a layer list written as a list literal, over the
+        instances `pairs`; an item `x if c` is there where c holds. None for any other declaration."""
+        node = _let_of(ctx.block, node)
+        if not isinstance(node, A.ListExpr) or any(isinstance(i, A.Star) for i in node.items) \
+                or any(c.kind != "seq" or named(c) for _, c in pairs) or len({arity(c) for _, c in pairs}) > 1:
+            return None
+        conditional = [isinstance(i, A.Cond) and i.orelse is None for i in node.items]
+        rows = []
+        for m, c in pairs:
+            there = [truth_in(m, i.test) if cond else True for i, cond in zip(node.items, conditional)]
+            if None in there or sum(there) != len(c.children):
+                return None
+            kids = iter(c.children.values())
+            rows.append([next(kids) if t else None for t in there])
+        out = []
+        for k, item in enumerate(node.items):
+            here = [(m, row[k]) for (m, _), row in zip(pairs, rows) if row[k] is not None]
+            if not here:
+                continue
+            partial = len(here) < len(pairs)
+            src = self._source(ctx, here, item.body if conditional[k] else item, indent_of(partial))
+            test = expression(item.test, lambda n: self._init_name(ctx, here[0][0], n)) if partial else None
+            out.append((src, test))
+        return out
+
+    def _list_statements(self, ctx: Context, lname: str, child: Module, listed: list, where: str) -> list[str]:
+        """`layers = []`, then each item appended (under `if` where it is there in some instances only), then
+        `self.<lname> = nn.Sequential(*layers)`, as torchvision builds such blocks."""
+        taken = {p for p, _, _ in ctx.block.params} | {n for n, _, _ in ctx.block.lets} | set(ctx.sizes.values())
+        var = "layers" if "layers" not in taken else f"{lname}_layers"
+        lines = [f"{INDENT}{var} = []{where}"]
+        for src, test in listed:
+            pad = INDENT
+            if test is not None:
+                lines.append(f"{INDENT}if {test}:")
+                pad = INDENT + "    "
+            lines.append(f"{pad}{var}.append({src})")
+        cls = container_source(child, [], 0).split("(")[0]
+        return lines + [f"{INDENT}self.{lname} = {cls}(*{var})"]
 
     def _test(self, ctx: Context, test, present: list, name) -> str:
         """Source of a condition that holds for exactly the instances `present`."""
-        truth = [_truth(m, test) for m in ctx.instances]
+        truth = [truth_in(m, test) for m in ctx.instances]
         if None in truth or truth != [m in present for m in ctx.instances]:
             raise Unrenderable("the condition does not tell the instances apart")
         return expression(test, lambda n: name(ctx, ctx.instances[0], n))
@@ -308,6 +407,10 @@ class ClassWriter:
         out: list[str] = []
         for k in range(-1, len(stmts) + 1):
             variants = [p.get(k, []) for p in per]
+            if k == len(stmts) - 1 and any(p.get(k + 1) != per[0].get(k + 1) for p in per):
+                # the last statement decides what is returned (`y + x if use_res else y`): with the return
+                variants = [v + p.get(k + 1, []) for v, p in zip(variants, per)]
+                per = [{**p, k + 1: []} for p in per]
             if all(v == variants[0] for v in variants):
                 out += variants[0]
                 continue
@@ -320,7 +423,7 @@ class ClassWriter:
     def _branch(self, ctx: Context, stmt, variants: list) -> list[str] | None:
         """`if test:` / `else:` over the forms of a statement that differs between instances."""
         for cond in _conds(stmt):
-            truth = [_truth(m, cond.test) for m in ctx.instances]
+            truth = [truth_in(m, cond.test) for m in ctx.instances]
             if None in truth:
                 continue
             yes = [v for v, t in zip(variants, truth) if t]
@@ -334,6 +437,8 @@ class ClassWriter:
             body, orelse = _indent(yes[0]), _indent(no[0])
             if not body:
                 return [f"{INDENT}if not ({test}):"] + orelse
+            if yes[0][-1].startswith(f"{INDENT}return "):  # no `else:` after a return
+                return [f"{INDENT}if {test}:"] + body + no[0]
             return [f"{INDENT}if {test}:"] + body + ([f"{INDENT}else:"] + orelse if orelse else [])
         return None
 
@@ -453,13 +558,6 @@ def _constant(m: Module, name: str) -> str:
         raise Unrenderable(name) from None
 
 
-def _truth(m: Module, test):
-    try:
-        return bool(Evaluator().static(test, m.static_scope))
-    except (ArchDSLError, TypeError, ValueError):
-        return None
-
-
 def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
@@ -510,6 +608,47 @@ def _by_statement(lines: list[str], statement: list[int]) -> dict:
     for line, k in zip(lines, statement):
         out.setdefault(k, []).append(line)
     return out
+
+
+def _let_of(block, node):
+    """The expression of the block's let that `node` names, else `node`."""
+    while isinstance(node, A.Name):
+        let = next((n for name, n, _ in block.lets if name == node.id), None)
+        if let is None:
+            return node
+        node = let
+    return node
+
+
+def _block_tests(block) -> list:
+    """The conditions a block writes (in its lets, layers and forward): what may tell its instances apart."""
+    nodes = [n for _, n, _ in block.lets] + [n for _, n, _ in block.layers] + list(block.forward.stmts)
+    return [c.test for n in nodes for c in _conds(n)]
+
+
+def _ternary(yes: str, test: str, no: str) -> str:
+    """`yes if test else no`, around the one argument in which two one-line calls differ where they do
+    (`nn.Conv2d(a if c else b, 8, 1)`)."""
+    ta, tb = _tokens(yes), _tokens(no)
+    if "\n" not in yes + no and ta and tb:
+        p = next((k for k, (x, y) in enumerate(zip(ta, tb)) if x.string != y.string), min(len(ta), len(tb)))
+        q = next((k for k, (x, y) in enumerate(zip(ta[::-1], tb[::-1])) if x.string != y.string),
+                 min(len(ta), len(tb)))
+        q = min(q, len(ta) - p, len(tb) - p)
+        if 0 < p and 0 < q and p + q < min(len(ta), len(tb)) and ta[p - 1].string in ("(", ",", "=") \
+                and ta[-q].string in (")", ","):
+            a, b = yes[ta[p].start[1]:ta[-q - 1].end[1]], no[tb[p].start[1]:tb[-q - 1].end[1]]
+            if _one_argument(a) and _one_argument(b):
+                return f"{yes[:ta[p].start[1]]}{a} if {test} else {b}{yes[ta[-q].start[1]:]}"
+    return f"{yes} if {test} else {no}"
+
+
+def _one_argument(text: str) -> bool:
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return False
+    return not isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr))
 
 
 def _conds(node):

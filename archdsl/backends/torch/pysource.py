@@ -73,59 +73,93 @@ _LEVEL = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 6, "-": 6, "*": 7, "/": 7,
 
 
 def expression(node: A.Node, name) -> str:
-    """Python source of an argument expression; `name(id)` gives each name's source or raises Unrenderable."""
-    return _expr(node, name)[0]
+    """Python source of an argument expression; `name(id)` gives each name's source or raises Unrenderable.
+    Lists, tuples, dicts, indexing, slices and list comprehensions are written as Python's, whose meaning the
+    spec's are (the names a comprehension binds are its own)."""
+    return _expr(node, name, frozenset())[0]
 
 
-def _expr(node, name) -> tuple[str, int]:
+def _expr(node, name, bound: frozenset) -> tuple[str, int]:
+    def sub(n, level: int = 0) -> str:
+        text, own = _expr(n, name, bound)
+        return f"({text})" if own < level else text
+
     if isinstance(node, A.Name):
-        return name(node.id), 10
+        return (node.id if node.id in bound else name(node.id)), 10
     if isinstance(node, A.Const):
         return literal(node.value), 10
     if isinstance(node, A.BinOp) and node.op in _PY_BINOPS:
         level = _LEVEL[node.op]
         right_level = level + (node.op != "**")
-        return f"{_wrap(node.left, name, level + (node.op == '**'))} {node.op} " \
-               f"{_wrap(node.right, name, right_level)}", level
+        return f"{sub(node.left, level + (node.op == '**'))} {node.op} {sub(node.right, right_level)}", level
     if isinstance(node, A.Unary):
         if node.op == "not":
-            return f"not {_wrap(node.operand, name, _LEVEL['not'])}", _LEVEL["not"]
-        return f"{node.op}{_wrap(node.operand, name, _LEVEL['unary'])}", _LEVEL["unary"]
+            return f"not {sub(node.operand, _LEVEL['not'])}", _LEVEL["not"]
+        return f"{node.op}{sub(node.operand, _LEVEL['unary'])}", _LEVEL["unary"]
     if isinstance(node, A.BoolOp):
         level = _LEVEL[node.op]
-        return f"{_wrap(node.left, name, level)} {node.op} {_wrap(node.right, name, level + 1)}", level
+        return f"{sub(node.left, level)} {node.op} {sub(node.right, level + 1)}", level
     if isinstance(node, A.Compare):
         level = _LEVEL["cmp"]
-        parts = [_wrap(node.first, name, level + 1)]
+        parts = [sub(node.first, level + 1)]
         for op, right in zip(node.ops, node.rest):
-            parts += [op, _wrap(right, name, level + 1)]
+            parts += [op, sub(right, level + 1)]
         return " ".join(parts), level
     if isinstance(node, A.Cond) and node.orelse is not None:
-        return f"{_wrap(node.body, name, 1)} if {_wrap(node.test, name, 1)} else " \
-               f"{_wrap(node.orelse, name, 0)}", 0
+        return f"{sub(node.body, 1)} if {sub(node.test, 1)} else {sub(node.orelse)}", 0
     if isinstance(node, A.TupleExpr):
-        inner = ", ".join(expression(i, name) for i in node.items)
+        inner = ", ".join(sub(i) for i in node.items)
         return (f"({inner},)" if len(node.items) == 1 else f"({inner})"), 10
-    if _input_size(node):  # `x.shape[1]`, a block's input size: its name gives the source
+    if isinstance(node, A.ListExpr) and not any(isinstance(i, A.Star) for i in node.items):
+        return "[" + ", ".join(sub(i) for i in node.items) + "]", 10
+    if isinstance(node, A.DictExpr):
+        return "{" + ", ".join(f"{sub(k)}: {sub(v)}" for k, v in zip(node.keys, node.values)) + "}", 10
+    if _input_size(node) and node.value.value.id not in bound:  # `x.shape[1]`: its name gives the source
         return name(f"{node.value.value.id}.shape[{node.items[0].value}]"), 10
-    if isinstance(node, A.Call) and isinstance(node.func, A.Name) and node.func.id in _PURE and not node.kwargs \
-            and not any(isinstance(a, A.Star) for a in node.args):
-        return f"{node.func.id}({', '.join(expression(a, name) for a in node.args)})", 10
+    if isinstance(node, A.Index) and len(node.items) == 1:
+        return f"{sub(node.value, 10)}[{_index(node.items[0], sub)}]", 10
+    if isinstance(node, A.ListComp):
+        inner, fors = bound, []
+        for comp in node.fors:
+            fors.append(f"for {_targets(comp.targets)} in {_expr(comp.iter, name, inner)[0]}")
+            inner = inner | _bound_by(comp.targets)
+            fors += [f"if {_expr(c, name, inner)[0]}" for c in comp.conds]
+        return f"[{_expr(node.elt, name, inner)[0]} {' '.join(fors)}]", 10
+    if isinstance(node, A.Call) and isinstance(node.func, A.Name) and node.func.id in _PURE \
+            and node.func.id not in bound and not node.kwargs and not any(isinstance(a, A.Star) for a in node.args):
+        return f"{node.func.id}({', '.join(sub(a) for a in node.args)})", 10
     raise Unrenderable(type(node).__name__)
 
 
-_PURE = {"round", "int", "min", "max", "abs"}  # builtins whose spec meaning is Python's
+# builtins whose spec meaning is Python's (the spec's range, zip and enumerate make lists: not these)
+_PURE = {"round", "int", "float", "min", "max", "abs", "len", "sum"}
+
+
+def _index(item, sub) -> str:
+    if isinstance(item, A.Slice):
+        parts = ["" if p is None else sub(p) for p in (item.lower, item.upper, item.step)]
+        return ":".join(parts[:2] if item.step is None else parts)
+    return sub(item)
+
+
+def _targets(targets) -> str:
+    """A comprehension's loop targets: `v`, `i, (a, b)`."""
+    if isinstance(targets, A.Name):
+        return targets.id
+    parts = [_targets(t) if isinstance(t, A.Name) else f"({_targets(t)})" for t in targets]
+    return ", ".join(parts)
+
+
+def _bound_by(targets) -> frozenset:
+    if isinstance(targets, A.Name):
+        return frozenset({targets.id})
+    return frozenset().union(*(_bound_by(t) for t in targets))
 
 
 def _input_size(node) -> bool:
     return isinstance(node, A.Index) and len(node.items) == 1 and isinstance(node.items[0], A.Const) \
         and isinstance(node.items[0].value, int) and isinstance(node.value, A.Attr) and node.value.name == "shape" \
         and isinstance(node.value.value, A.Name)
-
-
-def _wrap(node, name, level: int) -> str:
-    text, own = _expr(node, name)
-    return f"({text})" if own < level else text
 
 
 def names_in(node) -> set[str]:
@@ -163,8 +197,30 @@ def fit(line: str) -> list[str]:
     first = code[:opening + 1] + (f"  {note}" if note else "")
     args = _top_level_items(code[opening + 1:closing])
     one = indent + "    " + ", ".join(args)
-    body = [one] if len(one) <= MAX_LINE else [indent + "    " + a + "," for a in args]
+    clauses = _comprehension_clauses(args[0]) if len(args) == 1 else None
+    if len(one) <= MAX_LINE:
+        body = [one]
+    elif clauses is not None:  # a comprehension: its element, then each `for` and `if` on a line
+        body = [indent + "    " + c for c in clauses]
+    else:  # one item gets no comma: `(a + b,)` would be a tuple
+        body = [indent + "    " + a + ("," if len(args) > 1 else "") for a in args]
     return [first] + [part for item in body for part in fit(item)] + [indent + code[closing:]]
+
+
+def _comprehension_clauses(item: str) -> list[str] | None:
+    """`x for v in vs if c` as ['x', 'for v in vs', 'if c']; None for anything but a comprehension's inside."""
+    try:
+        tree = ast.parse(f"[{item}]", mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(tree, ast.ListComp):
+        return None
+    text = f"[{item}]"
+    out = [ast.get_source_segment(text, tree.elt)]
+    for gen in tree.generators:
+        out.append(f"for {ast.get_source_segment(text, gen.target)} in {ast.get_source_segment(text, gen.iter)}")
+        out += [f"if {ast.get_source_segment(text, c)}" for c in gen.ifs]
+    return out
 
 
 def _sum_terms(code: str):
