@@ -56,6 +56,7 @@ SMALL_GAN = {"ngf": 16, "ndf": 16}
 CASES = {
     "resnet": Case("resnet", {"depth": 18}),
     "googlenet": Case("googlenet", compile="slow"),                     # 9 inception modules: ~1-2 min to compile
+    "swin": Case("swin", compile="slow"),                               # 12 Swin blocks: ~2 min to compile
     "video_resnet": Case("video_resnet", {"frames": 4, "image_size": 32}),
     "s3d": Case("s3d", compile="slow"),                                 # 9 inception modules: ~3 min to compile
     "vgg": Case("vgg", {"depth": 11}),

@@ -517,6 +517,24 @@ CASES.update({
 })
 
 
+# --- Swin's shifted-window attention (archdsl/ops/window_attention.py; tests/test_window_attention.py computes it
+# by hand) ------------------------------------------------------------------------------------------------------
+
+@st.composite
+def window_attention(draw, smallest=1):
+    """x [N, H, W, C] with H and W not multiples of the window as often as multiples, a shift below the window;
+    v2 (smallest=2) normalizes its offsets by window - 1."""
+    heads = draw(st.integers(1, 2))
+    window = [draw(st.integers(smallest, 4)) for _ in range(2)]
+    kw = dict(window_size=ints_arg(draw, window), num_heads=heads,
+              shift_size=ints_arg(draw, [draw(st.integers(0, w - 1)) for w in window]),
+              attention_dropout=draw(st.sampled_from([0.0, 0.5])), dropout=draw(st.sampled_from([0.0, 0.5])))
+    return kw, [(draw(st.integers(1, 2)), draw(st.integers(1, 9)), draw(st.integers(1, 9)), heads * draw(UNITS))]
+
+
+CASES.update({"shifted_window_attention": window_attention(), "shifted_window_attention_v2": window_attention(2)})
+
+
 # --- subscripts, chunk, split, narrow and bare parameters (archdsl/ops/indexing.py) ---------------------------
 
 @st.composite
@@ -815,6 +833,18 @@ ERRORS = [
      r"key_padding_mask \[3, 3\] must be \[2, 3\]"),
 ]
 
+
+SWIN = dict(window_size=4, num_heads=2)
+ERRORS += [
+    ("shifted_window_attention", SWIN, [(2, 16, 8)], r"rank-4 input \[N, H, W, C\], got rank 3"),
+    ("shifted_window_attention", SWIN, [(2, 8, 8, 5)], r"5 channels, not divisible by num_heads=2"),
+    ("shifted_window_attention", SWIN, [(N, H, H, H)], r"static channel dim"),
+    ("shifted_window_attention", dict(SWIN, shift_size=(2, 4)), [(2, 8, 8, 4)], r"must be smaller than"),
+    ("shifted_window_attention", dict(SWIN, window_size=(1, 3, 3)), [(2, 8, 8, 4)], r"needs 2 values"),
+    ("shifted_window_attention", dict(SWIN, window_size=65), [(2, 8, 8, 4)], r"more than 4096 positions"),
+    ("shifted_window_attention", dict(SWIN, dropout=2.0), [(2, 8, 8, 4)], r"at most 1"),
+    ("shifted_window_attention_v2", dict(SWIN, window_size=(1, 4)), [(2, 8, 8, 4)], r"window of 2 or more"),
+]
 
 @pytest.mark.parametrize("name, kw, ins, match", ERRORS, ids=[case[0] for case in ERRORS])
 def test_shape_errors(name, kw, ins, match):

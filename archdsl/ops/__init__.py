@@ -5,6 +5,7 @@ from . import generative  # noqa: F401  (generative models: reparameterize, loss
 from . import attention, recurrent  # noqa: F401  (recurrence and attention: lstm, gru, scores, matmul, ...)
 from . import indexing  # noqa: F401  (subscripts, chunk, split, narrow, bare parameters)
 from . import resize  # noqa: F401  (interpolate)
+from . import window_attention  # noqa: F401  (Swin's shifted-window attention)
 from .registry import REGISTRY, Attrs, Op, Param, bind, register
 
 __all__ = ["REGISTRY", "Attrs", "Op", "Param", "bind", "register"]

@@ -23,7 +23,7 @@ from tests.reference import SLOW, fingerprint, zoo
 FAMILIES = re.compile(r"resnext\d+_\d+x\d+d|wide_resnet\d+_2|squeezenet1_[01]|mobilenet_v[23].*|mnasnet.*"
                       r"|fcn_resnet\d+|deeplabv3_\w+|lraspp_\w+"
                       r"|efficientnet_(b\d|v2_[sml])|densenet\d+|convnext_.*|shufflenet_v2_.*|regnet_[xy]_\w+"
-                      r"|vit_[blh]_\d+|inception_v3|r3d_18|mc3_18|r2plus1d_18|s3d")
+                      r"|vit_[blh]_\d+|inception_v3|swin_(v2_)?[tsb]|r3d_18|mc3_18|r2plus1d_18|s3d")
 MODELS = [m for m in catalogue.TORCHVISION if FAMILIES.fullmatch(m)]
 # fingerprints too slow for the default profile (seconds on one CPU core, mostly filling the weights)
 SLOW_MODELS = {"resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "mnasnet0_75",
@@ -33,7 +33,7 @@ SLOW_MODELS = {"resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_
                "shufflenet_v2_x0_5", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
                "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf",
                "regnet_y_128gf",
-               "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
+               "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "swin_s", "swin_b", "swin_v2_s", "swin_v2_b",
                "r3d_18", "r2plus1d_18"}  # these two: fast, but over CI's 30M parameters (issue 14)
 # the segmentation models over 30M parameters (the fingerprints of the ResNet ones take 3.5-8 s)
 SLOW_MODELS |= {"fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"}
@@ -44,6 +44,7 @@ PUBLISHED_AT = {
         ("b1", 240), ("b2", 288), ("b3", 300), ("b4", 380), ("b5", 456), ("b6", 528), ("b7", 600),
         ("v2_s", 384), ("v2_m", 480), ("v2_l", 480)]},
     "vit_h_14": {"image_size": 518},  # IMAGENET1K_SWAG_E2E_V1: 518 x 518
+    **{f"swin_v2_{v}": {"image_size": 256} for v in "tsb"},  # Swin_V2_*_Weights.IMAGENET1K_V1: crop_size 256
     "regnet_y_128gf": {"image_size": 384},  # its DEFAULT weights, IMAGENET1K_SWAG_E2E_V1: 384 x 384
 }
 

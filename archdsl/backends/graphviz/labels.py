@@ -87,6 +87,13 @@ def _recurrent(a) -> str:
     return text
 
 
+def _window_attention(name, a) -> str:
+    """'7x7, 3 heads, shift 3'; the shift only where there is one."""
+    text = f"{_window(a['window_size'], 2)}, {a['num_heads']} heads"
+    shift = _uniform(a.get("shift_size", 0))
+    return text if shift == 0 else f"{text}, shift {_window(shift, 1)}"
+
+
 def _scalar(name, a) -> str:
     sym = {"*": "x", "/": "/", "+": "+", "-": "-"}[a["op"]]
     value = f"{a['value']:g}"
@@ -118,6 +125,7 @@ CAPTIONS = {  # caption rules per op name: the details after the name
     "elu": lambda n, a: f"{a['alpha']:g}",
     "softmax": lambda n, a: "" if a["dim"] == -1 else f"dim {a['dim']}",
     "log_softmax": lambda n, a: "" if a["dim"] == -1 else f"dim {a['dim']}",
+    "shifted_window_attention": _window_attention, "shifted_window_attention_v2": _window_attention,
 }
 
 # Elementwise arithmetic is drawn as a small circle with its sign.
