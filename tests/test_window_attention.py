@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-import archdsl
 from archdsl import dims, testing
 from archdsl.backends.torch.lowerings import lowering
 from archdsl.errors import Span
