@@ -30,7 +30,8 @@ from .containers import arity, container_source, named
 from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
 from .lowerings.indexing import TIED
-from .pysource import Unrenderable, docstring, expression, literal, names_in
+from .pysource import (Unrenderable, bound_by, docstring, expression, iteration, literal, names_in,
+                       targets_source)
 from .sizes import (Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, size_symbol,
                     truth_in)
 
@@ -43,6 +44,7 @@ class BlockClass:
     instances: list
     sizes: dict            # (input index, axis) -> constructor parameter name, in signature order
     defaults: dict         # block parameter -> default value (absent: required)
+    params: list = field(default_factory=list)  # the block parameters the class takes (those it uses)
     source: str = ""
 
 
@@ -55,6 +57,7 @@ class Context:
     sizes: dict = field(default_factory=dict)
     lets: set = field(default_factory=set)       # lets used in __init__
     stored: set = field(default_factory=set)     # parameters forward reads as `self.name`
+    params: list = field(default_factory=list)   # the block parameters the class uses
     sized: bool = True                           # takes input sizes (a model does not: its sizes are fixed)
 
 
@@ -96,9 +99,9 @@ class ClassWriter:
         block = instances[0].block
         name = self.gen.fresh(class_name(block.name))
         defaults = _defaults(instances[0])
-        cls = BlockClass(name, instances, dict(sorted(ctx.sizes.items())), defaults)
+        cls = BlockClass(name, instances, dict(sorted(ctx.sizes.items())), defaults, ctx.params)
         signature = ["self"] + list(cls.sizes.values())
-        signature += [p if p not in defaults else f"{p}={literal(defaults[p])}" for p, _, _ in block.params]
+        signature += [p if p not in defaults else f"{p}={literal(defaults[p])}" for p in cls.params]
         doc = f"The block `{block.name}` ({self.gen.file}, line {block.span.line})."
         if block.doc:
             doc = block.doc.strip("\n") + "\n\n" + doc
@@ -117,10 +120,16 @@ class ClassWriter:
         if forward is None:
             return None
         first, lets = instances[0], []
-        for n, node, _ in reversed(block.lets):  # a let may use earlier ones, which then are needed too
-            if n in ctx.lets:
-                lets.insert(0, f"{INDENT}{n} = {expression(node, lambda x: self._init_name(ctx, first, x))}")
         stored = [f"{INDENT}self.{n} = {n}" for n in sorted(ctx.stored)]
+        needed = _names_read(stored + layers + _ties(first))
+        for n, node, _ in reversed(block.lets):  # a let may use earlier ones, which then are needed too
+            if n in ctx.lets and n in needed:
+                line = f"{INDENT}{n} = {expression(node, lambda x: self._init_name(ctx, first, x))}"
+                lets.insert(0, line)
+                needed |= _names_read([line])
+        # what was tried and not written (a size, a parameter) is no argument of the class
+        ctx.sizes = {k: v for k, v in ctx.sizes.items() if v in needed}
+        ctx.params = [p for p, _, _ in block.params if p in needed]
         return ctx, lets + stored + layers + _ties(first), forward
 
     # --- layers
@@ -151,6 +160,9 @@ class ClassWriter:
         """The constructor source of the layers `pairs` ((instance, layer) of each instance), declared by
         `node`: one text for all, or written with the conditions that tell the instances apart: the branches of
         `a if c else b`, the items of a list present in some instances only, and the block's conditions."""
+        comprehension = self._comprehension(ctx, pairs, node, indent)
+        if comprehension is not None:
+            return comprehension
         texts = {self._ctor(ctx, m, c, indent) for m, c in pairs}
         if len(texts) == 1:
             return texts.pop()
@@ -167,6 +179,39 @@ class ClassWriter:
             except Unrenderable:
                 continue
         raise Unrenderable("the instances of a layer differ")
+
+    def _comprehension(self, ctx: Context, pairs: list, node, indent: int) -> str | None:
+        """`nn.Sequential(*[Layer(d, h) for _ in range(n)])` for a list the spec made by a comprehension of
+        alike layers (an OrderedDict of (key, layer) for a map); None where its layers differ."""
+        node = _let_of(ctx.block, node)
+        if not isinstance(node, (A.ListComp, A.DictComp)) or len(node.fors) != 1 or node.fors[0].conds \
+                or any(c.kind != "seq" or not c.children for _, c in pairs) or len({arity(c) for _, c in pairs}) > 1:
+            return None
+        comp, first = node.fors[0], pairs[0][0]
+        texts = set()
+        for m, c in pairs:
+            try:
+                count = len(Evaluator().static(comp.iter, m.static_scope))
+            except (ArchDSLError, TypeError, ValueError):
+                return None
+            if count != len(c.children):
+                return None
+            texts |= {self._ctor(ctx, m, k, indent + 1) for k in c.children.values()}
+        if len(texts) != 1:
+            return None
+        saved = (dict(ctx.sizes), set(ctx.lets), set(ctx.stored))
+        try:
+            over = iteration(comp.iter, lambda n: self._init_name(ctx, first, n))
+            key = expression(node.key, lambda n: self._init_name(ctx, first, n), bound_by(comp.targets)) \
+                if isinstance(node, A.DictComp) else None
+        except Unrenderable:
+            ctx.sizes, ctx.lets, ctx.stored = saved
+            return None
+        cls = container_source(pairs[0][1], [], 0).split("(")[0]
+        element = texts.pop()
+        if key is None:
+            return f"{cls}(*[{element} for _ in {over}])"
+        return f"{cls}(OrderedDict(({key}, {element}) for {targets_source(comp.targets)} in {over}))"
 
     def _split(self, ctx: Context, pairs: list, test, nodes: tuple, indent: int, nested: bool) -> str:
         """`a if test else b` over the instances where `test` holds and those where it does not (`nodes`: what
@@ -385,7 +430,7 @@ class ClassWriter:
         names = [p for p, _, _ in child.block.params]
         given = bound_args(decl[0], names) if decl and decl[1] is m else None
         local = self._local(ctx, m)
-        for p in names:
+        for p in cls.params:
             value, arg = child.args[p], (given or {}).get(p)
             if arg is not None and names_in(arg) & local:
                 src = self._arg_source(ctx, m, arg, value)
@@ -601,6 +646,12 @@ def _tokens(text: str):
                 if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
     except (tokenize.TokenError, SyntaxError):
         return None
+
+
+def _names_read(lines: list[str]) -> set[str]:
+    """The names the source lines mention (attributes too: a superset of what they read)."""
+    tokens = _tokens("\n".join(line.strip() for line in lines)) or []
+    return {t.string for t in tokens if t.type == tokenize.NAME}
 
 
 def _by_statement(lines: list[str], statement: list[int]) -> dict:

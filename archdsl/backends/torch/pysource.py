@@ -72,11 +72,19 @@ _LEVEL = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 6, "-": 6, "*": 7, "/": 7,
           "unary": 8, "**": 9}
 
 
-def expression(node: A.Node, name) -> str:
-    """Python source of an argument expression; `name(id)` gives each name's source or raises Unrenderable.
-    Lists, tuples, dicts, indexing, slices and list comprehensions are written as Python's, whose meaning the
-    spec's are (the names a comprehension binds are its own)."""
-    return _expr(node, name, frozenset())[0]
+def expression(node: A.Node, name, bound: frozenset = frozenset()) -> str:
+    """Python source of an argument expression; `name(id)` gives each name's source or raises Unrenderable;
+    the names `bound` are written as they are. Lists, tuples, dicts, indexing, slices and list comprehensions
+    are written as Python's, whose meaning the spec's are (the names a comprehension binds are its own)."""
+    return _expr(node, name, bound)[0]
+
+
+def iteration(node: A.Node, name) -> str:
+    """Python source of what a comprehension iterates over: `range(n)` (a list in the spec, iterated alike)."""
+    if isinstance(node, A.Call) and isinstance(node.func, A.Name) and node.func.id == "range" and not node.kwargs \
+            and 1 <= len(node.args) <= 3 and not any(isinstance(a, A.Star) for a in node.args):
+        return f"range({', '.join(expression(a, name) for a in node.args)})"
+    return expression(node, name)
 
 
 def _expr(node, name, bound: frozenset) -> tuple[str, int]:
@@ -121,8 +129,8 @@ def _expr(node, name, bound: frozenset) -> tuple[str, int]:
     if isinstance(node, A.ListComp):
         inner, fors = bound, []
         for comp in node.fors:
-            fors.append(f"for {_targets(comp.targets)} in {_expr(comp.iter, name, inner)[0]}")
-            inner = inner | _bound_by(comp.targets)
+            fors.append(f"for {targets_source(comp.targets)} in {_expr(comp.iter, name, inner)[0]}")
+            inner = inner | bound_by(comp.targets)
             fors += [f"if {_expr(c, name, inner)[0]}" for c in comp.conds]
         return f"[{_expr(node.elt, name, inner)[0]} {' '.join(fors)}]", 10
     if isinstance(node, A.Call) and isinstance(node.func, A.Name) and node.func.id in _PURE \
@@ -132,7 +140,7 @@ def _expr(node, name, bound: frozenset) -> tuple[str, int]:
 
 
 # builtins whose spec meaning is Python's (the spec's range, zip and enumerate make lists: not these)
-_PURE = {"round", "int", "float", "min", "max", "abs", "len", "sum"}
+_PURE = {"round", "int", "float", "str", "min", "max", "abs", "len", "sum"}
 
 
 def _index(item, sub) -> str:
@@ -142,18 +150,18 @@ def _index(item, sub) -> str:
     return sub(item)
 
 
-def _targets(targets) -> str:
+def targets_source(targets) -> str:
     """A comprehension's loop targets: `v`, `i, (a, b)`."""
     if isinstance(targets, A.Name):
         return targets.id
-    parts = [_targets(t) if isinstance(t, A.Name) else f"({_targets(t)})" for t in targets]
+    parts = [targets_source(t) if isinstance(t, A.Name) else f"({targets_source(t)})" for t in targets]
     return ", ".join(parts)
 
 
-def _bound_by(targets) -> frozenset:
+def bound_by(targets) -> frozenset:
     if isinstance(targets, A.Name):
         return frozenset({targets.id})
-    return frozenset().union(*(_bound_by(t) for t in targets))
+    return frozenset().union(*(bound_by(t) for t in targets))
 
 
 def _input_size(node) -> bool:

@@ -63,6 +63,10 @@ class Declarations:
             if items is not None and len(items) == len(child.children):
                 for item, grandchild in zip(items, child.children.values()):
                     self._match(grandchild, item, owner)
+        elif isinstance(node, (A.ListComp, A.DictComp)) and child.kind == "seq" and len(node.fors) == 1 \
+                and all(_lookup(owner, n) is None for n in names_in_bindings(node)):
+            for grandchild in child.children.values():  # each made by the element: its loop names stay unknown
+                self._match(grandchild, node.elt if isinstance(node, A.ListComp) else node.value, owner)
         elif isinstance(node, A.DictExpr) and child.kind == "seq":  # a map of named layers, by its literal keys
             for key, item in zip(node.keys, node.values):
                 if isinstance(key, A.Const) and key.value in child.children:
