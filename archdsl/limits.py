@@ -33,6 +33,8 @@ class Limit:
 LIMITS = {limit.name: limit for limit in (
     Limit("max_file_bytes", 1_000_000, "size of a spec file in bytes"),
     Limit("max_yaml_nodes", 200_000, "YAML values in a spec, after expanding aliases"),
+    Limit("max_imports", 64, "spec files a spec imports blocks from, directly or through the files it imports"),
+    Limit("max_import_depth", 8, "nesting of imports: a file importing a file importing ..."),
     Limit("max_expr_depth", 200, "nesting depth of one expression (brackets, operators)"),
     Limit("max_repeat", 100_000, "repeat counts, list lengths and loop iterations in expressions"),
     Limit("max_work", 10_000_000, "elements one comprehension builds or reads, its elements' work included"),

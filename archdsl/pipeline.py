@@ -12,9 +12,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .errors import LimitError, ShapeError, Span
+from .errors import ArchDSLError, LimitError, ShapeError, Span, StructureError
 from .ir.graph import Graph
 from .limits import active
+from .syntax.imports import resolve_imports
 from .syntax.spec import SpecDoc, parse_spec, read_spec
 
 
@@ -26,8 +27,9 @@ class Elaborated:
 
 
 @contextmanager
-def limited(limits: dict, file: str):
-    """`limits` in force; Python's own recursion limit, hit by a pathological spec, reported like them."""
+def limited(limits: dict, file: str, origins: dict | None = None):
+    """`limits` in force; Python's own recursion limit, hit by a pathological spec, reported like them.
+    `origins` (SpecDoc.origins): an error inside an imported file notes where the spec imports it."""
     with active(limits):
         try:
             yield
@@ -35,12 +37,16 @@ def limited(limits: dict, file: str):
             raise LimitError("the spec nests too deeply to process", Span(file, 1, 1),
                              hint="lower the nesting of blocks, lists or expressions (limits `max_depth`, "
                                   "`max_expr_depth`)") from None
+        except ArchDSLError as exc:
+            if exc.span is not None and exc.span.file in (origins or {}):
+                exc.with_note(f"`{exc.span.file}` is imported at {origins[exc.span.file]}")
+            raise
 
 
 def read(path: str, limits: dict, text: str | None = None) -> SpecDoc:
-    """The spec file at `path`, or `text` as if it were that file."""
+    """The spec file at `path`, or `text` as if it were that file, with the blocks it imports."""
     with limited(limits, path):
-        return read_spec(path) if text is None else parse_spec(text, path)
+        return resolve_imports(read_spec(path) if text is None else parse_spec(text, path))
 
 
 def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool = False,
@@ -55,7 +61,10 @@ def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool 
     from .passes.dtypes import infer_dtypes
     from .passes.shapes import infer_shapes
 
-    with limited(limits, doc.file):
+    if doc.library:
+        raise StructureError(f"{doc.file} holds blocks only (a block library): it has no model", Span(doc.file, 1, 1),
+                             hint="import its blocks from a spec (`imports:`); `archdsl check` checks that it reads")
+    with limited(limits, doc.file, doc.origins):
         builder = (blocks.builder if blocks is not None else Builder)(doc, overrides, limits, assume)
         graph = builder.build()
         errors = []

@@ -17,6 +17,7 @@ here raise FileNotFoundError saying so.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ENV = "ARCHDSL_SPECS"
@@ -91,9 +92,16 @@ def names() -> dict[str, tuple[Path, dict]]:
            if (folder / f"{stem}.yaml").is_file()}
     used = {stem for stem, _ in TORCHVISION.values()}
     for path in sorted(folder.glob("*.yaml")):
-        if path.stem not in used and path.stem not in out:
+        if path.stem not in used and path.stem not in out and not _library(path):
             out[path.stem] = (path, {})
     return out
+
+
+def _library(path: Path) -> bool:
+    """Whether a spec file holds blocks only (no top-level `inputs:` or `models:`): a block library that other
+    specs import, not a model (the zoo's own live in specs/blocks/)."""
+    return not re.search(r"^(inputs|models)\s*:", path.read_text(encoding="utf-8", errors="replace"), re.MULTILINE)
+
 
 
 def load(name: str, **overrides):

@@ -26,6 +26,8 @@ from archdsl.errors import ArchDSLError
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = sorted((ROOT / "specs").glob("*.yaml"))
 ZOO_TEXT = {p.stem: p.read_bytes() for p in ZOO}
+# the block libraries the zoo specs import (specs/blocks/), written beside each case so that its imports read
+LIBRARIES = {p.relative_to(ROOT / "specs"): p.read_bytes() for p in (ROOT / "specs").glob("*/*.yaml")}
 
 LONG = os.environ.get("ARCHDSL_FUZZ", "") == "long"
 LONG_TOTAL = 20_000
@@ -62,9 +64,14 @@ def write_report() -> None:
 # --- the oracle ---------------------------------------------------------------------------------------
 
 def assert_located(err: ArchDSLError, path: str, data: bytes) -> None:
-    """The error names the file and a line and column inside it, and renders without failing."""
+    """The error names the file (or a file it imports, in its folder) and a line and column inside it, and
+    renders without failing."""
     assert err.span is not None, f"error without a location: {err}"
-    assert err.span.file == path, f"error located in {err.span.file}, not {path}: {err}"
+    if err.span.file != path:  # inside an imported file
+        folder = os.path.dirname(os.path.realpath(path))
+        assert os.path.realpath(err.span.file).startswith(folder + os.sep), \
+            f"error located in {err.span.file}, not {path} or a file beside it: {err}"
+        data = Path(err.span.file).read_bytes()
     lines = data.decode("utf-8", "replace").splitlines()
     assert 1 <= err.span.line <= max(1, len(lines)), f"line {err.span.line} outside the file: {err}"
     width = len(lines[err.span.line - 1]) if lines else 0
@@ -112,6 +119,9 @@ def time_limit(seconds: int):
 def run_case(tmp_dir: Path, data: bytes, test: str, name: str = "spec.yaml", deep: bool = True) -> str:
     path = tmp_dir / name
     path.write_bytes(data)
+    for lib, text in LIBRARIES.items():
+        (tmp_dir / lib).parent.mkdir(exist_ok=True)
+        (tmp_dir / lib).write_bytes(text)
     outcome = check_file(str(path), data, deep)
     TALLY[(test, outcome)] += 1
     return outcome

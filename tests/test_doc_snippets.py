@@ -37,10 +37,10 @@ EXCERPT_PARAMS = {"input_dim": 784, "hidden": 500, "latent": 20}  # specs/vae.ya
 
 def is_spec(text: str) -> bool:
     try:
-        parse_spec(text, "snippet.yaml")
+        doc = parse_spec(text, "snippet.yaml")
     except archdsl.ArchDSLError:
         return False
-    return True
+    return not doc.library  # blocks only: a fragment, completed below
 
 
 @pytest.mark.parametrize("where,text", snippets("yaml"), ids=[w for w, _ in snippets("yaml")])

@@ -1,6 +1,8 @@
 """archdsl fmt: the canonical form keeps the graph and the comments, and is a fixed point."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -33,6 +35,7 @@ def test_zoo_format_keeps_the_graph_and_comments(name, tmp_path):
     formatted = format_text(text, str(SPECS / f"{name}.yaml"))
     path = tmp_path / f"{name}.yaml"
     path.write_text(formatted)
+    shutil.copytree(SPECS / "blocks", tmp_path / "blocks")  # the block libraries the zoo specs import
     assert graph_signature(archdsl.load(path)) == graph_signature(archdsl.load(SPECS / f"{name}.yaml"))
     assert format_text(formatted, str(path)) == formatted  # a fixed point
     comments = [line.split("#", 1)[1].strip() for line in text.splitlines() if line.lstrip().startswith("#")]

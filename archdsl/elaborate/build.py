@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, ParamError, Span, TypeError_,
-                      did_you_mean)
+from ..errors import (ArchDSLError, ArityError, GraphError, LimitError, NameError_, ParamError, Span,
+                      TypeError_, did_you_mean)
 from ..ir.graph import Graph, ModeChoice, Module, Stmt, Tensor
 from ..limits import DEFAULTS, exceeded
 from ..ops.registry import REGISTRY, Attrs
@@ -62,10 +62,12 @@ class Builder(Evaluator):
         overrides = dict(overrides or {})
         base = builtin_scope()
         names: dict[str, Any] = {op.name: OpFn(op) for op in REGISTRY.all()}
-        names.update({b.name: BlockFn(b) for b in doc.blocks.values()})
         names.update({k: LoopForm(k) for k in SIGNATURES})
         names["training"] = TRAINING
-        self.ops_scope = base.child(names, "ops and blocks")
+        self.ops = base.child(names, "ops")  # what every block sees, imported ones too
+        self.homes: dict = {}  # an imported block's Home -> the scope its file gives it (`_outer`)
+        self.ops_scope = self.ops.child({b.name: BlockFn(b) for b in doc.blocks.values() if b.name not in doc.hidden},
+                                        "blocks")
         self.params = self._bind_params(overrides)
         self.dim_values = overrides  # what is left: values for symbolic dims
         self.globals = self.ops_scope.child(self.params, "params")
@@ -208,6 +210,19 @@ class Builder(Evaluator):
         module.static_scope = scope
         self.depth -= 1
 
+    def _outer(self, block) -> Scope:
+        """The names a block instance sees around its own: the spec's params and lets, or for a block imported
+        from another file (syntax/imports.py) the ops and that file's blocks only."""
+        home = block.home
+        if home is None:
+            return self.globals
+        if home not in self.homes:
+            blocks = {n: BlockFn(self.doc.blocks[n]) for n in home.sees if n in self.doc.blocks}
+            outside = {n: _Outside(n, kind, home.file) for n, kind in home.outside}
+            self.homes[home] = self.ops.child(outside, f"top level of {home.file}").child(blocks,
+                                                                                         f"blocks of {home.file}")
+        return self.homes[home]
+
     def block_values(self, block, args: dict, outer: Scope, sizes: dict | None):
         """What a block instance's layers are made from: its arguments (defaults filled in), its scope
         (arguments, input sizes, lets) and the value of each layer, evaluated as each is made (so errors come
@@ -244,7 +259,7 @@ class Builder(Evaluator):
             if self._reads_sizes(value.block):
                 self.unfilled.add(id(module))  # its layers are made at its first call
             else:
-                self._fill_block(module, self.globals)
+                self._fill_block(module, self._outer(value.block))
             return module
         if isinstance(value, (list, tuple, dict)):
             if self.depth >= self.limits["max_depth"]:
@@ -277,7 +292,7 @@ class Builder(Evaluator):
                              call_span, hint=exceeded("max_depth"))
         if id(module) in self.unfilled:
             self.unfilled.discard(id(module))
-            self._fill_block(module, self.globals, input_sizes(self.graph, block, args))
+            self._fill_block(module, self._outer(block), input_sizes(self.graph, block, args))
         first = not module.calls
         frame = Frame(module, [] if first else None)
         last = block.forward.stmts[-1]
@@ -347,6 +362,10 @@ class Builder(Evaluator):
     def eval_Name(self, node: A.Name, scope: Scope):
         """A `parameter` layer named in `forward` is its tensor."""
         value = scope.lookup(node.id, node.span)
+        if isinstance(value, _Outside):
+            raise NameError_(f"`{node.id}` is a {value.kind} of {value.file}, which an imported block cannot read",
+                             node.span, hint=f"make `{node.id}` a parameter of the block, and pass it where the "
+                                             "block is used")
         if isinstance(value, LayerRef) and value.module.kind == "op" and value.module.op.name == "parameter":
             return self._bare(value, node.span)
         return value
@@ -512,6 +531,13 @@ class Builder(Evaluator):
                 _check_list_used(module)
                 if module is not root and not module.calls:
                     self.warnings.append(("W001", module.span, f"the layer `{module.path}` is never used in forward"))
+
+
+class _Outside:
+    """A top-level name of a file whose blocks are imported: out of those blocks' reach."""
+
+    def __init__(self, name: str, kind: str, file: str):
+        self.name, self.kind, self.file = name, kind, file
 
 
 class _Disabled:

@@ -83,6 +83,8 @@ def _check(text: str, path: str, blocks: BlockCache | None = None) -> Analysis:
     try:
         out.doc = pipeline.read(path, limits, text=text)
         out.index = Index(out.doc)
+        if out.doc.library:  # a file of blocks only: read and parsed, nothing to elaborate
+            return out
         out.result = pipeline.elaborate(out.doc, {}, limits, collect_errors=True, blocks=blocks)
     except ArchDSLError as err:
         out.problems.append(_problem(err))

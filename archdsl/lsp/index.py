@@ -49,7 +49,11 @@ class Index:
             self.defs.append(Def("param", name, span, None))
         self._lets(doc.lets, None)
         for bdef in doc.blocks.values():
+            if bdef.name in doc.hidden:  # used by an imported block, not a name of this spec
+                continue
             self.defs.append(Def("block", bdef.name, _name_span(bdef.span, bdef.name), None))
+            if bdef.home is not None:  # imported: its name only, defined in its file
+                continue
             for pname, default, span in bdef.params:
                 self.defs.append(Def("block param", pname, span, bdef, default if isinstance(default, A.Node) else None))
                 self._uses(default, None)
@@ -115,7 +119,7 @@ class Index:
     # --- queries
     def at(self, line: int, col: int) -> Def | Ref | None:
         """The definition or use under a 1-based position (the narrowest; the end of a name counts too)."""
-        hits = [x for x in (*self.refs, *self.defs) if x.span.line == line
+        hits = [x for x in (*self.refs, *self.defs) if x.span.line == line and x.span.file == self.doc.file
                 and x.span.col <= col <= x.span.col + max(len(x.name), 1)]
         return min(hits, key=lambda x: x.span.length, default=None)
 
@@ -134,7 +138,7 @@ class Index:
 
     def owner_at(self, line: int) -> BlockDef | None:
         """The block or model the text at `line` belongs to: that of the nearest name at or above it."""
-        above = [x for x in (*self.refs, *self.defs) if x.span.line <= line]
+        above = [x for x in (*self.refs, *self.defs) if x.span.line <= line and x.span.file == self.doc.file]
         best = max(above, key=lambda x: (x.span.line, x.span.col), default=None)
         if best is None:
             return None

@@ -4,6 +4,7 @@ while a spec elaborates; every request reads the analysis of the document's curr
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -90,9 +91,11 @@ class SpecServer(LanguageServer):
         lines, path = self.lines(text), self.path_of(uri)
         out = []
         for p in result.problems:
-            span = p.span if p.span is not None and p.span.file == path else None
+            span, message = p.span, p.text
+            if span is not None and span.file != path:  # in an imported file: shown at its import, with its place
+                span, message = imported_at(result, path, span.file), f"{span}: {message}"
             start, end = lines.range(span)
-            out.append(T.Diagnostic(T.Range(T.Position(*start), T.Position(*end)), p.text, SEVERITY[p.severity],
+            out.append(T.Diagnostic(T.Range(T.Position(*start), T.Position(*end)), message, SEVERITY[p.severity],
                                     p.code, source="archdsl"))
         self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri, out, version))
 
@@ -103,6 +106,31 @@ server = SpecServer()
 def _range(lines: Lines, span) -> T.Range:
     start, end = lines.range(span)
     return T.Range(T.Position(*start), T.Position(*end))
+
+
+def imported_at(result: Analysis, path: str, file: str):
+    """The `imports:` entry of the document through which it reaches `file` (else its first entry, else None)."""
+    from ..syntax.spec import parse_spec
+
+    if result.doc is not None and file in result.doc.origins:
+        return result.doc.origins[file]
+    try:  # the imports did not resolve: the entries as written
+        entries = result.doc.imports if result.doc is not None else parse_spec(result.text, path).imports
+    except ArchDSLError:
+        return None
+    here = os.path.dirname(path)
+    direct = [e.span for e in entries if os.path.normpath(os.path.join(here, e.path)) == file]
+    return (direct or [e.span for e in entries] or [None])[0]
+
+
+def file_text(path: str) -> str | None:
+    """The text of an imported spec file (bounded like any spec read), or None where it cannot be read."""
+    from ..syntax.spec import read_text
+
+    try:
+        return read_text(path)
+    except ArchDSLError:
+        return None
 
 
 async def _item_at(ls: SpecServer, uri: str, pos: T.Position):
@@ -156,7 +184,14 @@ async def hover(ls: SpecServer, params: T.HoverParams) -> T.Hover | None:
 async def definition(ls: SpecServer, params: T.DefinitionParams) -> T.Location | None:
     result, item, lines = await _item_at(ls, params.text_document.uri, params.position)
     target = item if isinstance(item, Def) or item is None else result.index.resolve(item)
-    return T.Location(params.text_document.uri, _range(lines, target.span)) if target is not None else None
+    if target is None:
+        return None
+    if target.span.file != result.doc.file:  # an imported block: in its own file
+        other = file_text(target.span.file)
+        return T.Location(uris.from_fs_path(target.span.file), _range(ls.lines(other), target.span)) \
+            if other is not None else None
+    return T.Location(params.text_document.uri, _range(lines, target.span))
+
 
 
 @server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=[">", "(", " "]))
@@ -211,8 +246,9 @@ async def symbols(ls: SpecServer, params: T.DocumentSymbolParams) -> list[T.Docu
     def members(owner) -> list:
         return [symbol(d) for d in index.defs if d.owner is owner and d.kind in ("layer", "method")]
 
-    out = [symbol(d, members(index.defined(d))) for d in index.defs if d.kind in ("block", "model", "objective")]
-    if not doc.multi_model:  # the spec is its model
+    out = [symbol(d, members(index.defined(d))) for d in index.defs if d.kind in ("block", "model", "objective")
+           and d.span.file == doc.file]
+    if not doc.multi_model and not doc.library:  # the spec is its model
         model = next(iter(doc.models.values()))
         out.insert(0, symbol(Def("model", doc.name, model.span, None), members(model)))
     return out

@@ -34,14 +34,14 @@ _STR = "tag:yaml.org,2002:str"
 ORDER = {"top": S.TOP_KEYS, "model": S.MODEL_KEYS, "block": S.BLOCK_KEYS,
          "objective": getattr(S, "OBJECTIVE_KEYS", S.BLOCK_KEYS)}
 STRUCTURAL = ("top", "model", "block", "objective", "params", "exprs", "inputs", "blocks", "models", "objectives")
-SECTION = {"name": "data", "doc": "data", "params": "params", "let": "exprs", "inputs": "inputs", "blocks": "blocks",
+SECTION = {"name": "data", "doc": "data", "imports": "params", "params": "params", "let": "exprs", "inputs": "inputs", "blocks": "blocks",
            "layers": "exprs", "forward": "program", "models": "models", "objectives": "objectives", "uses": "data"}
 
 
 def format_file(path: str) -> tuple[str, str]:
     """(original text, canonical text) of a spec file; a spec that does not parse raises its ArchDSLError."""
-    doc = S.read_spec(path)
-    return doc.text, format_text(doc.text, path)
+    text = S.read_text(path)  # its imports are not read: fmt formats the `imports:` key, never the files
+    return text, format_text(text, path)
 
 
 def format_text(text: str, file: str = "<spec>") -> str:

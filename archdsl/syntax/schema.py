@@ -15,11 +15,15 @@ from . import spec as S
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LAYER_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 MAP_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"  # a key of a map of named layers may hold `-` (`block1-0`)
+SPEC_FILE = r"^[^/\\~].*\.ya?ml$"  # relative; archdsl check refuses what leaves the folder
 BLOCK_HEADER = r"^[A-Za-z_][A-Za-z0-9_]*\s*(\(.*\))?\s*$"
 
 DESCRIPTIONS = {
     "name": "The spec's name (default: the file name).",
     "doc": "One line on the architecture, with its source paper.",
+    "imports": "Blocks from other spec files: path (relative to this file, inside its folder) -> a list of "
+               "block names, or \"*\" for all; e.g. `blocks/heads.yaml: [ASPP]`. An imported block reads only its "
+               "own parameters, the ops and its file's blocks.",
     "params": "Parameters with their defaults (plain YAML data); override them with `-D name=value` or "
               "`archdsl.load(path, name=value)`.",
     "let": "Derived values: name -> expression, e.g. `stages: \"{18: [2, 2, 2, 2]}[depth]\"`.",
@@ -92,6 +96,10 @@ def _section(key: str, ops: list[str], where: str) -> dict:
     if key == "layers":
         return {**described, "type": "object", "propertyNames": {"pattern": LAYER_NAME},
                 "additionalProperties": _layer_value(ops)}
+    if key == "imports":
+        names = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string", "pattern": IDENTIFIER}}
+        return {**described, "type": "object", "propertyNames": {"pattern": SPEC_FILE},
+                "additionalProperties": {"oneOf": [names, {"const": "*"}]}}
     if key == "uses":
         return {**described, "type": "array", "items": {"type": "string", "pattern": IDENTIFIER}}
     return described
@@ -126,5 +134,8 @@ def spec_schema() -> dict:
         "description": "A neural-network architecture for archdsl: YAML whose values are expressions of its "
                        f"language. Ops: {', '.join(ops)}.",
         **top,
-        "oneOf": [{"required": ["models"]}, {"required": ["inputs", "forward"]}],
+        "oneOf": [{"required": ["models"]}, {"required": ["inputs", "forward"]},
+                  {"description": "A block library: blocks for other specs to import, no model.",
+                   "anyOf": [{"required": ["blocks"]}, {"required": ["imports"]}],
+                   "not": {"anyOf": [{"required": [k]} for k in S.MODEL_PARTS]}}],
     }

@@ -14,7 +14,7 @@ from .expr import parse, parse_expr
 from .yaml_loader import YMap, YScalar, YSeq, load_yaml
 
 MAX_FILE_BYTES = DEFAULTS["max_file_bytes"]
-TOP_KEYS = ("name", "doc", "params", "dims", "let", "inputs", "blocks", "layers", "forward", "methods", "models",
+TOP_KEYS = ("name", "doc", "imports", "params", "dims", "let", "inputs", "blocks", "layers", "forward", "methods", "models",
             "objectives")
 MODEL_KEYS = ("doc", "dims", "inputs", "let", "layers", "forward", "methods", "uses")
 DIM_KEYS = ("min", "max", "multiple_of")
@@ -22,6 +22,7 @@ METHOD_KEYS = ("doc", "inputs", "let", "forward")
 OBJECTIVE_KEYS = ("doc", "inputs", "let", "forward")
 BLOCK_KEYS = ("doc", "inputs", "let", "layers", "forward")
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
+MODEL_PARTS = ("inputs", "layers", "forward", "methods", "models", "objectives")  # none of them: a block library
 
 
 @dataclass
@@ -40,6 +41,17 @@ class BlockDef:
     uses: list = field(default_factory=list)     # models: the other models its forward calls, (name, span)
     methods: dict = field(default_factory=dict)  # models: more entry points over the same layers, name -> BlockDef
     dims: dict = field(default_factory=dict)     # models: declared dims, name -> ({constraint: Node}, span)
+    home: Any = None  # an imported block: imports.Home, the scope of the file it is written in
+
+
+@dataclass(frozen=True)
+class Import:
+    """One entry of `imports:`: `blocks/heads.yaml: [ASPP, LRASPPHead]` (or `"*"`, every block of the file)."""
+
+    path: str      # as written: relative to the importing file
+    names: tuple   # ((block name, span), ...); empty with `*`
+    star: bool
+    span: Span     # the path, where it is written
 
 
 INPUT_DTYPES = ("float32", "float64", "int64", "int32", "bool")
@@ -70,13 +82,27 @@ class SpecDoc:
     multi_model: bool
     objectives: dict = field(default_factory=dict)  # name -> BlockDef (inputs: dims, or a model output Node)
     dims: dict = field(default_factory=dict)        # declared dims: name -> ({constraint: Node}, span)
+    imports: list = field(default_factory=list)     # Import entries, as written
+    hidden: set = field(default_factory=set)        # imported blocks' own blocks: in `blocks`, not in scope here
+    origins: dict = field(default_factory=dict)     # each imported file -> the `imports:` entry here that reaches it
+
+    @property
+    def library(self) -> bool:
+        """A file of blocks only (no model): other specs import its blocks."""
+        return not self.models
 
 
 def read_spec(path: str, max_bytes: int | None = None) -> SpecDoc:
-    """Read and parse a spec file; `max_bytes` defaults to the limit `max_file_bytes` in force."""
+    """Read and parse a spec file (its imports not yet read: imports.resolve_imports)."""
+    return parse_spec(read_text(path, max_bytes), path)
+
+
+def read_text(path: str, max_bytes: int | None = None, opened=None) -> str:
+    """The text of a spec file, read up to `max_bytes` (default: the limit `max_file_bytes` in force);
+    `opened`: the file, already open in binary mode (it is closed)."""
     max_bytes = max_bytes or current_limit("max_file_bytes")
     try:
-        with open(path, "rb") as f:
+        with opened or open(path, "rb") as f:
             raw = f.read(max_bytes + 1)
     except OSError as exc:
         raise FileError(f"cannot read the spec: {exc.strerror or exc}", Span(path, 1, 1), hint="check the path") from None
@@ -90,7 +116,7 @@ def read_spec(path: str, max_bytes: int | None = None) -> SpecDoc:
         line, col = len(before), len(before[-1])
         raise FileError("the spec is not valid UTF-8 text", Span(path, line, col),
                         hint="save the file as UTF-8") from None
-    return parse_spec(text, path)
+    return text
 
 
 def parse_spec(text: str, file: str) -> SpecDoc:
@@ -130,11 +156,37 @@ def parse_spec(text: str, file: str) -> SpecDoc:
         for k, v in mmap.items.items():
             models[k].uses = _uses(v.get("uses"))
         multi = True
+    elif ("blocks" in top.items or "imports" in top.items) and not any(k in top.items for k in MODEL_PARTS):
+        models, multi = {}, False  # a block library
     else:
         models = {name: _model(name, root.span, top, nested=False)}
         multi = False
     return SpecDoc(file, text, name, doc, params, lets, blocks, models, multi, _objectives(top, models),
-                   _dim_decls(top.get("dims")) if multi else {})
+                   _dim_decls(top.get("dims")) if multi else {}, _imports(top.get("imports")))
+
+
+def _imports(node) -> list:
+    """`imports:` file -> a list of block names, or `"*"`: Import entries (the files are read later)."""
+    if node is None:
+        return []
+    m = _mapping(node, "`imports`")
+    if len(m.items) > current_limit("max_imports"):
+        raise LimitError(f"`imports` names more than {current_limit('max_imports'):,} files (the limit "
+                         "`max_imports`)", node.span, hint=exceeded("max_imports"))
+    out = []
+    for path, value in m.items.items():
+        star = isinstance(value, YScalar) and value.value == "*"
+        if not star and not (isinstance(value, YSeq) and value.items and all(
+                isinstance(i, YScalar) and isinstance(i.value, str) for i in value.items)):
+            raise StructureError(f"the blocks imported from `{path}` are a list of block names or \"*\"",
+                                 value.span, hint=f"for example `{path}: [ASPP, LRASPPHead]`")
+        names = () if star else tuple((i.value, i.span) for i in value.items)
+        for k, (block, span) in enumerate(names):
+            check_class_name(block, span, "an imported block name")
+            if block in (n for n, _ in names[:k]):
+                raise StructureError(f"`{block}` is imported from `{path}` twice", span, hint="list it once")
+        out.append(Import(path, names, star, m.keys[path]))
+    return out
 
 
 def _spec_name(top: YMap, file: str) -> str:
