@@ -77,6 +77,7 @@ PYTHON = {
         "run", "", {"specs/my_net.yaml": "specs/lenet5.yaml"}, ["test_static_shapes_are_pytorch_shapes"]),
     'SPEC18 = archdsl.load("specs/resnet.yaml", depth=18)': ("run", TESTING, {}, ["test_resnet18"]),
     "from archdsl import zoo": ("run", "", {}, []),
+    "import torch\nfrom torch.utils.flop_counter import FlopCounterMode": ("run", "", {}, []),
 }
 
 
