@@ -16,7 +16,9 @@ scope) leaves the instance uncached; an instance whose evaluation raises stores 
 inside a comprehension (a block that reads its input sizes, first called there) is not cached, as its work
 counts against that comprehension's limit `max_work`. A reused block
 template names the current document's block of its name. Everything after is done afresh, as in a full
-check: the layer instances (modules), the forwards, shapes, dtypes and costs.
+check: the layer instances (modules), the forwards and the passes, except that a node unchanged since the previous check keeps its shapes and MACs from then
+(passes/carry.py; the BlockCache holds the document's Carry). A reused op template keeps its attributes'
+object, so that its nodes' attributes compare at a glance.
 
 Expressions are not parsed again either: syntax/expr.py caches parses by their text, spans relative to the
 text and moved to where the text is now.
@@ -32,6 +34,7 @@ from .elaborate.evaluate import _work
 from .elaborate.scope import Scope
 from .elaborate.values import BlockFn, BlockTemplate, Builtin, InputSizes, LoopForm, Mode, OpFn, OpTemplate
 from .ops.registry import Attrs
+from .passes.carry import Carry
 from .syntax.spec import SpecDoc
 
 KEEP_BUILDS = 2  # an entry not used in this many latest checks is dropped (bounds the cache)
@@ -89,10 +92,12 @@ class _Entry:
 
 
 class BlockCache:
-    """The entries of one document, kept across its checks. `evaluated` and `reused` count, per block name,
-    the instances of the latest check that were evaluated or reused."""
+    """The entries of one document, kept across its checks, and its latest graph (`carry`, for the passes:
+    passes/carry.py). `evaluated` and `reused` count, per block name, the instances of the latest check that
+    were evaluated or reused."""
 
     def __init__(self) -> None:
+        self.carry = Carry()
         self.blocks: dict[str, tuple[tuple, dict]] = {}  # block name -> (its declaration, {key: _Entry})
         self.limits: dict | None = None
         self.build = 0
@@ -228,14 +233,16 @@ class _CachingBuilder(Builder):
         return self.top_values[key]
 
     def _current(self, value):
-        """A cached value for this check: fresh containers, and each block the document's block of its name."""
+        """A cached value for this check: fresh containers, and each block the document's block of its name. An
+        op's attributes are data, never changed in place: they are shared, so that passes/carry.py finds the
+        nodes of a reused layer unchanged at a glance."""
         kind = type(value)
         if kind in (list, tuple):
             return kind(self._current(v) for v in value)
         if kind in (dict, Attrs):
             return kind((k, self._current(v)) for k, v in value.items())
         if kind is OpTemplate:
-            return OpTemplate(value.op, self._current(value.attrs), value.span)
+            return OpTemplate(value.op, value.attrs, value.span)
         if kind is BlockFn:
             return BlockFn(self._block(value.block))
         if kind is BlockTemplate:

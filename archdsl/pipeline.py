@@ -50,10 +50,11 @@ def read(path: str, limits: dict, text: str | None = None) -> SpecDoc:
 
 
 def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool = False,
-              assume: bool = False, blocks=None) -> Elaborated:
+              assume: bool = False, blocks=None, carry=None) -> Elaborated:
     """The checked graph. `collect_errors`: shape errors are listed (for drawing them) instead of raised.
     `assume`: a dim equality that holds only under a condition is recorded (graph.facts) instead of an error.
-    `blocks`: an incremental.BlockCache kept across checks of one document (the language server's)."""
+    `blocks`: an incremental.BlockCache and `carry` a passes.carry.Carry, both kept across the checks of one
+    document (the language server's): unchanged block instances and nodes reuse their earlier results."""
     from . import ops  # noqa: F401  (registers the ops)
     from .elaborate.build import Builder
     from .elaborate.compose import check_across
@@ -67,9 +68,10 @@ def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool 
     with limited(limits, doc.file, doc.origins):
         builder = (blocks.builder if blocks is not None else Builder)(doc, overrides, limits, assume)
         graph = builder.build()
+        carried = carry.start(graph) if carry is not None else None
         errors = []
         try:
-            errors = infer_shapes(graph, collect_errors)
+            errors = infer_shapes(graph, collect_errors, carried)
         finally:  # shapes between models and objectives: a mismatch there is the cause of later errors
             try:
                 check_across(graph)
@@ -78,5 +80,7 @@ def elaborate(doc: SpecDoc, overrides: dict, limits: dict, collect_errors: bool 
                     raise
                 errors.append(err)
         errors += infer_dtypes(graph, collect_errors)
-        infer_costs(graph)
+        infer_costs(graph, carried)
+        if carry is not None:
+            carry.keep(graph)
     return Elaborated(graph, builder.warnings, errors)

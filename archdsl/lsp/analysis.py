@@ -2,9 +2,10 @@
 
 A document is read and elaborated with shape errors collected (as `draw --allow-errors` does), so a spec
 with shape errors still has a graph for hover. Unchanged text is not checked again (an LRU keyed by path
-and text); unchanged expressions are not parsed again (syntax/expr.py caches parses by their text), and
-the block instances of an unchanged block are not evaluated again (archdsl/incremental.py: one BlockCache
-per document).
+and text); unchanged expressions are not parsed again (syntax/expr.py caches parses by their text), the
+block instances of an unchanged block are not evaluated again (archdsl/incremental.py: one BlockCache per
+document), and an unchanged node keeps the shapes and MACs of the document's previous check (passes/carry.py:
+the BlockCache's Carry).
 """
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ _blocks: OrderedDict = OrderedDict()  # path -> its BlockCache, for the CACHE_SI
 
 def analyze(text: str, path: str, incremental: bool = True) -> Analysis:
     """The checked document; cached, so an undo or a re-request costs nothing. `incremental`: reuse the
-    unchanged block instances of the document's earlier checks (the result is the same)."""
+    unchanged block instances of the document's earlier checks and the unchanged nodes' pass results of its
+    previous check (the result is the same)."""
     key = (path, text)
     if key in _cache:
         _cache.move_to_end(key)
@@ -85,7 +87,8 @@ def _check(text: str, path: str, blocks: BlockCache | None = None) -> Analysis:
         out.index = Index(out.doc)
         if out.doc.library:  # a file of blocks only: read and parsed, nothing to elaborate
             return out
-        out.result = pipeline.elaborate(out.doc, {}, limits, collect_errors=True, blocks=blocks)
+        out.result = pipeline.elaborate(out.doc, {}, limits, collect_errors=True, blocks=blocks,
+                                        carry=blocks.carry if blocks is not None else None)
     except ArchDSLError as err:
         out.problems.append(_problem(err))
     except Exception as exc:  # a bug in archdsl, never the user's: shown, and the server goes on

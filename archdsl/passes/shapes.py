@@ -1,10 +1,15 @@
 """Shape inference: run each op's shape rule over the graph in dataflow order. No torch involved."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..dims import fmt_shape, reasoning, same
 from ..errors import ArchDSLError, ShapeError, ShapeRuleError
 from ..ir.graph import Graph, Node, flat_tensors
 from .loops import LOOP_KINDS, loop_outputs, step_input_shape
+
+if TYPE_CHECKING:
+    from .carry import Carried
 
 
 def input_shapes(graph: Graph, node: Node) -> list:
@@ -12,20 +17,23 @@ def input_shapes(graph: Graph, node: Node) -> list:
     return [[graph.shape(x) for x in t] if isinstance(t, list) else graph.shape(t) for t in node.inputs]
 
 
-def infer_shapes(graph: Graph, collect_errors: bool = False) -> list[ArchDSLError]:
+def infer_shapes(graph: Graph, collect_errors: bool = False, carried: Carried | None = None) -> list[ArchDSLError]:
     """Write `shape` on every node. Raises the first ShapeError, or collects them all (for diagrams).
-    Dims are compared under the graph's declared dims and assumptions (dims.Facts)."""
+    Dims are compared under the graph's declared dims and assumptions (dims.Facts). `carried`: the results
+    of the document's previous check that carry over (passes/carry.py)."""
     with reasoning(graph.facts):
-        return _infer(graph, collect_errors)
+        return _infer(graph, collect_errors, carried)
 
 
-def _infer(graph: Graph, collect_errors: bool) -> list[ArchDSLError]:
+def _infer(graph: Graph, collect_errors: bool, carried: Carried | None) -> list[ArchDSLError]:
     errors: list[ArchDSLError] = []
     failed: set[str] = set()
     sizes: dict[str, dict] = {}  # the sizes each layer takes from its inputs, at its first call
     for nid, node in graph.nodes():
         kind = node.kind
         if kind == "input":
+            if carried is not None:
+                carried.shaped(node, False)
             continue
         if any(t.node in failed for t in flat_tensors(node.inputs)):
             failed.add(nid)
@@ -34,8 +42,11 @@ def _infer(graph: Graph, collect_errors: bool) -> list[ArchDSLError]:
         op = node.op
         ins = input_shapes(graph, node)
         flat_ins = ins[0] if op is not None and op.inputs is None else ins
+        old = carried.shape_meta(node) if carried is not None else None
         try:
-            if kind == "loop_in":
+            if old is not None:
+                node.meta.shape, node.meta.outputs = old.shape, None if old.outputs is None else list(old.outputs)
+            elif kind == "loop_in":
                 node.meta.shape = step_input_shape(node, ins[0])
             elif kind in LOOP_KINDS:
                 node.meta.outputs, node.meta.count = loop_outputs(node, ins)
@@ -47,6 +58,8 @@ def _infer(graph: Graph, collect_errors: bool) -> list[ArchDSLError]:
                 node.meta.shape = tuple(op.shape(node.attrs, flat_ins))
             if node.module:
                 _check_layer_sizes(node, flat_ins, sizes)
+            if carried is not None:
+                carried.shaped(node, old is not None)
         except ShapeRuleError as exc:
             err = _located(exc, graph, nid, node, flat_ins)
             if not collect_errors:
