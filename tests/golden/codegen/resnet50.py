@@ -8,38 +8,38 @@ import torch.nn.functional as F
 
 
 class Bottleneck(nn.Module):
-    """The block `Bottleneck` (../../../specs/resnet.yaml, line 81)."""
+    """The block `Bottleneck` (../../../specs/resnet.yaml, line 84)."""
 
     def __init__(self, in_channels, planes, stride=1, project=False, dilation=1):
         super().__init__()
         width = int(planes * (64 / 64)) * 1
         self.project = project
-        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)  # line 86
-        self.bn1 = nn.BatchNorm2d(width)  # line 87
-        self.conv2 = nn.Conv2d(  # line 88
+        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)  # line 89
+        self.bn1 = nn.BatchNorm2d(width)  # line 90
+        self.conv2 = nn.Conv2d(  # line 91
             width, width, 3, stride=stride, padding=dilation, dilation=dilation, bias=False
         )
-        self.bn2 = nn.BatchNorm2d(width)  # line 89
-        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)  # line 90
-        self.bn3 = nn.BatchNorm2d(planes * 4)  # line 91
-        self.downsample = nn.Sequential(  # line 92
+        self.bn2 = nn.BatchNorm2d(width)  # line 92
+        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)  # line 93
+        self.bn3 = nn.BatchNorm2d(planes * 4)  # line 94
+        self.downsample = nn.Sequential(  # line 95
             nn.Conv2d(in_channels, planes * 4, 1, stride=stride, bias=False),
             nn.BatchNorm2d(planes * 4),
         ) if project else None
 
     def forward(self, x):
-        y = self.conv1(x)  # line 94
-        y = self.bn1(y)  # line 94
-        y = torch.relu_(y)  # line 94
-        y = self.conv2(y)  # line 94
-        y = self.bn2(y)  # line 94
-        y = torch.relu_(y)  # line 94
-        y = self.conv3(y)  # line 94
-        y = self.bn3(y)  # line 94
+        y = self.conv1(x)  # line 97
+        y = self.bn1(y)  # line 97
+        y = torch.relu_(y)  # line 97
+        y = self.conv2(y)  # line 97
+        y = self.bn2(y)  # line 97
+        y = torch.relu_(y)  # line 97
+        y = self.conv3(y)  # line 97
+        y = self.bn3(y)  # line 97
         if self.project:
-            out = torch.relu_(y + self.downsample(x))  # line 95
+            out = torch.relu_(y + self.downsample(x))  # line 98
         else:
-            out = torch.relu_(y + x)  # line 95
+            out = torch.relu_(y + x)  # line 98
         return out
 
 
@@ -48,20 +48,20 @@ class Resnet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)  # line 51
-        self.bn1 = nn.BatchNorm2d(64)  # line 51
-        self.layer1 = nn.Sequential(  # line 114
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)  # line 54
+        self.bn1 = nn.BatchNorm2d(64)  # line 54
+        self.layer1 = nn.Sequential(  # line 104
             Bottleneck(64, 64, project=True),
             Bottleneck(256, 64),
             Bottleneck(256, 64),
         )
-        self.layer2 = nn.Sequential(  # line 115
+        self.layer2 = nn.Sequential(  # line 105
             Bottleneck(256, 128, stride=2, project=True),
             Bottleneck(512, 128),
             Bottleneck(512, 128),
             Bottleneck(512, 128),
         )
-        self.layer3 = nn.Sequential(  # line 116
+        self.layer3 = nn.Sequential(  # line 106
             Bottleneck(512, 256, stride=2, project=True),
             Bottleneck(1024, 256),
             Bottleneck(1024, 256),
@@ -69,16 +69,16 @@ class Resnet(nn.Module):
             Bottleneck(1024, 256),
             Bottleneck(1024, 256),
         )
-        self.layer4 = nn.Sequential(  # line 117
+        self.layer4 = nn.Sequential(  # line 107
             Bottleneck(1024, 512, stride=2, project=True),
             Bottleneck(2048, 512),
             Bottleneck(2048, 512),
         )
-        self.fc = nn.Linear(2048, 1000)  # line 118
+        self.fc = nn.Linear(2048, 1000)  # line 108
 
     def forward(self, x):
-        relu = torch.relu_(self.bn1(self.conv1(x)))  # line 125
-        layer2 = self.layer2(self.layer1(F.max_pool2d(relu, 3, stride=2, padding=1)))  # line 125
-        f = self.layer4(self.layer3(layer2))  # line 125
-        out = self.fc(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1))  # line 126
+        relu = torch.relu_(self.bn1(self.conv1(x)))  # line 115
+        layer2 = self.layer2(self.layer1(F.max_pool2d(relu, 3, stride=2, padding=1)))  # line 115
+        f = self.layer4(self.layer3(layer2))  # line 115
+        out = self.fc(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1))  # line 116
         return out
