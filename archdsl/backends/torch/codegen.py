@@ -48,7 +48,8 @@ class TorchCodegen:
     def __init__(self, graph: Graph, spec_file: str, spec_name: str, multi_model: bool, probe: bool = False,
                  output: str | None = None):
         self.graph, self.probe = graph, probe
-        self.file = spec_reference(spec_file, output)
+        self.file = self.spec_file = spec_reference(spec_file, output)  # `file`: the spec of the class being written
+        self.output = output
         self.spec_name, self.multi = spec_name, multi_model
         self.classes: list[str] = []           # class sources in dependency order
         self.taken: set[str] = {"Module"}
@@ -63,9 +64,12 @@ class TorchCodegen:
         support = self._support()
         self.taken |= set(self.graph.objectives)  # objectives are functions named as in the spec
         for instances in self._blocks_by_height():
+            block = instances[0].block  # an imported block (syntax/imports.py) is written in its own file
+            self.file = spec_reference(block.span.file, self.output) if block.home is not None else self.spec_file
             for cls in self.writer.block_classes(instances):
                 self.classes.append(cls.source)
                 self.block_classes.update({id(m): cls for m in cls.instances})
+        self.file = self.spec_file
         for name, root in self.graph.roots.items():  # a model after the models it uses
             cls = self.writer.model_class(root, [u for u in self.graph.uses.get(name, [])])
             self.model_classes[name] = cls.name
