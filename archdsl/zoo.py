@@ -48,6 +48,7 @@ TORCHVISION: dict[str, tuple[str, dict]] = {
        for w in ("0_5", "1_0", "1_5", "2_0")},
     "inception_v3": ("inception_v3", {}),  # inception_v3(aux_logits=False, init_weights=False)
     **{f"vit_{v}": ("vit", {"variant": v}) for v in ("b_16", "b_32", "l_16", "l_32", "h_14")},
+    "maxvit_t": ("maxvit", {}),  # torchvision's maxvit_t builder: the spec's defaults
     **{f"swin_{v}": ("swin", {"version": 1, "variant": v}) for v in "tsb"},
     **{f"swin_v2_{v}": ("swin", {"version": 2, "variant": v}) for v in "tsb"},
     # torchvision's regnet_* builders: BlockParams.from_init_params(depth, w_0, w_a, w_m, group_width, se_ratio)

@@ -57,6 +57,9 @@ CASES = {
     "resnet": Case("resnet", {"depth": 18}),
     "googlenet": Case("googlenet", compile="slow"),                     # 9 inception modules: ~1-2 min to compile
     "swin": Case("swin", compile="slow"),                               # 12 Swin blocks: ~2 min to compile
+    # one MaxViT layer at 24 x 24 (MaxViT-T: 7 min to compile, 1 min to export)
+    "maxvit": Case("maxvit", {"stem_channels": 8, "block_channels": [16], "block_layers": [1], "head_dim": 8,
+                              "partition_size": 3, "image_size": 24}, compile="slow"),
     "video_resnet": Case("video_resnet", {"frames": 4, "image_size": 32}),
     "s3d": Case("s3d", compile="slow"),                                 # 9 inception modules: ~3 min to compile
     "vgg": Case("vgg", {"depth": 11}),

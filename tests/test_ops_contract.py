@@ -535,6 +535,21 @@ def window_attention(draw, smallest=1):
 CASES.update({"shifted_window_attention": window_attention(), "shifted_window_attention_v2": window_attention(2)})
 
 
+# --- MaxViT's relative-position attention (archdsl/ops/maxvit_attention.py; tests/test_maxvit.py computes it by
+# hand) ---------------------------------------------------------------------------------------------------------
+
+@st.composite
+def relative_position_attention(draw):
+    """x [*B, Wh Ww, C] with 0 to 2 leading dims, C a multiple of head_dim."""
+    window = [draw(st.integers(1, 3)) for _ in range(2)]
+    kw = dict(head_dim=draw(st.integers(1, 3)), window_size=ints_arg(draw, window))
+    lead = draw(shapes(0, 2, 1, 3))
+    return kw, [lead + (window[0] * window[1], kw["head_dim"] * draw(st.integers(1, 3)))]
+
+
+CASES["relative_position_attention"] = relative_position_attention()
+
+
 # --- subscripts, chunk, split, narrow and bare parameters (archdsl/ops/indexing.py) ---------------------------
 
 @st.composite
@@ -845,6 +860,18 @@ ERRORS += [
     ("shifted_window_attention", dict(SWIN, dropout=2.0), [(2, 8, 8, 4)], r"at most 1"),
     ("shifted_window_attention_v2", dict(SWIN, window_size=(1, 4)), [(2, 8, 8, 4)], r"window of 2 or more"),
 ]
+
+MAXVIT = dict(head_dim=4, window_size=2)
+ERRORS += [
+    ("relative_position_attention", MAXVIT, [(8,)], r"rank 2 or more"),
+    ("relative_position_attention", MAXVIT, [(2, 4, 6)], r"6 features, not divisible by head_dim=4"),
+    ("relative_position_attention", MAXVIT, [(2, 4, H)], r"static feature dim"),
+    ("relative_position_attention", MAXVIT, [(2, 5, 8)], r"2x2 = 4 positions of a window in dim -2, got 5"),
+    ("relative_position_attention", MAXVIT, [(2, H, 8)], r"H must be 4: `relative_position_attention` compares dim -2"),
+    ("relative_position_attention", dict(MAXVIT, window_size=(1, 2, 2)), [(2, 4, 8)], r"needs 2 values"),
+    ("relative_position_attention", dict(MAXVIT, window_size=65), [(2, 4, 8)], r"more than 4096 positions"),
+]
+
 
 @pytest.mark.parametrize("name, kw, ins, match", ERRORS, ids=[case[0] for case in ERRORS])
 def test_shape_errors(name, kw, ins, match):

@@ -6,6 +6,7 @@ from . import attention, recurrent  # noqa: F401  (recurrence and attention: lst
 from . import indexing  # noqa: F401  (subscripts, chunk, split, narrow, bare parameters)
 from . import resize  # noqa: F401  (interpolate)
 from . import window_attention  # noqa: F401  (Swin's shifted-window attention)
+from . import maxvit_attention  # noqa: F401  (MaxViT's relative-position attention)
 from .registry import REGISTRY, Attrs, Op, Param, bind, register
 
 __all__ = ["REGISTRY", "Attrs", "Op", "Param", "bind", "register"]

@@ -4,6 +4,7 @@ from . import attention, capsule, generative, linalg, memory, recurrent  # noqa:
 from . import indexing  # noqa: F401
 from . import resize  # noqa: F401
 from . import window_attention  # noqa: F401
+from . import maxvit_attention  # noqa: F401
 from .table import LOWERINGS, Lowering, lowering, probed_call
 
 __all__ = ["LOWERINGS", "Lowering", "lowering", "probed_call"]
