@@ -4,10 +4,18 @@ The constructor takes the inferred input sizes (`in_channels`) and then the bloc
 spec's defaults. A layer's arguments are the expressions the spec wrote (`planes * 4`) where they use the
 block's parameters, and plain numbers where they do not; the sizes an op infers from its input come from
 the size tracer (sizes.py). The lowering (`init` of lowerings/) is run with the real values and twice with
-sentinel numbers in the places that vary; each sentinel in its output is then replaced by its expression.
-Every instance of the block must come out as the same text, and every expression is checked against every
-instance, so the class is right for all of them. When the instances cannot share one text, each group of
-alike instances gets its own class, as a last resort.
+sentinels in the places that vary (numbers, strings, bools, tuples); each sentinel in its output is then
+replaced by its expression. Every instance of the block must come out as the same text, and every expression
+is checked against every instance, so the class is right for all of them. Where instances differ by a
+condition the spec wrote, the class says so: `a if c else b` for a let or a layer chosen by it, a list built
+item by item (`if c: layers.append(...)`) where an item is there in some instances only, `if c:` in forward;
+a list made by a comprehension of alike layers stays a comprehension.
+
+When the instances cannot share one text, each group of alike instances gets its own class, as a last resort.
+Zoo specs that still need it (tests/test_codegen.py's SEPARATE_CLASSES): an inline op in forward whose
+attributes are made from the block's parameters and input sizes (ShuffleNet's and MaxViT's reshape and
+permute: forward writes attributes as numbers), and a layer called with `*args` (whose arguments are not
+traced).
 """
 from __future__ import annotations
 
@@ -26,7 +34,7 @@ from ...names import class_name
 from ...ops.registry import Attrs
 from ...syntax import ast as A
 from ...syntax.spec import REQUIRED
-from .containers import arity, container_source, named
+from .containers import called_whole, container_class, container_source, named, spread
 from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
 from .lowerings.indexing import TIED
@@ -67,6 +75,7 @@ class ClassWriter:
         self.decls = Declarations(gen.graph)
         self.tracer = SizeTracer(gen.graph, self.decls)
         self.arg_names: dict = {}  # id(block) -> the tensor names its calls were written with
+        self.whole = called_whole(gen.graph)  # the layer lists called as a whole (`_Chain<n>` if n inputs)
 
     # --- classes
     def block_classes(self, instances: list) -> list[BlockClass]:
@@ -172,7 +181,7 @@ class ClassWriter:
         listed = self._listed(ctx, pairs, node, lambda conditional: indent + 1)
         if listed is not None:
             items = [src if t is None else f"*([{src}] if {t} else [])" for src, t in listed]
-            return container_source(pairs[0][1], items, indent)
+            return container_source(pairs[0][1], items, indent, self.whole)
         for test in _block_tests(ctx.block):
             try:
                 return self._split(ctx, pairs, test, (node, node), indent, nested=False)
@@ -185,7 +194,7 @@ class ClassWriter:
         alike layers (an OrderedDict of (key, layer) for a map); None where its layers differ."""
         node = _let_of(ctx.block, node)
         if not isinstance(node, (A.ListComp, A.DictComp)) or len(node.fors) != 1 or node.fors[0].conds \
-                or any(c.kind != "seq" or not c.children for _, c in pairs) or len({arity(c) for _, c in pairs}) > 1:
+                or any(c.kind != "seq" or not c.children for _, c in pairs) or len({container_class(c, self.whole) for _, c in pairs}) > 1:
             return None
         comp, first = node.fors[0], pairs[0][0]
         texts = set()
@@ -207,10 +216,10 @@ class ClassWriter:
         except Unrenderable:
             ctx.sizes, ctx.lets, ctx.stored = saved
             return None
-        cls = container_source(pairs[0][1], [], 0).split("(")[0]
         element = texts.pop()
         if key is None:
-            return f"{cls}(*[{element} for _ in {over}])"
+            return spread(pairs[0][1], self.whole, f"[{element} for _ in {over}]")
+        cls = container_class(pairs[0][1], self.whole)
         return f"{cls}(OrderedDict(({key}, {element}) for {targets_source(comp.targets)} in {over}))"
 
     def _split(self, ctx: Context, pairs: list, test, nodes: tuple, indent: int, nested: bool) -> str:
@@ -248,7 +257,7 @@ class ClassWriter:
         instances `pairs`; an item `x if c` is there where c holds. None for any other declaration."""
         node = _let_of(ctx.block, node)
         if not isinstance(node, A.ListExpr) or any(isinstance(i, A.Star) for i in node.items) \
-                or any(c.kind != "seq" or named(c) for _, c in pairs) or len({arity(c) for _, c in pairs}) > 1:
+                or any(c.kind != "seq" or named(c) for _, c in pairs) or len({container_class(c, self.whole) for _, c in pairs}) > 1:
             return None
         conditional = [isinstance(i, A.Cond) and i.orelse is None for i in node.items]
         rows = []
@@ -281,8 +290,7 @@ class ClassWriter:
                 lines.append(f"{INDENT}if {test}:")
                 pad = INDENT + "    "
             lines.append(f"{pad}{var}.append({src})")
-        cls = container_source(child, [], 0).split("(")[0]
-        return lines + [f"{INDENT}self.{lname} = {cls}(*{var})"]
+        return lines + [f"{INDENT}self.{lname} = {spread(child, self.whole, var)}"]
 
     def _test(self, ctx: Context, test, present: list, name) -> str:
         """Source of a condition that holds for exactly the instances `present`."""
@@ -325,7 +333,7 @@ class ClassWriter:
         if child.kind == "block":
             return self._block_ctor(ctx, m, child)
         items = [self._ctor(ctx, m, c, indent + 1 + named(child)) for c in child.children.values()]
-        return container_source(child, items, indent)
+        return container_source(child, items, indent, self.whole)
 
     def _op_ctor(self, ctx: Context, m: Module, child: Module) -> str:
         node = self.gen.graph.node(child.calls[0])

@@ -13,7 +13,7 @@ import os
 from ... import names
 from ...ir.graph import Graph, Module
 from .classes import BlockClass, ClassWriter
-from .containers import arity, chain_source
+from .containers import chain_source, chains_used
 from .objectives import objective_sources
 from .lowerings import lowering
 from .pysource import comment, docstring, fit
@@ -102,7 +102,7 @@ class TorchCodegen:
             src = low.support.strip() + "\n" if used and low.support else None
             if src and src not in out:
                 out.append(src)
-        chains = {arity(m) for root in self.graph.roots.values() for m in root.walk() if m.kind == "seq"}
+        chains = chains_used(self.graph, self.writer.whole)
         out += [chain_source(n) for n in sorted(chains - {0})]
         for src in out:
             for stmt in ast.parse(src).body:
