@@ -453,9 +453,11 @@ def arg_names(program) -> dict:
     return out
 
 
-# ops whose backward reads their inputs, not their output: an in-place op may overwrite that output
-_BACKWARD_WITHOUT_OUTPUT = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "batchnorm1d", "batchnorm2d",
-                                      "layernorm", "add", "sub", "concat"})
+# ops whose backward reads their inputs, not their output: an in-place op may overwrite that output (each
+# checked by a gradient through torch.relu_ equal to one through torch.relu)
+_BACKWARD_WITHOUT_OUTPUT = frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose2d", "linear", "tied_linear",
+                                      "batchnorm1d", "batchnorm2d", "batchnorm3d", "layernorm", "layernorm2d",
+                                      "matmul", "bmm", "add", "sub", "mul", "concat"})
 
 
 def _reads_well(expr: str) -> bool:

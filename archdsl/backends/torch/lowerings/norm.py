@@ -25,7 +25,7 @@ lower("layernorm", init=_ln_init)
 
 LAYERNORM2D = '''
 class LayerNorm2d(nn.LayerNorm):
-    """Layer norm over the channels of [N, C, H, W] at each position (ConvNeXt's, as in torchvision)."""
+    """Layer norm over the channels of [N, C, H, W] at each position (ConvNeXt's, torchvision's)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 2, 3, 1)

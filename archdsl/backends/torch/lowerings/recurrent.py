@@ -28,8 +28,8 @@ def _cell_init(kind: str):
 
 PACKED = '''
 def run_packed(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, state=None):
-    """rnn over the first lengths[i] steps of each sequence of the batch x (a packed sequence): the output is
-    zero past each length, and the final state is each sequence's own last step's."""
+    """rnn over the first lengths[i] steps of each sequence of the batch x (a packed sequence): the
+    output is zero past each length, and the final state is each sequence's own last step's."""
     packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=rnn.batch_first,
                                                enforce_sorted=False)
     out, state = rnn(packed, state)
