@@ -62,11 +62,11 @@ class _Resolver:
             named = _named(entry, other)
             for name, block in named.items():
                 span = dict(entry.names).get(name, entry.span)
-                where = "a block" if name in local else f"a {top[name]}" if name in top else \
-                    "an op" if _is_op(name) else None
+                where = "a block of this spec" if name in local else f"a {top[name]} of this spec" if name in top \
+                    else "an op" if _is_op(name) else None
                 if where:
-                    raise StructureError(f"`{name}` is imported from `{entry.path}` and is also {where} of this "
-                                         "spec", span, hint="rename one of them, or leave it out of the import")
+                    raise StructureError(f"`{name}` is imported from `{entry.path}` and is also {where}", span,
+                                         hint="rename one of them, or leave it out of the import")
                 self.add(doc, name, block, entry, span)
             for name, block in _needed(named, other).items():
                 if name not in named:
