@@ -1,6 +1,7 @@
 """Shifted-window attention (Swin): the modules ShiftedWindowAttention and ShiftedWindowAttentionV2, with
 torchvision's parameter and buffer names, over one shared forward (WindowAttention) that pads, shifts and cuts
-the map into windows and runs F.scaled_dot_product_attention in each. The buffers are computed in __init__."""
+the map into windows and runs attention in each (written out: on CPU, F.scaled_dot_product_attention with a
+float mask per window takes its slower math path). The buffers are computed in __init__."""
 from __future__ import annotations
 
 from ....ops._util import ntuple
@@ -60,14 +61,11 @@ class WindowAttention(nn.Module):
         # each [N, windows, heads, Wh Ww, C / heads]
         q, k, v = self.project(windows).unflatten(-1, (3, self.num_heads, -1)).permute(3, 0, 1, 4, 2, 5).unbind(0)
         q, k = self.scaled(q, k)
-        mask = self.position_bias().expand(windows.shape[1], -1, -1, -1)
+        scores = q @ k.transpose(-2, -1) + self.position_bias()
         if shift[0] or shift[1]:
-            mask = mask + shift_mask((ph, pw), self.window_size, shift, mask.dtype, x.device)
-        # windows and heads in one dim: 4-D attention, as the fused kernels and ONNX take it
-        p = self.attention_dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q.flatten(1, 2), k.flatten(1, 2), v.flatten(1, 2),
-                                           attn_mask=mask.flatten(0, 1), dropout_p=p, scale=1.0)
-        y = y.unflatten(1, (-1, self.num_heads)).transpose(2, 3).flatten(-2)
+            scores = scores + shift_mask((ph, pw), self.window_size, shift, scores.dtype, x.device)
+        weights = F.dropout(scores.softmax(-1), self.attention_dropout, self.training)
+        y = (weights @ v).transpose(2, 3).flatten(-2)
         y = F.dropout(self.proj(y), self.dropout, self.training)
         y = y.view(n, ph // wh, pw // ww, wh, ww, c).transpose(2, 3).reshape(n, ph, pw, c)
         return torch.roll(y, shift, dims=(1, 2))[:, :h, :w]
