@@ -63,7 +63,7 @@ def attention(x, weights: dict, head_dim: int, window: tuple[int, int]) -> torch
 
 
 @pytest.mark.parametrize("window, head_dim, c, lead", [
-    ((7, 7), 32, 64, (2, 3)), ((2, 3), 4, 12, (2,)), ((3, 3), 2, 2, ()), ((1, 4), 3, 9, (1, 2, 2)),
+    ((7, 7), 32, 64, (2, 3)), ((2, 3), 4, 12, (2,)),  # first: maxvit_t's first stage (2 heads of 32) ((3, 3), 2, 2, ()), ((1, 4), 3, 9, (1, 2, 2)),
 ])
 def test_attention_equals_the_papers_equation(window, head_dim, c, lead):
     torch.manual_seed(0)

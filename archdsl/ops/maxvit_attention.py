@@ -15,11 +15,11 @@ from ..dims import fmt_shape, same
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, per_dim, static_dim
 from .registry import Param, register
+# the bound on a window's positions that Swin's attention has: the index buffer and the scores of a window hold
+# (Wh Ww)^2 entries
+from .window_attention import MAX_WINDOW_POSITIONS
 
 OP = "relative_position_attention"
-# The index buffer holds (Wh Ww)^2 entries, and so do the scores of a window per head: a bound on the window's
-# positions keeps them bounded (64 x 64; MaxViT's windows are 7 x 7)
-MAX_WINDOW_POSITIONS = 4096
 
 
 def window_sizes(a, ins) -> tuple[tuple[int, int], int]:
