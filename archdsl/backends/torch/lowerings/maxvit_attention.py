@@ -8,9 +8,10 @@ from .table import lower
 
 SUPPORT = '''
 class RelativePositionAttention(nn.Module):
-    """Multi-head self-attention over the Wh Ww positions of a window, x [..., Wh Ww, C], with a learned bias per
-    head and relative offset (MaxViT; torchvision's RelativePositionalMultiHeadAttention):
-    softmax(q k^T / sqrt(C) + B) v, scaled by the feature dim C as torchvision does."""
+    """Multi-head self-attention over the Wh Ww positions of a window, x [..., Wh Ww, C], with a
+    learned bias per head and relative offset (MaxViT; torchvision's
+    RelativePositionalMultiHeadAttention): softmax(q k^T / sqrt(C) + B) v, scaled by the feature dim
+    C as torchvision does."""
 
     def __init__(self, dim: int, head_dim: int, window_size: tuple[int, int]):
         super().__init__()
@@ -19,7 +20,8 @@ class RelativePositionAttention(nn.Module):
         self.merge = nn.Linear(dim, dim)
         self.relative_position_bias_table = nn.Parameter(torch.empty((2 * wh - 1) * (2 * ww - 1), self.num_heads))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-        # for each pair (i, j) of the window's positions, the table's row of their offset (dy, dx): [L, L]
+        # for each pair (i, j) of the window's positions, the table's row of their offset (dy, dx):
+        # [L, L]
         rows, cols = (t.flatten() for t in torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij"))
         dy, dx = rows[:, None] - rows[None, :] + wh - 1, cols[:, None] - cols[None, :] + ww - 1
         self.register_buffer("relative_position_index", dy * (2 * ww - 1) + dx)

@@ -11,18 +11,19 @@ from .table import lower
 
 WINDOWS = '''
 def relative_position_index(window: tuple[int, int]) -> torch.Tensor:
-    """For each pair (i, j) of a window's positions (row-major), the row of their offset in a table of the
-    (2 Wh - 1)(2 Ww - 1) offsets: [(Wh Ww)^2]."""
+    """For each pair (i, j) of a window's positions (row-major), the row of their offset in a table
+    of the (2 Wh - 1)(2 Ww - 1) offsets: [(Wh Ww)^2]."""
     rows, cols = (t.flatten() for t in torch.meshgrid(*map(torch.arange, window), indexing="ij"))
     dy = rows[:, None] - rows[None, :] + window[0] - 1
     dx = cols[:, None] - cols[None, :] + window[1] - 1
     return (dy * (2 * window[1] - 1) + dx).flatten()
 
 
-def shift_mask(size: tuple[int, int], window: tuple[int, int], shift: tuple[int, int], dtype: torch.dtype,
-               device: torch.device) -> torch.Tensor:
-    """-100 between two positions of a window of the rolled map where one came around the border in the roll
-    (in the last s rows or columns) and the other did not, 0 elsewhere: [windows, 1, Wh Ww, Wh Ww]."""
+def shift_mask(size: tuple[int, int], window: tuple[int, int], shift: tuple[int, int],
+               dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """-100 between two positions of a window of the rolled map where one came around the border in
+    the roll (in the last s rows or columns) and the other did not, 0 elsewhere: [windows, 1, Wh Ww,
+    Wh Ww]."""
     rows = torch.arange(size[0], device=device) >= size[0] - shift[0]
     cols = torch.arange(size[1], device=device) >= size[1] - shift[1]
     region = 2 * rows.long()[:, None] + cols.long()[None, :]
@@ -32,10 +33,10 @@ def shift_mask(size: tuple[int, int], window: tuple[int, int], shift: tuple[int,
 
 
 class WindowAttention(nn.Module):
-    """Multi-head self-attention within the windows of x [N, H, W, C], H and W padded at the end to multiples
-    of the window, the map rolled by -shift_size first and back after (Liu et al. 2021, Section 3.2); the
-    subclasses give the projection to queries, keys and values, how queries and keys are scaled, and the
-    position bias added to the scores."""
+    """Multi-head self-attention within the windows of x [N, H, W, C], H and W padded at the end to
+    multiples of the window, the map rolled by -shift_size first and back after (Liu et al. 2021,
+    Section 3.2); the subclasses give the projection to queries, keys and values, how queries and
+    keys are scaled, and the position bias added to the scores."""
 
     def __init__(self, dim, window_size, num_heads, shift_size=(0, 0), attention_dropout=0.0, dropout=0.0):
         super().__init__()
@@ -45,7 +46,8 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def lookup(self, table: torch.Tensor) -> torch.Tensor:
-        """The per-head bias of each pair of a window's positions, from a table of offsets: [heads, L, L]."""
+        """The per-head bias of each pair of a window's positions, from a table of offsets: [heads,
+        L, L]."""
         area = self.window_size[0] * self.window_size[1]
         return table[self.relative_position_index].view(area, area, -1).permute(2, 0, 1)
 
@@ -73,8 +75,8 @@ class WindowAttention(nn.Module):
 
 V1 = '''
 class ShiftedWindowAttention(WindowAttention):
-    """Swin's window attention (torchvision's ShiftedWindowAttention): softmax(q k^T / sqrt(d) + B) v, B from
-    a learned table of the relative offsets."""
+    """Swin's window attention (torchvision's ShiftedWindowAttention): softmax(q k^T / sqrt(d) + B)
+    v, B from a learned table of the relative offsets."""
 
     def __init__(self, dim, window_size, num_heads, shift_size=(0, 0), attention_dropout=0.0, dropout=0.0):
         super().__init__(dim, window_size, num_heads, shift_size, attention_dropout, dropout)
@@ -95,17 +97,17 @@ class ShiftedWindowAttention(WindowAttention):
 
 V2 = f'''
 def log_spaced_offsets(window: tuple[int, int]) -> torch.Tensor:
-    """Swin V2's coordinates of the relative offsets: each axis scaled to [-8, 8] (by 8 / (window - 1)),
-    then sign(t) log2(1 + |t|) / 3: [1, 2 Wh - 1, 2 Ww - 1, 2]."""
+    """Swin V2's coordinates of the relative offsets: each axis scaled to [-8, 8] (by 8 / (window -
+    1)), then sign(t) log2(1 + |t|) / 3: [1, 2 Wh - 1, 2 Ww - 1, 2]."""
     axes = [torch.arange(1 - k, k, dtype=torch.float32) / (k - 1) * 8 for k in window]
     t = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).unsqueeze(0)
     return torch.sign(t) * torch.log2(t.abs() + 1.0) / 3.0
 
 
 class ShiftedWindowAttentionV2(WindowAttention):
-    """Swin V2's window attention (torchvision's ShiftedWindowAttentionV2): softmax(cos(q, k) * tau + B) v,
-    tau = exp(logit_scale) at most 100 per head, B = 16 sigmoid(cpb_mlp(log-spaced offsets)); the keys'
-    part of the qkv bias is zero."""
+    """Swin V2's window attention (torchvision's ShiftedWindowAttentionV2): softmax(cos(q, k) * tau
+    + B) v, tau = exp(logit_scale) at most 100 per head, B = 16 sigmoid(cpb_mlp(log-spaced
+    offsets)); the keys' part of the qkv bias is zero."""
 
     def __init__(self, dim, window_size, num_heads, shift_size=(0, 0), attention_dropout=0.0, dropout=0.0):
         super().__init__(dim, window_size, num_heads, shift_size, attention_dropout, dropout)
@@ -120,7 +122,8 @@ class ShiftedWindowAttentionV2(WindowAttention):
         return F.linear(x, self.qkv.weight, torch.cat([q_bias, torch.zeros_like(q_bias), v_bias]))
 
     def scaled(self, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Unit queries and keys (cosine attention), the queries times tau = exp(logit_scale), at most 100."""
+        """Unit queries and keys (cosine attention), the queries times tau = exp(logit_scale), at
+        most 100."""
         return F.normalize(q, dim=-1) * self.logit_scale.exp().clamp(max=100.0), F.normalize(k, dim=-1)
 
     def position_bias(self) -> torch.Tensor:
