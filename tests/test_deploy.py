@@ -56,7 +56,7 @@ SMALL_GAN = {"ngf": 16, "ndf": 16}
 CASES = {
     "resnet": Case("resnet", {"depth": 18}),
     "googlenet": Case("googlenet", compile="slow"),                     # 9 inception modules: ~1-2 min to compile
-    "swin": Case("swin", compile="slow"),                               # 12 Swin blocks: ~2 min to compile
+    "swin": Case("swin", compile="slow"),                               # 12 Swin blocks: 1-2 min to compile
     # one MaxViT layer at 24 x 24 (MaxViT-T: 7 min to compile, 1 min to export)
     "maxvit": Case("maxvit", {"stem_channels": 8, "block_channels": [16], "block_layers": [1], "head_dim": 8,
                               "partition_size": 3, "image_size": 24}, compile="slow"),
