@@ -168,6 +168,10 @@ def _tied_shape(a, ins):
     return tuple(x[:-1]) + (a.num_embeddings,)
 
 
+# Layers that share a parameter of another layer: op name -> the parameter's name (tied after every layer is
+# built; counted once, under its owner)
+TIED = {"tied_linear": "weight"}
+
 register(
     name="tied_linear", family="linear",
     doc="A linear layer whose weight is the embedding `source`'s (weight tying, as GPT-2's lm_head on wte): "

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir.graph import Graph
+from ..ops.indexing import TIED
 
 
 @dataclass(frozen=True)
@@ -15,8 +16,6 @@ class Tie:
 def ties(graph: Graph) -> dict[str, Tie]:
     """Each call of a tied layer (`tied_linear`) -> its tie. The source is a dotted path among the layers of
     the block that declares the tied layer; the parameter's name is the one the torch lowering shares."""
-    from ..backends.torch.lowerings.indexing import TIED   # the op -> the parameter it shares (no torch import)
-
     out = {}
     for nid, node in graph.nodes():
         if node.op is not None and node.op.name in TIED and node.module:

@@ -31,13 +31,13 @@ from ...elaborate.evaluate import Evaluator
 from ...errors import ArchDSLError
 from ...ir.graph import Module
 from ...names import class_name
+from ...ops.indexing import TIED
 from ...ops.registry import Attrs
 from ...syntax import ast as A
 from ...syntax.spec import REQUIRED
 from .containers import called_whole, container_class, container_source, named, spread
 from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
-from .lowerings.indexing import TIED
 from .pysource import (Unrenderable, bound_by, docstring, expression, iteration, literal, names_in,
                        targets_source)
 from .sizes import (Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, size_symbol,

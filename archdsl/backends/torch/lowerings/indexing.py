@@ -41,7 +41,5 @@ lower("split", call=lambda a, ins, args: f"{atom(args[0])}.split({list(a.sizes)}
 lower("narrow", call=lambda a, ins, args: f"{atom(args[0])}.narrow({a.dim}, {a.start}, {a.length})")
 lower("parameter", init=_parameter_init, layer_call=lambda a, ins, module, args: module)
 
-# Layers that share a parameter of another layer: op name -> the parameter, tied after every layer is built
-TIED = {"tied_linear": "weight"}
 lower("tied_linear", init=lambda a, ins: f"nn.Linear({a.embedding_dim}, {a.num_embeddings}"
                                          f"{'' if a.bias else ', bias=False'})")
