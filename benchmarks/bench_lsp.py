@@ -4,20 +4,29 @@ tests/test_lsp.py: pygls's LanguageClient running `python -m archdsl.cli lsp`).
 
 For densenet121 (specs/densenet.yaml, its default) and resnet152 (specs/resnet.yaml -D depth=152): the median
 over 20 one-character edits of `num_classes` (each after a pause longer than the debounce, so each is checked at
-once; every edit makes a new text, so none is a cache hit). Targets: <= 100 ms and <= 150 ms.
+once; every edit makes a new text, so none is a cache hit). Targets: <= 100 ms and <= 150 ms. The documents
+are opened at the specs' own paths (their imports read from specs/blocks/); nothing is written.
 
 In the same run, on the same texts, edit by edit in turn:
   - the server as editors run it, incremental (archdsl/incremental.py: unchanged block instances reuse their
-    layer values), and a second server started with `initializationOptions: {"incremental": false}`, which
-    checks every text in full; the ratio full / incremental is what the block cache saves an editor;
-  - in this process, without the protocol, the diagnostics and the index: `pipeline.read` +
-    `pipeline.elaborate` in full, and with a BlockCache; their ratio is the cache's gain on elaboration alone.
+    layer values; passes/carry.py: unchanged nodes keep their shapes and MACs), and a second server started
+    with `initializationOptions: {"incremental": false}`, which checks every text in full; median and 90th
+    percentile of each, and the ratio of the medians full / incremental;
+  - in this process, without the protocol: `pipeline.read` + `pipeline.elaborate` in full and incremental
+    (BlockCache and Carry), in CPU time of this thread (time.thread_time: what the machine's load adds to the
+    wall time is left out), and the part of it in the passes (shapes, dtypes, costs);
+  - in this process, `analysis.analyze` (the server's check, its cache of analyses included) with Python's
+    garbage collector running as usual and with it paused during each check, as the server runs it (it
+    collects in pauses of editing, archdsl/lsp/server.py): mean and 90th percentile of the CPU time.
+The load average is printed before and after: the machine is shared.
 
     python benchmarks/bench_lsp.py
 """
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -29,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from archdsl import pipeline  # noqa: E402
 from archdsl.incremental import BlockCache  # noqa: E402
 from archdsl.limits import resolve  # noqa: E402
+from archdsl.lsp import analysis  # noqa: E402
+from archdsl.passes import cost, dtypes, shapes  # noqa: E402
 from tests.test_lsp import Editor  # noqa: E402
 
 EDITS = 20
@@ -71,44 +82,112 @@ def server_times(editors: list, path: Path, text: str) -> list[list[float]]:
     return times
 
 
-def in_process_times(path: Path, text: str) -> tuple[list[float], list[float]]:
-    """`pipeline.read` + `pipeline.elaborate` of each edit's text: in full, and with a BlockCache."""
+def p90(times: list[float]) -> float:
+    return sorted(times)[int(0.9 * (len(times) - 1))]
+
+
+def in_process_times(path: Path, text: str) -> dict:
+    """CPU time of `pipeline.read` + `pipeline.elaborate` of each edit's text, in full and incremental, and the
+    part of it in the passes: name -> (totals, passes)."""
     limits, cache = resolve(None), BlockCache()
+    spent = [0.0]
 
-    def check(t: str, blocks) -> float:
-        start = time.perf_counter()
-        pipeline.elaborate(pipeline.read(str(path), limits, text=t), {}, limits, collect_errors=True, blocks=blocks)
-        return time.perf_counter() - start
+    def timed(module, name: str):
+        run = getattr(module, name)
 
-    check(text, None), check(text, cache)  # warm
-    full, incremental = [], []
-    for *_, new in edits(text):
-        full.append(check(new, None))
-        incremental.append(check(new, cache))
-    return full, incremental
+        def timing(*args, **kwargs):
+            start = time.thread_time()
+            try:
+                return run(*args, **kwargs)
+            finally:
+                spent[0] += time.thread_time() - start
+        return run, timing
+
+    passes = [(module, name, *timed(module, name))
+              for module, name in ((shapes, "infer_shapes"), (dtypes, "infer_dtypes"), (cost, "infer_costs"))]
+
+    def check(t: str, blocks) -> tuple[float, float]:
+        spent[0] = 0.0
+        start = time.thread_time()
+        pipeline.elaborate(pipeline.read(str(path), limits, text=t), {}, limits, collect_errors=True, blocks=blocks,
+                           carry=blocks.carry if blocks is not None else None)
+        return time.thread_time() - start, spent[0]
+
+    out: dict = {"full": ([], []), "incremental": ([], [])}
+    for module, name, _, timing in passes:
+        setattr(module, name, timing)
+    try:
+        check(text, None), check(text, cache)  # warm
+        for *_, new in edits(text):
+            for name, blocks in (("full", None), ("incremental", cache)):
+                total, part = check(new, blocks)
+                out[name][0].append(total)
+                out[name][1].append(part)
+    finally:
+        for module, name, run, _ in passes:
+            setattr(module, name, run)
+    return out
+
+
+def collector_times(path: Path, text: str) -> dict:
+    """CPU time of `analysis.analyze` of each edit's text with the garbage collector as usual, and paused during
+    the check: name -> times; and "collection": that of the collection after the paused checks, as the server
+    runs it in a pause. Each runs 3 rounds of the edits (the document's other texts cached, as in the server)."""
+    out: dict = {}
+    for name, paused in (("as usual", False), ("paused", True)):
+        analysis._cache.clear()
+        analysis._blocks.clear()
+        gc.collect()
+        analysis.analyze(text, str(path))
+        times = []
+        for round_ in range(3):
+            for *_, new in edits(text):
+                start = time.thread_time()
+                if paused:
+                    gc.disable()
+                analysis.analyze(new + "\n" * round_, str(path))
+                gc.enable()
+                times.append(time.thread_time() - start)
+        out[name] = times
+    start = time.thread_time()
+    gc.collect()
+    out["collection"] = [time.thread_time() - start]
+    return out
 
 
 def main() -> int:
     failed = 0
+    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
+          f"({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp:
         editors = [Editor(Path(tmp) / "incremental.log", debounce_ms=DEBOUNCE_MS),
                    Editor(Path(tmp) / "full.log", debounce_ms=DEBOUNCE_MS, options={"incremental": False})]
         try:
             for name, stem, defines, target in CASES:
-                text = spec_text(stem, defines)
-                inc, full = (statistics.median(t) * 1e3 for t in server_times(editors, Path(tmp) / f"{name}.yaml",
-                                                                              text))
-                base, cached = (statistics.median(t) * 1e3 for t in in_process_times(Path(tmp) / f"{name}.yaml",
-                                                                                     text))
-                ok = inc <= target
+                text, path = spec_text(stem, defines), ROOT / "specs" / f"{stem}.yaml"
+                inc, full = server_times(editors, path, text)
+                ms = {k: statistics.median(v) * 1e3 for k, v in (("inc", inc), ("full", full))}
+                ok = ms["inc"] <= target
                 failed += not ok
-                print(f"{name}: didChange -> publishDiagnostics median {inc:.1f} ms incremental, {full:.1f} ms in full "
-                      f"(full / incremental {full / inc:.2f}; {EDITS} edits; target <= {target} ms: "
-                      f"{'met' if ok else 'NOT met'}); in process, read + elaborate {base:.1f} ms in full, "
-                      f"{cached:.1f} ms with the block cache (ratio {base / cached:.2f})")
+                print(f"{name}: didChange -> publishDiagnostics, {EDITS} edits: incremental median {ms['inc']:.1f} ms "
+                      f"(p90 {p90(inc) * 1e3:.1f}), in full {ms['full']:.1f} ms (p90 {p90(full) * 1e3:.1f}); "
+                      f"full / incremental {ms['full'] / ms['inc']:.2f}; target <= {target} ms: "
+                      f"{'met' if ok else 'NOT met'}")
+                cpu = {k: [statistics.median(x) * 1e3 for x in v] for k, v in in_process_times(path, text).items()}
+                print(f"  in process, CPU: read + elaborate {cpu['full'][0]:.1f} ms in full "
+                      f"(passes {cpu['full'][1]:.1f}), {cpu['incremental'][0]:.1f} ms incremental "
+                      f"(passes {cpu['incremental'][1]:.1f}); full / incremental "
+                      f"{cpu['full'][0] / cpu['incremental'][0]:.2f}")
+                gct = collector_times(path, text)
+                collection = gct.pop("collection")[0]
+                print("  in process, CPU of analyze(): " + "; ".join(
+                    f"garbage collector {k}: mean {statistics.mean(v) * 1e3:.1f} ms, median "
+                    f"{statistics.median(v) * 1e3:.1f}, p90 {p90(v) * 1e3:.1f}" for k, v in gct.items())
+                    + f"; the collection after the paused checks {collection * 1e3:.1f} ms")
         finally:
             for ed in editors:
                 ed.stop()
+    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     return 1 if failed else 0
 
 

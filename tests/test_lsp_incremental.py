@@ -274,3 +274,42 @@ def test_checks_after_number_edits_equal_checks_from_scratch(name, data):
     for _ in range(data.draw(st.integers(1, 3))):
         text = data.draw(number_edit(text))
         assert outcome(check(text.decode(), cache)) == outcome(scratch(text.decode()))
+
+
+def test_the_server_collects_garbage_after_a_pause_or_every_few_checks(monkeypatch):
+    """The server's garbage collector runs between checks (archdsl/lsp/server.py): after a pause in editing,
+    or at once after COLLECT_EVERY checks without one."""
+    import asyncio
+
+    from archdsl.lsp import server as S
+
+    async def run():
+        ls = S.SpecServer()
+        collected = []
+        monkeypatch.setattr(ls, "collect", lambda: collected.append(ls.uncollected))
+        loop = asyncio.get_running_loop()
+        for _ in range(S.COLLECT_EVERY - 1):
+            ls.collect_soon()
+        assert ls.collection.when() - loop.time() > S.COLLECT_IDLE_S / 2  # waits for a pause
+        await asyncio.sleep(S.COLLECT_IDLE_S * 1.5)
+        assert collected == [S.COLLECT_EVERY - 1]
+        ls.uncollected = 0
+        for _ in range(S.COLLECT_EVERY):
+            ls.collect_soon()
+        await asyncio.sleep(0.05)  # the tenth check: at once
+        assert collected == [S.COLLECT_EVERY - 1, S.COLLECT_EVERY]
+        ls.checker.shutdown()
+
+    asyncio.run(run())
+
+
+def test_attributes_compare_with_their_types():
+    """passes/carry.py carries a node over only where its attributes are equal with the same types."""
+    from archdsl.ops.registry import Attrs
+    from archdsl.passes.carry import _equal
+
+    assert _equal(Attrs(k=3, s=(1, 2), eps=1e-5), Attrs(k=3, s=(1, 2), eps=1e-5))
+    assert not _equal(Attrs(k=1), Attrs(k=True)) and not _equal(Attrs(k=1), Attrs(k=1.0))
+    assert not _equal(Attrs(k=0.0), Attrs(k=-0.0)) and not _equal(Attrs(s=(1, 2)), Attrs(s=[1, 2]))
+    assert not _equal(Attrs(s=(1, (2, 3))), Attrs(s=(1, (2, 3.0))))
+    assert not _equal(Attrs(x=1, y=True), Attrs(y=1, x=True))  # equal as dicts, not key by key

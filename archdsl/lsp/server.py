@@ -4,6 +4,7 @@ while a spec elaborates; every request reads the analysis of the document's curr
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,8 @@ from .info import hover as hover_text, op_doc
 from .positions import Lines
 
 DEBOUNCE_S = 0.2      # an edit within this time of the last one waits this long for the next
+COLLECT_IDLE_S = 1.0  # Python's garbage collector runs after a pause in editing this long,
+COLLECT_EVERY = 10    # or after this many checks without one (each leaves a graph's cycles: tens of ms)
 SHOW_DIAGRAM = "archdsl.showDiagram"
 SEVERITY = {"error": T.DiagnosticSeverity.Error, "warning": T.DiagnosticSeverity.Warning}
 SYMBOL_KIND = {"model": T.SymbolKind.Module, "block": T.SymbolKind.Class, "objective": T.SymbolKind.Function,
@@ -42,6 +45,8 @@ class SpecServer(LanguageServer):
         self.pending: dict[str, asyncio.Task] = {}
         self.last_edit: dict[str, float] = {}
         self.last_index: dict[str, Index] = {}  # the last index that parsed, for completion in broken text
+        self.uncollected = 0  # checks since the garbage collector last ran
+        self.collection: asyncio.TimerHandle | None = None
 
     # --- documents and their analyses
     def path_of(self, uri: str) -> str:
@@ -86,6 +91,22 @@ class SpecServer(LanguageServer):
         if current is None or current.version != version:  # closed or edited meanwhile: a newer check follows
             return
         self.publish(uri, version, text, result)
+        self.collect_soon()
+
+    def collect_soon(self) -> None:
+        """Python's garbage collector is off (serve()): run on its own, it scans every object the server holds
+        (the cached analyses' graphs) every few checks, up to hundreds of ms within a check. It runs on the
+        checking thread instead, after the diagnostics are out: after a pause in editing, or after
+        COLLECT_EVERY checks (what they leave is bounded)."""
+        self.uncollected += 1
+        if self.collection is not None:
+            self.collection.cancel()
+        wait = 0.0 if self.uncollected >= COLLECT_EVERY else COLLECT_IDLE_S
+        self.collection = asyncio.get_running_loop().call_later(wait, self.collect)
+
+    def collect(self) -> None:
+        self.uncollected, self.collection = 0, None
+        asyncio.get_running_loop().run_in_executor(self.checker, gc.collect)
 
     def publish(self, uri: str, version: int | None, text: str, result: Analysis) -> None:
         lines, path = self.lines(text), self.path_of(uri)
@@ -193,7 +214,6 @@ async def definition(ls: SpecServer, params: T.DefinitionParams) -> T.Location |
     return T.Location(params.text_document.uri, _range(lines, target.span))
 
 
-
 @server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=[">", "(", " "]))
 async def completion(ls: SpecServer, params: T.CompletionParams) -> T.CompletionList:
     uri = params.text_document.uri
@@ -287,7 +307,11 @@ async def show_diagram(ls: SpecServer, *args) -> str | None:
 
 
 def serve() -> None:
-    """Serve over stdin and stdout; stray prints go to stderr, never into the protocol."""
+    """Serve over stdin and stdout; stray prints go to stderr, never into the protocol. The garbage collector
+    runs between checks (SpecServer.collect_soon); what is loaded by now (modules) is never scanned again."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     server.start_io(stdin, stdout)

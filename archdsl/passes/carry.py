@@ -93,7 +93,9 @@ def _equal(a, b) -> bool:
     kind = type(a)
     if kind is not type(b) or a != b:
         return False
-    if kind is Attrs:  # keys are parameter names
+    if kind is Attrs:  # keys are parameter names (str), in the op's order
+        if tuple(a) != tuple(b):
+            return False
         a, b, kind = tuple(a.values()), tuple(b.values()), tuple
     elif kind is dict:
         return _equal(tuple(a), tuple(b)) and _equal(tuple(a.values()), tuple(b.values()))
