@@ -26,17 +26,19 @@ bar (tqdm's where it is installed), a plot of both against the steps (--plot; ne
 
 DDP: every process draws the same global batch of random windows from a generator seeded by the step and
 trains on its own share of it; DDP averages the gradients (gloo on CPU, nccl on CUDA), so the ranks keep
-identical weights. At the end every rank prints `rank R: step S weights <sha256>`.
+identical weights. At the end every rank prints `[rank R] step S weights <sha256>`.
 
 Checkpoint: rank 0 writes --checkpoint (default out/char_lm/<spec>.pt) at every evaluation: the weights, the
 optimizer's state, the step, the time trained, the history and the vocabulary. A run finding that file resumes
-(--steps and --minutes count from the start of the first run); --fresh ignores it.
+from it (--steps and --minutes count from the start of the first run, and the learning rate follows the new
+budget); --fresh ignores it.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import math
+import os
 import sys
 import sysconfig
 import time
@@ -99,8 +101,10 @@ def parse_args(argv=None):
 
 def stdlib_files() -> list[Path]:
     """The standard library's .py files outside SKIP, ordered by a hash of their relative paths."""
-    root = Path(sysconfig.get_paths()["stdlib"])
-    files = [p for p in root.rglob("*.py") if not SKIP & set(p.relative_to(root).parts[:-1])]
+    root, files = Path(sysconfig.get_paths()["stdlib"]), []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if name not in SKIP]      # not walked at all
+        files += [Path(folder, name) for name in names if name.endswith(".py")]
     return sorted(files, key=lambda p: hashlib.sha256(p.relative_to(root).as_posix().encode()).hexdigest())
 
 
