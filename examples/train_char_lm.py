@@ -283,14 +283,14 @@ def run(argv=None) -> dict:
     train_files, held_files = corpus(args.corpus_chars, args.held_out_every)
     train_text, held_text = "".join(train_files), "".join(held_files)
     vocab = "".join(sorted(set(train_text + held_text)))
-    params = {**SMALL, **dict(define(d) for d in args.defines)}
-    if params.setdefault("vocab", len(vocab)) != len(vocab):
-        raise SystemExit(f"-D vocab={params['vocab']}: the vocabulary is the corpus's {len(vocab)} characters")
     try:
+        params = {**SMALL, **dict(define(d) for d in args.defines)}
+        if params.setdefault("vocab", len(vocab)) != len(vocab):
+            raise SystemExit(f"-D vocab={params['vocab']}: the vocabulary is the corpus's {len(vocab)} characters")
         spec = archdsl.load(args.spec, **params)
         spec.check()
     except ArchDSLError as exc:
-        raise SystemExit(str(exc)) from None
+        raise SystemExit(exc.render()) from None
     n_ctx = params["n_ctx"]
     if min(len(train_text), len(held_text)) <= n_ctx:
         raise SystemExit(f"the corpus is too small ({len(train_text)} training and {len(held_text)} held-out "
