@@ -104,7 +104,6 @@ def _library(path: Path) -> bool:
     return not re.search(r"^(inputs|models)\s*:", path.read_text(encoding="utf-8", errors="replace"), re.MULTILINE)
 
 
-
 def load(name: str, **overrides):
     """The Spec of zoo model `name`; `overrides` (parameters or symbolic dims, as for archdsl.load) win over
     the catalogue's parameters: load('resnet50', num_classes=10, N=1)."""
