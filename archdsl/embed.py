@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from .api import Spec, load
 from .dims import fmt_shape
 from .errors import UsageError
-from .reporting.summary import (FORMATS, Summary, fold_rows, human, loop_lines, param_mb, params_cell,
-                                tied_note)
+from .reporting.summary import FORMATS, Summary, human, loop_lines, params_cell, summarize, totals
 
 DIAGRAM_OPTIONS = ("depth", "params", "model", "direction")
 SUMMARY_OPTIONS = DIAGRAM_OPTIONS + ("format",)
@@ -74,19 +73,15 @@ def diagram_svg(req: Request) -> str:
 
 
 def summary_of(req: Request) -> tuple[str, Summary]:
-    """The title and the per-layer summary; with a model, only the rows that model's forward makes."""
+    """The title and the per-layer summary; with a model, only that model's rows (its forward's and methods'),
+    each layer's parameters at its first row there, and its entry points' costs."""
     spec = req.load()
     title = spec.name + (f" ({req.model})" if req.model else "")
     if req.model is None:
         return title, spec.summary(req.depth)
     if req.model not in spec.models:
         raise UsageError(f"there is no model `{req.model}`; models: {', '.join(spec.models)}")
-    graph, full = spec.graph, spec.summary()
-    rows = [r for r in full.rows if graph.node(r.name).model == req.model]
-    loops = [c for c in full.loops if graph.node(c.name).model == req.model]
-    if req.depth is not None:
-        rows = fold_rows(graph, rows, req.depth)
-    return title, Summary(rows, sum(r.params for r in rows), sum((r.macs for r in rows), 0), loops)
+    return title, summarize(spec.graph, req.depth, req.model)
 
 
 def summary_text(req: Request) -> str:
@@ -107,6 +102,5 @@ def summary_table(req: Request) -> Table:
     title, s = summary_of(req)
     rows = [(r.name, r.op, fmt_shape(r.shape), params_cell(r), human(r.macs) if r.macs else "")
             for r in s.rows]
-    totals = [f"Total: {s.params:,} parameters ({param_mb(s):.2f} MB as float32), {human(s.macs)} MACs"
-              f"{tied_note(s)}."]
-    return Table(title, HEADER, rows, totals + loop_lines(s))
+    head, entries = totals(s)
+    return Table(title, HEADER, rows, [f"Total: {head}.", *entries, *loop_lines(s)])

@@ -134,7 +134,7 @@ def rows(patterns=(), cost: bool = True) -> list[tuple[str, str, str, str, str]]
     import fnmatch
 
     from .errors import ArchDSLError
-    from .reporting.summary import human
+    from .reporting.summary import headline_text, human
 
     out = []
     for name, (path, params) in names().items():
@@ -145,7 +145,7 @@ def rows(patterns=(), cost: bool = True) -> list[tuple[str, str, str, str, str]]
         if cost:
             try:
                 s = load(name).summary()
-                count, macs = f"{s.params:,}", human(_per_sample(s.macs))
+                count, macs = f"{s.params:,}", headline_text(s, lambda n: human(_per_sample(n)))
             except ArchDSLError as exc:
                 count = macs = f"error[{exc.code}]"
         out.append((name, f"specs/{path.name}", variant, count, macs))

@@ -196,3 +196,81 @@ def test_the_docs_table_of_a_summary_shows_the_tie():
                                                        "depth": "0"}))
     assert ("lm_head", "tied_linear", "[N, T, 97]", "tied to transformer.wte.weight") == table.rows[-1][:4]
     assert "1 tied weight counted once (transformer.wte.weight)" in table.totals[0]
+
+
+# --- entry points: a forward, its methods, the models of a spec, the modes --------------------------------------
+
+def flop_counter_macs(net, *inputs) -> int:
+    """torch's own count of one call: FlopCounterMode's FLOPs (2 per multiply-add, as
+    tests/test_macs_flopcounter.py explains) halved."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as flops:
+        net(*inputs)
+    return flops.get_total_flops() // 2
+
+
+def meta_inputs(spec, model: str) -> list:
+    import torch
+
+    graph = spec.graph
+    return [torch.zeros(graph.node(n).meta.shape, dtype=getattr(torch, graph.node(n).meta.dtype), device="meta")
+            for n in graph.inputs[model]]
+
+
+def test_the_total_is_the_forward_and_each_method_has_its_own_line(capsys):
+    import torch
+    spec = archdsl.load(spec_path("lstm_classifier"), N=1, T=16)
+    summary = spec.summary()
+    net = spec.build(device="meta").eval()
+    forward = flop_counter_macs(net, torch.zeros(1, 16, dtype=torch.int64, device="meta"))
+    # the LSTM's 4 gates, 4H(in + H) per step (H = in = 128) over T = 16 steps, then fc's 128 x 2
+    assert summary.macs == forward == 4 * 128 * (128 + 128) * 16 + 128 * 2 == 2_097_408
+    # classify_padded runs the same layers (a packed LSTM, which FlopCounterMode cannot count on meta or CPU):
+    # the equation above again, on its own line and not added to the total
+    assert summary.entry(method="classify_padded").macs == 2_097_408
+    code, out, _ = run(capsys, "summary", spec_path("lstm_classifier"), "-DN=1", "-DT=16")
+    assert code == 0 and "2.097M MACs per forward pass" in out.splitlines()[-2]
+    assert out.splitlines()[-1] == "method `lstm_classifier.classify_padded`: 2.097M MACs per call"
+    assert "4.195M" not in out
+
+
+def test_each_model_counts_the_models_it_uses_once_and_nothing_sums_the_models(capsys):
+    spec = archdsl.load(spec_path("vae"), N=1)
+    summary = spec.summary()
+    for model in spec.models:   # each model built alone, as torch runs it
+        net = spec.build(model, device="meta").eval()
+        assert summary.entry(model).macs == flop_counter_macs(net, *meta_inputs(spec, model)), model
+    # Kingma & Welling's MNIST MLP as the spec sizes it: 784 -> 500 -> (20, 20), and 20 -> 500 -> 784
+    encoder, decoder = 784 * 500 + 2 * 500 * 20, 20 * 500 + 500 * 784
+    assert [summary.entry(m).macs for m in spec.models] == [encoder, decoder, encoder + decoder]
+    assert summary.macs == encoder + decoder                      # the vae, which uses the other two
+    assert summary.entry("vae").params == summary.params == 815_824
+    code, out, _ = run(capsys, "summary", spec_path("vae"), "-DN=1")
+    assert code == 0 and "model `vae` (uses `encoder`, `decoder`): 815,824 parameters, 814.000K MACs" in out
+    assert f"{(2 * (encoder + decoder)) / 1e6:.3f}M" not in out   # 1.628M: the encoder and decoder twice
+    assert main(["zoo", "vae"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[-2:] == ["815,824", "814.000K"]
+
+
+def test_several_models_that_no_model_uses_have_no_one_figure():
+    summary = archdsl.load(spec_path("rnn"), N=1, T=10).summary()
+    assert summary.macs is None and [e.model for e in summary.top()] == ["elman", "fused"]
+    with pytest.raises(ValueError, match="elman, fused"):
+        summary.macs_at(T=5)
+    # specs/rnn.yaml: a tanh RNN of H = 64 over 16 features is H(in + H) per step, then the linear 64 -> 16; T = 10
+    assert summary.entry("elman").macs == summary.entry("fused").macs == 10 * (64 * (16 + 64) + 64 * 16)
+
+
+def test_the_headline_is_eval_mode_and_training_mode_is_said_beside_it(capsys):
+    spec = archdsl.load(spec_path("inception_v3"), N=2, aux_logits=True)   # batchnorm trains on 2 samples
+    entry = spec.summary().entry()
+    net = spec.build(device="meta")
+    x = meta_inputs(spec, "inception_v3")
+    assert entry.macs == flop_counter_macs(net.eval(), *x)
+    assert entry.training_macs == flop_counter_macs(net.train(), *x)
+    # torchvision publishes inception_v3's eval figure, 5.713 G for one image (reference json, `_ops`)
+    assert round(entry.macs / 2 / 1e9, 3) == zoo()["inception_v3"]["published"]["_ops"]
+    code, out, _ = run(capsys, "check", spec_path("inception_v3"), "-Daux_logits=true", "-DN=1")
+    assert code == 0 and out.splitlines()[-1].endswith(
+        "5.713G MACs per forward pass in eval mode (training mode: 5.719G, +5.683M)")

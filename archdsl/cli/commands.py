@@ -34,7 +34,7 @@ class Command:
 def run_check(spec, args) -> int:
     from ..dims import fmt_shape
     from ..ir.graph import MODES, ModeChoice, flat_tensors
-    from ..reporting.summary import human
+    from ..reporting.summary import totals
 
     s = spec.summary()
 
@@ -48,7 +48,8 @@ def run_check(spec, args) -> int:
         print(f"{args.spec}: model `{model}` {ok}: output {shapes(spec.graph.outputs[model])}")
         for method, view in spec.graph.roots[model].methods.items():
             print(f"{args.spec}: method `{model}.{method}` {ok}: output {shapes(view.output)}")
-    print(f"{len(s.rows)} ops, {s.params:,} parameters, {human(s.macs)} MACs")
+    head, entries = totals(s, memory=False)
+    print(f"{len(s.rows)} ops, {head}", *entries, sep="\n")
     return EXIT_OK
 
 
