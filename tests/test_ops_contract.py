@@ -192,6 +192,7 @@ CASES = {
     "dropout": plain(fixed(p=st.sampled_from([0.0, 0.2, 0.5, 1.0]))),
     "dropout2d": plain(fixed(p=st.sampled_from([0.0, 0.5])), shapes(4, 4)),
     "relu": plain(), "sigmoid": plain(), "tanh": plain(), "identity": plain(),
+    "sin": plain(), "cos": plain(), "exp": plain(),
     "leaky_relu": plain(fixed(negative_slope=st.sampled_from([0.01, 0.2]))),
     "elu": plain(fixed(alpha=st.sampled_from([1.0, 0.5]))),
     "gelu": plain(fixed(approximate=st.sampled_from(["none", "tanh"]))),

@@ -1,4 +1,4 @@
-"""Elementwise activations and softmax: shape-preserving, no weights."""
+"""Elementwise activations and functions (sin, cos, exp) and softmax: shape-preserving, no weights."""
 from __future__ import annotations
 
 from ._util import norm_dim
@@ -19,6 +19,13 @@ for _name, _doc in (("relu", "Rectified linear unit max(x, 0)."), ("sigmoid", "L
                     ("identity", "Pass the input through unchanged (nn.Identity).")):
     register(name=_name, family="activation", doc=_doc, shape=_same, shape_doc="shape unchanged",
              dtypes=SAME if _name == "identity" else None)
+
+# Elementwise functions with no nn module, inline only (`sin(angles)`); floating-point inputs, as the
+# activations take: `cast(arange(x, 1), 'float32')` for positions
+for _name, _doc in (("sin", "Sine of a floating-point tensor, elementwise (torch.sin), in radians."),
+                    ("cos", "Cosine of a floating-point tensor, elementwise (torch.cos), in radians."),
+                    ("exp", "Exponential e^x of a floating-point tensor, elementwise (torch.exp).")):
+    register(name=_name, family="activation", doc=_doc, shape=_same, shape_doc="shape unchanged", inline_only=True)
 
 # Activations with one optional parameter: (name, param, doc)
 for _name, _param, _doc in (

@@ -14,6 +14,9 @@ for _name, _module, _fn in (("relu", "nn.ReLU()", "torch.relu"), ("sigmoid", "nn
 
 lower("identity", init=lambda a, ins: "nn.Identity()", call=lambda a, ins, args: args[0])
 
+for _name in ("sin", "cos", "exp"):   # no nn module: inline only
+    lower(_name, call=lambda a, ins, args, f=f"torch.{_name}": f"{f}({args[0]})")
+
 # Activations with one optional parameter: (name, module, functional, parameter, its PyTorch default)
 for _name, _cls, _fn, _param, _default in (("leaky_relu", "LeakyReLU", "leaky_relu", "negative_slope", 0.01),
                                            ("elu", "ELU", "elu", "alpha", 1.0),
