@@ -232,7 +232,7 @@ def test_the_total_is_the_forward_and_each_method_has_its_own_line(capsys):
     code, out, _ = run(capsys, "summary", spec_path("lstm_classifier"), "-DN=1", "-DT=16")
     assert code == 0 and "2.097M MACs per forward pass" in out.splitlines()[-2]
     assert out.splitlines()[-1] == "method `lstm_classifier.classify_padded`: 2.097M MACs per call"
-    assert "4.195M" not in out
+    assert "4.195M" not in out and "parameters · 2.10M MACs" in spec.to_dot()   # the diagram's title too
 
 
 def test_each_model_counts_the_models_it_uses_once_and_nothing_sums_the_models(capsys):
@@ -251,6 +251,9 @@ def test_each_model_counts_the_models_it_uses_once_and_nothing_sums_the_models(c
     assert f"{(2 * (encoder + decoder)) / 1e6:.3f}M" not in out   # 1.628M: the encoder and decoder twice
     assert main(["zoo", "vae"]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[-2:] == ["815,824", "814.000K"]
+    # the diagram's title: the vae's figure, for the whole spec and for the vae drawn alone (its weights too)
+    assert "816K parameters · 814K MACs" in spec.to_dot() and "816K parameters · 814K MACs" in spec.to_dot(model="vae")
+    assert "413K parameters · 412K MACs" in spec.to_dot(model="encoder")   # 412,540 parameters
 
 
 def test_several_models_that_no_model_uses_have_no_one_figure():

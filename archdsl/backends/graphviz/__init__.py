@@ -47,15 +47,15 @@ def draw_spec(spec, path: str, depth: int | None = None, direction: str = "TB", 
 
 
 def _title(spec, view) -> str:
+    """The spec's name and settings, its parameters and the MACs of one forward pass (the summary's headline:
+    no methods, eval mode; of one model where one is drawn, the models it uses counted once)."""
+    from ...reporting.summary import headline_text, summarize
+
     graph = view.index.graph
-    params = macs = 0
-    for item in view.items:
-        for nid in item.nodes:
-            node = graph.node(nid)
-            params += (node.meta.params or 0) or 0
-            macs = macs + ((node.meta.macs or 0) or 0)
+    one = view.models[0] if len(view.models) == 1 and len(graph.roots) > 1 else None
+    s = summarize(graph, model=one)
     settings = " ".join(f"{k}={v}" for k, v in spec.overrides.items())
-    name = spec.name + (f" ({view.models[0]})" if len(view.models) == 1 and len(graph.roots) > 1 else "")
-    facts = f"{count_text(params)} parameters · {count_text(macs)} MACs"
+    name = spec.name + (f" ({one})" if one else "")
+    facts = f"{count_text(s.params)} parameters · {headline_text(s, count_text)} MACs"
     return f"<b>{esc(name)}</b> {small(settings)}<br/>{small(facts)}" if settings else \
         f"<b>{esc(name)}</b><br/>{small(facts)}"
