@@ -249,8 +249,8 @@ def totals(summary, code: str = "", memory: bool = True) -> tuple[str, list[str]
             lines.append(f"model `{e.name}`{uses}: {e.params:,} parameters, {_entry_macs(e, 'per forward pass')}")
         elif e.kind != "model":
             lines.append(f"{e.kind} `{e.name}`: {_entry_macs(e, 'per call')}")
-    if len(models) > 1:
-        return f"{head}{tied_note(summary, code)}; each model's MACs below", lines
+    if len(models) != 1:   # several models (or none: a graph without entry points)
+        return f"{head}{tied_note(summary, code)}" + ("; each model's MACs below" if models else ""), lines
     return f"{head}, {_entry_macs(models[0], 'per forward pass')}{tied_note(summary, code)}", lines
 
 
