@@ -19,8 +19,9 @@ Where FlopCounterMode sees the matrix products depends on the kernel that runs:
   autograd on, as training does, so only the attention kernel is missed.) The CPU test adds those
   multiply-adds, written out from the shapes of each fused-kernel call, and then the counts are equal.
 
-Only `forward` is compared: a spec's `methods:` are other entry points (archdsl's summary lists their rows
-too). A spec of several models compares each model's forward with that model built alone.
+Only `forward` is compared, through the summary's figure for it (`spec.summary().entry(model).macs`, what users
+see): a spec's `methods:` are other entry points, each with its own figure. A spec of several models compares
+each model's forward with that model built alone (with the models it uses, counted once).
 """
 from __future__ import annotations
 
@@ -79,10 +80,9 @@ def inputs(spec, model: str, values: dict, device: str) -> list:
 
 
 def forward_macs(spec, model: str, values: dict) -> int:
-    """archdsl's summary: the multiply-adds of the rows that `model`'s forward makes, at `values`."""
-    graph = spec.graph
-    rows = [r for r in spec.summary() if graph.node(r.name).model == model and graph.node(r.name).method is None]
-    return substitute(sum((r.macs for r in rows), 0), values)
+    """archdsl's figure for `model`'s forward in eval mode, as the summary gives it to users (`archdsl summary`,
+    the diagram's title, `archdsl zoo`), at `values`."""
+    return substitute(spec.summary().entry(model).macs, values)
 
 
 def counted(spec, model: str, values: dict, device: str, extra=None) -> int:
