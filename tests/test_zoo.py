@@ -1,6 +1,7 @@
 """archdsl.zoo, the catalogue of the zoo: names, load, where the specs are found, and `archdsl zoo`."""
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -75,3 +76,102 @@ def test_cli_without_cost_and_without_match(capsys):
     assert len(out) == 1 + 4
     assert main(["zoo", "no_such_model*"]) == 2
     assert "no zoo model matches" in capsys.readouterr().err
+
+
+# --- docs/zoo.md: every row checked against the specs and the reference -------------------------------------
+
+ZOO_MD = SPECS.parent / "docs" / "zoo.md"
+
+
+def doc_table(head: str) -> list[list[str]]:
+    """The rows (cells, stripped) of docs/zoo.md's table whose header line starts with `head`."""
+    lines = ZOO_MD.read_text(encoding="utf-8").split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(head))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+def giga(n: int) -> str:
+    return f"{n / 1e9:.3f}G"
+
+
+def fingerprint_profile(model: str) -> str:
+    """Where the parity tests run `model`'s fingerprint: 'default' (every run) or 'slow' (ARCHDSL_SLOW_TESTS=1)."""
+    from tests.reference import DEFAULT, MODELS
+    from tests.specs.test_zoo_parity import SLOW_MODELS
+
+    if model in MODELS:  # the seed's families: tests/specs/test_cnn_parity.py
+        return "default" if model in DEFAULT else "slow"
+    return "slow" if model in SLOW_MODELS else "default"
+
+
+MACS_CELL = re.compile(r"(?P<macs>\d+\.\d{3}G)(?: at (?P<size>\d+))?(?: \((?P<aux>\d+\.\d{3}G) with the aux head\))?")
+
+
+MODEL_ROWS = doc_table("| model | spec | variant | parameters | MACs (archdsl) |")
+
+
+def test_zoo_md_has_a_row_for_every_reference_model():
+    assert [r[0] for r in MODEL_ROWS] == list(zoo.TORCHVISION) and set(zoo.TORCHVISION) == set(reference())
+
+
+@pytest.mark.parametrize("row", MODEL_ROWS, ids=[r[0] for r in MODEL_ROWS])
+def test_zoo_md_model_row_agrees_with_the_spec(row):
+    """A model of torchvision_zoo.json: the spec and variant of `archdsl zoo`, the spec's parameter count, its MACs
+    for one image at the size the row names (with torchvision's auxiliary head where the row adds it),
+    torchvision's published `_ops`, and the profile that runs its fingerprint."""
+    from tests.specs.test_zoo_parity import AUX_MACS, PUBLISHED_AT
+
+    model, spec_file, variant, params, macs_cell, ops, profile = row
+    assert zoo.rows([model], cost=False)[0][1:3] == (spec_file, variant)
+    m = MACS_CELL.fullmatch(macs_cell)
+    assert m, f"MACs cell {macs_cell!r}"
+    size = PUBLISHED_AT.get(model, {}).get("image_size")
+    assert m["size"] == (str(size) if size else None)
+    summary = zoo.load(model, N=1, **PUBLISHED_AT.get(model, {})).summary()
+    assert m["macs"] == giga(summary.entry().macs)
+    assert m["aux"] == (giga(summary.entry().macs + AUX_MACS[model]) if model in AUX_MACS else None)
+    count = zoo.load(model).summary().params if size else summary.params  # the size may change it (vit_h_14)
+    assert params == f"{count:,}" == f"{reference()[model]['num_params']:,}"
+    assert float(ops) == reference()[model]["published"]["_ops"]
+    assert profile.split()[0] == fingerprint_profile(model)
+
+
+def spec_lines(name: str) -> int:
+    return len((SPECS / name).read_text(encoding="utf-8").splitlines())
+
+
+def test_zoo_md_spec_lines_are_the_files_and_the_totals_add_up():
+    """The spec side of the table of lines is counted here; torchvision's (from its wheel, not installed) must at
+    least add up to the totals row."""
+    *rows, total = doc_table("| family | spec (lines) |")
+    counted = set()
+    for _, specs, _, whole, without in rows:
+        for name, n in re.findall(r"([\w/]+\.yaml): (\d+)", specs):
+            assert int(n) == spec_lines(name), name
+            counted.add(name)
+        assert int(whole) >= int(without) > 0
+    families = {path.name for path, _ in (zoo.names()[m] for m in zoo.TORCHVISION)}
+    assert counted == families | {"blocks/segmentation_heads.yaml"}
+    assert total[0] == "all"
+    assert int(total[1].replace(",", "")) == sum(spec_lines(name) for name in counted)
+    for col in (3, 4):
+        assert int(total[col].replace(",", "")) == sum(int(r[col]) for r in rows)
+
+
+def test_zoo_md_transformer_rows_agree_with_the_specs():
+    rows = doc_table("| spec | model | parameters | MACs per sequence |")
+    lengths = {"transformer": {"S": 512, "T": 512}, "gpt2": {"T": 1024}, "bert": {"T": 512}}
+    assert [r[0].split()[0] for r in rows] == [f"specs/{n}.yaml" for n in lengths]
+    for (spec_cell, _, params, macs, _), (name, dims) in zip(rows, lengths.items()):
+        assert spec_cell == f"specs/{name}.yaml ({spec_lines(name + '.yaml')} lines)"
+        summary = zoo.load(name).summary()
+        assert params == f"{summary.params:,}"
+        at = " = ".join(dims) + f" = {next(iter(dims.values()))}"
+        assert macs == f"{giga(summary.macs_at(N=1, **dims))} at {at}"
+    # the counts of issue 14
+    assert [r[2] for r in rows[1:]] == ["124,439,808", "109,482,240"]
