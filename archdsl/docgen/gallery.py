@@ -6,12 +6,15 @@ view's `depth` and `params`) that the Markdown extension archdsl.mkdocs renders 
 diagram, docs/gallery/resnet.svg, is the README's (GitHub shows the README without building the docs).
 
 Each spec is drawn with its default parameters at the deepest --depth whose diagram has at most
-MAX_BOXES boxes (all of it when it fits), so that every diagram stays legible at its natural size.
+MAX_BOXES boxes (all of it when it fits), so that every diagram stays legible at its natural size. Under some
+specs, more views: EXTRA_VIEWS (a deeper or complete view) and MODEL_VIEWS (zoo models that are another
+variant of the spec, as the segmentation models are of resnet.yaml and mobilenet_v3.yaml).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from .. import zoo as catalogue
 from ..api import load
 from ..backends.graphviz import render, spec_dot
 from ..backends.graphviz.labels import count_text, shape_text
@@ -25,6 +28,17 @@ EXTRA_VIEWS = [
     ("googlenet", {}, None, "every op"),
     ("resnet", {}, 2, "ResNet-50 at --depth 2: each Bottleneck opened"),
     ("ntm", {}, None, "every op of the controller and the read and write heads"),
+]
+# Zoo models that are other variants of a spec (archdsl.zoo's parameters), drawn at their legible depth:
+# (torchvision's name, caption).
+MODEL_VIEWS = [
+    ("fcn_resnet50", "FCN-ResNet-50: the dilated body as `backbone`, the FCN head as `classifier`"),
+    ("deeplabv3_resnet50", "DeepLabV3-ResNet-50: the ASPP head, imported from "
+                           "specs/blocks/segmentation_heads.yaml"),
+    ("deeplabv3_mobilenet_v3_large", "DeepLabV3-MobileNetV3-Large: the same ASPP on "
+                                     "MobileNetV3's dilated features"),
+    ("lraspp_mobilenet_v3_large", "LR-ASPP-MobileNetV3-Large: the Lite R-ASPP head on the "
+                                  "stride-8 and stride-16 features"),
 ]
 
 
@@ -70,6 +84,15 @@ def depth_flag(depth) -> str:
     return "" if depth is None else f" --depth {depth}"
 
 
+def define_text(value) -> str:
+    """A parameter's value as `-D` reads it: `true`, `[false,true,true]` (no spaces: one shell word)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(define_text(v) for v in value) + "]"
+    return str(value)
+
+
 def views(root: Path):
     """(zoo file, spec, depth, svg stem, parameters, caption or None): the main view of each spec, then its
     extras."""
@@ -80,6 +103,11 @@ def views(root: Path):
             if name == file.stem:
                 stem = f"{spec.name}_depth{depth}" if depth is not None else f"{spec.name}_full"
                 yield file, load(str(file), **params), depth, stem, params, caption
+        for model, caption in MODEL_VIEWS:
+            name, params = catalogue.TORCHVISION[model]
+            if name == file.stem:
+                variant = load(str(file), **params)
+                yield file, variant, legible_depth(variant), model, params, caption
 
 
 # The views drawn to docs/gallery/<stem>.svg and committed: the pictures used outside the built docs site.
@@ -99,7 +127,7 @@ def block(file: Path, depth, params: dict) -> list[str]:
     if depth is not None:
         lines.append(f"    depth: {depth}")
     if params:
-        lines.append("    params: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+        lines.append("    params: " + ", ".join(f"{k}={define_text(v)}" for k, v in params.items()))
     return lines
 
 
@@ -109,7 +137,7 @@ def page(root: Path) -> str:
              "|---|---:|---:|---:|---|---|---|"]
     sections = []
     for file, spec, depth, stem, params, caption in views(root):
-        defines = "".join(f" -D {k}={v}" for k, v in params.items())
+        defines = "".join(f" -D {k}={define_text(v)}" for k, v in params.items())
         command = f"archdsl draw specs/{file.name} -o {stem}.svg{defines}{depth_flag(depth)}"
         if caption is not None:
             sections += [f"### {spec.name}: {caption}", "", f"`{command}`", "", *block(file, depth, params), ""]
@@ -127,7 +155,8 @@ def page(root: Path) -> str:
             "Every spec of the zoo (`specs/`) with its default parameters, drawn by `archdsl draw`. Boxes are ops "
             "with their key arguments, arrows carry the statically inferred shape (N is the batch size), frames "
             "are block instances (dashed: sequences), and a white box is a block folded by `--depth` "
-            "(`x N`: N identical blocks in a row). MACs per sample are one forward pass in eval mode (methods and "
+            "(`x N`: N identical blocks in a row). Under some specs, more views: a deeper or complete one, or a zoo model "
+            "that is another variant of the spec (the segmentation models under resnet and mobilenet_v3). MACs per sample are one forward pass in eval mode (methods and "
             "training-only outputs aside); in a spec of several models, that of the model using the others, or each "
             "model's where none does.", "",
             "Generated by `python -m archdsl.docgen gallery`; tests/test_docgen.py checks that this page is "
