@@ -37,3 +37,10 @@ def test_language_reference_first_example_checks(tmp_path):
     path.write_text(example)
     spec = archdsl.load(str(path))
     assert_static_equals_runtime(spec, N=2)
+
+
+def test_readme_documentation_list_links_every_docs_page():
+    root = Path(__file__).resolve().parent.parent
+    listed = README.split("\n## Documentation\n")[1].split("\n## ")[0]
+    pages = sorted(p.name for p in (root / "docs").glob("*.md"))
+    assert [p for p in pages if f"](docs/{p})" not in listed] == []
