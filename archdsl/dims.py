@@ -339,6 +339,15 @@ def _linear_condition(diff, facts: Facts):
                      diff=diff)
 
 
+def at_least(d: Dim, bound: int) -> bool:
+    """Whether d >= bound for every value that the declared dims' `min`s allow, as far as sympy can tell."""
+    if isinstance(d, int):
+        return d >= bound
+    decls = _FACTS.get().decls
+    lowest = {s: s + decls[s.name].min - 1 for s in d.free_symbols if s.name in decls}  # s >= 1 stands for s >= min
+    return bool((d.xreplace(lowest) - bound).is_nonnegative)
+
+
 def known_positive(d: Dim) -> bool | None:
     if isinstance(d, int):
         return d > 0
@@ -355,12 +364,14 @@ def product(dims) -> Dim:
 # --- a canonical form of floors (and how dims are shown) ---------------------------------------------------
 
 def canonical(d):
-    """`d` with ceilings as floors, nested floors merged and each floor written floor((A + k)/n), 0 <= k < n,
-    plus an integer: the identities floor((floor(x) + j)/m) = floor((x + j)/m) and ceil(x) = -floor(-x)."""
+    """`d` with ceilings and remainders as floors, nested floors merged and each floor written floor((A + k)/n),
+    0 <= k < n, plus an integer: the identities floor((floor(x) + j)/m) = floor((x + j)/m), ceil(x) = -floor(-x)
+    and x % n = x - n floor(x/n) (`x.shape[2] % 2` read in a let)."""
     import sympy
 
-    if not getattr(d, "has", None) or not d.has(sympy.floor, sympy.ceiling):
+    if not getattr(d, "has", None) or not d.has(sympy.floor, sympy.ceiling, sympy.Mod):
         return d
+    d = d.replace(sympy.Mod, lambda x, n: x - n * sympy.floor(x / n))
     d = d.replace(sympy.ceiling, lambda x: -sympy.floor(-x))
     return d.replace(sympy.floor, _floor_rule)
 

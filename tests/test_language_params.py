@@ -111,7 +111,7 @@ def errors(text: str) -> archdsl.ArchDSLError:
     ("x[:, 6]", "E009", "index 6 is out of range for dim 1 of size 6"),
     ("x[:, 4:2]", "E009", "is empty"),
     ("x[0, 0, 0, 0, 0]", "E009", "5 indices for a rank-4 tensor"),
-    ("x[:, :, ::2]", "E009", "needs a static size"),
+    ("x[:, :, ::-1]", "E006", "needs a positive step"),  # torch: "step must be greater than zero"
     ("x[x]", "E006", "a tensor cannot be used as a index"),
     ("x[..., ...]", "E006", "only one `...`"),
     ("x[:, 'a']", "E006", "a tensor index must be an integer"),

@@ -504,12 +504,33 @@ def multihead(draw):
     return kw, ins + masks
 
 
+@st.composite
+def padding(draw):
+    """F.pad in each mode: 'constant' by amounts that may crop (torch crops before it pads, and at least one
+    entry is left), the border modes on 1 to 3 dims of a batched or unbatched input by what torch takes
+    (reflect: less than the size, circular: at most the size)."""
+    mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    pairs = draw(st.integers(1, 3))
+    x = draw(shapes(pairs, 4)) if mode == "constant" else draw(shapes(pairs + 1, pairs + 2))
+    amounts = []
+    for d in reversed(x[len(x) - pairs:]):  # the last dim's pair first
+        if mode == "constant":
+            before = draw(st.integers(-d, 3))
+            low = max(1 - d - before, -d - min(before, 0))
+            amounts += [before, draw(st.integers(low, max(low, 3)))]
+        else:
+            top = {"reflect": d - 1, "circular": d}.get(mode, 3)
+            amounts += [draw(st.integers(0, top)), draw(st.integers(0, top))]
+    value = {"value": draw(st.sampled_from([0.0, 1.5]))} if mode == "constant" else {}
+    return dict(pad=amounts, mode=mode, **value), [x]
+
+
 ACTIVATIONS = ("relu6", "hardswish", "hardsigmoid", "silu", "mish")
 CASES.update({name: plain() for name in ACTIVATIONS})
 CASES.update({
     "stochastic_depth": plain(fixed(p=st.sampled_from([0.0, 0.2, 1.0]), mode=st.sampled_from(["row", "batch"]))),
     "layernorm2d": plain(fixed(eps=st.sampled_from([1e-5, 1e-6]), elementwise_affine=st.booleans()), shapes(4, 4)),
-    "one_hot": plain(fixed(num_classes=st.integers(1, 5)), shapes(1, 3)), "gather": gather(), "flip": flip(),
+    "one_hot": plain(fixed(num_classes=st.integers(1, 5)), shapes(1, 3)), "gather": gather(), "flip": flip(), "pad": padding(),
     "cast": plain(fixed(dtype=st.sampled_from(["float32", "float64", "int64", "int32", "bool"]))),
     "reduce_max": reduce(), "reduce_min": reduce(), "argmin": reduce(allow_none=False, single=True),
     "scaled_dot_product_attention": sdpa(), "multi_head_attention": multihead(),

@@ -8,7 +8,8 @@ from ..ops.registry import REQUIRED
 
 TYPE_WORDS = {
     "int": "int", "float": "number", "bool": "bool", "str": "string", "ints": "int or tuple of ints",
-    "padding": "int, tuple, 'same' or 'valid'", "int_list": "list of ints", "any": "any",
+    "padding": "int, tuple, 'same' or 'valid'", "int_list": "list of ints",
+    "size_list": "list of ints or sizes", "any": "any",
 }
 
 

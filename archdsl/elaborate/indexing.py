@@ -52,7 +52,11 @@ def subscript_entries(ev, node: A.Index, scope) -> tuple:
     out = []
     for item in node.items:
         if isinstance(item, A.Slice):
-            out.append(("s", *ev.slice_bounds(item, scope)))
+            bounds = ev.slice_bounds(item, scope)
+            if bounds[2] is not None and bounds[2] < 0:
+                raise TypeError_(f"a tensor slice needs a positive step, got {bounds[2]}", item.span,
+                                 hint="torch slices tensors forward only: `flip` reverses them")
+            out.append(("s", *bounds))
             continue
         v = ev.static(item, scope, "index")
         if v is Ellipsis:

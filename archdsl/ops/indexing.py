@@ -1,12 +1,12 @@
 """Indexing and bare parameters: `x[:, :8]`, chunk, split, narrow, and `parameter` (an nn.Parameter layer).
 
 A subscript's entries are bound as tuples: ("i", k) an index (the dim is dropped), ("s", start, stop, step) a
-slice, ("e",) the ellipsis and ("n",) None (a new dim of size 1). On a symbolic dim a slice must have step 1,
-and its bounds are taken to fit (`x[:, :8]` on [N, T] is [N, 8] for T >= 8), as torch would clamp them.
+slice, ("e",) the ellipsis and ("n",) None (a new dim of size 1). A slice's length is exact on a symbolic dim too
+(`x[:, 1::2]` on [N, T] is [N, floor(T/2)], `x[:, :8]` is [N, Min(8, T)]).
 """
 from __future__ import annotations
 
-from ..dims import as_static, fmt_shape, known_eq, product
+from ..dims import as_static, at_least, fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
 from ._util import norm_dim, static_dim
 from .registry import Param, register
@@ -23,14 +23,19 @@ def _expand(items: tuple, rank: int) -> list:
 
 
 def _slice_len(d, start, stop, step):
-    """The length of `d`'s slice start:stop:step, exactly as Python's for a static `d`."""
+    """The length of `d`'s slice start:stop:step (step > 0), as Python and torch count it.
+
+    On a symbolic `d` it is ceil((stop - start)/step) with the bounds that may fall outside the dim clamped as
+    Python clamps them: `:8` is Min(8, T) and `-4:` starts at Max(T - 4, 0), unless the declared min of T makes
+    them fit. The other clamps only turn a length of 0 or less into 0, and no allowed size has such a length."""
+    step = step or 1
     if isinstance(as_static(d), int):
         return len(range(as_static(d))[slice(start, stop, step)])
-    if step not in (None, 1):
-        raise ShapeRuleError(f"a slice with step {step} needs a static size, got the symbolic dim `{d}`")
-    lo = 0 if start is None else start + d if start < 0 else start
-    hi = d if stop is None else stop + d if stop < 0 else stop
-    return as_static(hi - lo)
+    import sympy
+
+    lo = 0 if start is None else start if start >= 0 else d + start if at_least(d, -start) else sympy.Max(d + start, 0)
+    hi = d if stop is None else d + stop if stop < 0 else stop if at_least(d, stop) else sympy.Min(stop, d)
+    return as_static((hi - lo + step - 1) // step)
 
 
 def _index_shape(a, ins):

@@ -137,6 +137,11 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _is_size(v) -> bool:
+    """A symbolic integer (a sympy expression of symbolic dims)."""
+    return getattr(v, "is_integer", None) is True and bool(getattr(v, "free_symbols", None))
+
+
 def _ints(v, allow_neg=False) -> bool:
     return (_is_int(v) or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_is_int(x) for x in v)))
 
@@ -150,6 +155,8 @@ TYPE_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "ints": ("an integer or a tuple of integers", _ints),
     "padding": ("an integer, a tuple of integers, 'same' or 'valid'", lambda v: _ints(v) or v in ("same", "valid")),
     "int_list": ("a list of integers", lambda v: isinstance(v, (list, tuple)) and all(_is_int(x) for x in v)),
+    "size_list": ("a list of integers or sizes of the input (`x.shape[2] % 2`, read in a `let`)",
+                  lambda v: isinstance(v, (list, tuple)) and all(_is_int(x) or _is_size(x) for x in v)),
     "any": ("any value", lambda v: True),
 }
 

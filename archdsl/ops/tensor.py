@@ -1,12 +1,12 @@
-"""Layout ops (flatten, reshape, permute, flip), dtype and index ops (cast, one_hot, gather) and the max/min
+"""Layout ops (flatten, reshape, permute, flip, pad), dtype and index ops (cast, one_hot, gather) and the max/min
 reductions. No weights."""
 from __future__ import annotations
 
-from ..dims import as_static, fmt_dim, fmt_shape, known_positive, product, same
+from ..dims import as_static, at_least, fmt_dim, fmt_shape, known_positive, product, same
 from ..errors import ShapeRuleError
 from ._util import expect_min_rank, norm_dim
 from .linalg import _reduce_shape
-from .dtypes import ATTR_DTYPE, GATHER, INDICES, ONE_HOT
+from .dtypes import ATTR_DTYPE, GATHER, INDICES, ONE_HOT, DtypeRuleError
 from .registry import Param, register
 
 
@@ -98,6 +98,124 @@ register(
     params=(Param("dims", "ints", doc="the dim or dims to reverse"),),
     shape=_flip_shape, inline_only=True,
     shape_doc="shape unchanged",
+)
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad_in_sizes(amount, x):
+    """A symbolic pad amount in terms of the input x's dims: each symbolic dim k replaced by the symbol `dim<k>`
+    (the generated code reads x.shape[k]). It must be built from them with +, -, *, // and % by integers."""
+    import sympy
+
+    names = {d: sympy.Symbol(f"dim{k}", integer=True, positive=True) for k, d in enumerate(x)
+             if not isinstance(as_static(d), int)}
+    out = amount.xreplace(names)
+    if not out.free_symbols <= set(names.values()) or not _size_arithmetic(out):
+        raise ShapeRuleError(f"`pad` amount {fmt_dim(amount)} is not written in the sizes of the input {fmt_shape(x)}",
+                             hint="read the amount from the padded tensor in a `let`: `x.shape[2] % 2`")
+    if not out.is_nonnegative:
+        raise ShapeRuleError(f"`pad` amount {fmt_dim(amount)} may be negative",
+                             hint="a size-dependent amount pads (0 or more); crop by a number or a slice")
+    return out
+
+
+def _size_arithmetic(e) -> bool:
+    """`e` is integers and symbols under +, -, * by integers, // and % by positive integers."""
+    import sympy
+
+    if e.is_Integer or e.is_Symbol:
+        return True
+    if isinstance(e, sympy.Mod):
+        return e.args[1].is_Integer and e.args[1] > 0 and _size_arithmetic(e.args[0])
+    if isinstance(e, sympy.floor):
+        num, den = e.args[0].as_numer_denom()
+        return den.is_Integer and _size_arithmetic(num)
+    if isinstance(e, sympy.Add):
+        return all(map(_size_arithmetic, e.args))
+    if isinstance(e, sympy.Mul):
+        coeff, rest = e.as_coeff_Mul()
+        return coeff.is_Integer and all(map(_size_arithmetic, rest.as_ordered_factors()))
+    return False
+
+
+def _pad_shape(a, ins):
+    x, amounts = ins[0], list(a.pad)
+    pairs = len(amounts) // 2
+    if not amounts or len(amounts) % 2 or pairs > len(x):
+        raise ShapeRuleError(f"`pad` takes (before, after) pairs, at most one per dim of the input {fmt_shape(x)}, "
+                             f"got {len(amounts)} amounts",
+                             hint="F.pad's order, the last dim first: [left, right, top, bottom, ...]")
+    for v in amounts:
+        if not isinstance(v, int):
+            pad_in_sizes(v, x)
+    if a.mode != "constant":
+        _check_border(a, x, pairs)
+    out = list(x)
+    for j in range(pairs):
+        k = len(x) - 1 - j
+        out[k] = _padded(x, k, amounts[2 * j], amounts[2 * j + 1])
+    return tuple(out)
+
+
+def _padded(x, k: int, before, after):
+    """The size of dim k after padding it; negative amounts crop (constant mode), as torch does before padding."""
+    d, size = x[k], as_static(x[k] + before + after)
+    crop = -sum(v for v in (before, after) if isinstance(v, int) and v < 0)
+    grows = any(not isinstance(v, int) or v > 0 for v in (before, after))
+    where = f"dim {k} of size {fmt_dim(d)} in {fmt_shape(x)}"
+    if isinstance(size, int) and size < 1:
+        raise ShapeRuleError(f"`pad` by ({fmt_dim(before)}, {fmt_dim(after)}) leaves {size} entries of {where}",
+                             hint="a crop must leave at least one entry")
+    if crop and grows and not at_least(d, crop):
+        raise ShapeRuleError(f"`pad` by ({fmt_dim(before)}, {fmt_dim(after)}) crops {crop} entries of {where}, "
+                             f"{'more than there are' if isinstance(d, int) else 'which may be more than there are'}",
+                             hint="torch crops before it pads" + ("" if isinstance(d, int) else
+                                                                  f": declare the dim's `min` ({crop} or more)"))
+    return size
+
+
+def _check_border(a, x, pairs: int) -> None:
+    """reflect, replicate and circular: 1 to 3 dims of a batched or unbatched input, by static amounts that
+    torch accepts (reflect: less than the size; circular: at most the size)."""
+    mode = a.mode
+    if len(x) not in (pairs + 1, pairs + 2):
+        raise ShapeRuleError(f"`pad` in mode '{mode}' of {pairs} dim{'s' * (pairs > 1)} takes a rank-{pairs + 1} "
+                             f"or rank-{pairs + 2} input, got rank {len(x)} {fmt_shape(x)}",
+                             hint="give a pair for each of the last 1, 2 or 3 dims, as F.pad does in this mode")
+    if a.value:
+        raise ShapeRuleError(f"`pad` in mode '{mode}' takes no value, got value={a.value!r}",
+                             hint="value fills in mode 'constant' only")
+    for j, v in enumerate(a.pad):
+        k = len(x) - 1 - j // 2
+        if not isinstance(v, int) or v < 0:
+            raise ShapeRuleError(f"`pad` in mode '{mode}' pads by numbers of 0 or more, got {fmt_dim(v)}",
+                                 hint="sizes and crops are for mode 'constant'")
+        most = {"reflect": v + 1, "circular": v}.get(mode, 0)
+        if not at_least(x[k], most):
+            raise ShapeRuleError(f"`pad` in mode '{mode}' by {v} needs dim {k} of {fmt_shape(x)} to be at least "
+                                 f"{most}", hint="reflect pads less than the size, circular at most the size"
+                                 + ("; declare the dim's `min`" if not isinstance(x[k], int) else ""))
+
+
+def _pad_dtype(a, ins) -> str:
+    if a.mode in ("reflect", "replicate") and ins[0] == "bool":
+        raise DtypeRuleError(f"in mode '{a.mode}' takes numbers, got bool", hint="convert it with `cast(x, 'float32')`")
+    return ins[0]
+
+
+register(
+    name="pad", family="tensor",
+    doc="Pad the last dims (F.pad): `pad` holds (before, after) pairs, the last dim's first ([left, right, top, "
+        "bottom, ...]). Mode 'constant' fills `value`, and its negative amounts crop; 'reflect', 'replicate' and "
+        "'circular' pad 1 to 3 dims of a batched or unbatched input by numbers. In mode 'constant' an amount may be "
+        "a size of the input read in a `let` (`x.shape[2] % 2`, Swin's padding of odd maps).",
+    params=(Param("pad", "size_list", doc="(before, after) pairs from the last dim backwards"),
+            Param("mode", "str", "constant", choices=PAD_MODES,
+                  doc="'constant' fills; the others repeat the tensor's border mirrored, as is, or wrapped around"),
+            Param("value", "float", 0.0, doc="the fill of mode 'constant'")),
+    shape=_pad_shape, inline_only=True, dtypes=_pad_dtype,
+    shape_doc="[*A, d_1, ..., d_k] -> [*A, d_1 + b_1 + a_1, ..., d_k + b_k + a_k] (the pairs (b, a) from d_k back)",
 )
 
 DTYPES = ("float32", "float64", "int64", "int32", "bool")

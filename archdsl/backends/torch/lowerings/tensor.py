@@ -1,7 +1,10 @@
-"""Layout ops: nn.Flatten or torch.flatten, Tensor.reshape, Tensor.permute, torch.flip; Tensor.to, F.one_hot,
+"""Layout ops: nn.Flatten or torch.flatten, Tensor.reshape, Tensor.permute, torch.flip, F.pad; Tensor.to, F.one_hot,
 torch.gather; the reductions Tensor.amax, Tensor.amin and Tensor.argmin."""
 from __future__ import annotations
 
+import sympy
+
+from ....ops.tensor import pad_in_sizes
 from ._source import atom, src_args
 from .linalg import _reduce_call
 from .table import lower
@@ -16,10 +19,39 @@ def _reshape_call(a, ins, args):
     return f"{x}.reshape({', '.join(f'{x}.shape[{i}]' if v == 0 else str(v) for i, v in enumerate(a.shape))})"
 
 
-lower("reshape", call=_reshape_call)
-lower("permute", call=lambda a, ins, args: f"{atom(args[0])}.permute({', '.join(map(str, a.dims))})")
+lower("reshape", call=_reshape_call, sequences=("shape",))
+lower("permute", call=lambda a, ins, args: f"{atom(args[0])}.permute({', '.join(map(str, a.dims))})",
+      sequences=("dims",))
 
 lower("flip", call=lambda a, ins, args: f"torch.flip({args[0]}, {a.dims if isinstance(a.dims, tuple) else (a.dims,)})")
+
+
+def size_source(expr, x: str) -> str:
+    """Python source of a size expression of x's dims (the symbols dim<k>, see ops.tensor.pad_in_sizes)."""
+    from ..classes import sympy_source  # here: the code generator imports the lowerings
+
+    remainders: dict[str, str] = {}
+
+    def remainder(a, n):  # sympy_source writes +, -, * and //; each `a % n` stands in as a symbol
+        name = f"mod{len(remainders)}"
+        remainders[name] = f"({sympy_source(a, source)} % {n})"
+        return sympy.Symbol(name, integer=True, nonnegative=True)
+
+    def source(s) -> str:
+        return remainders.get(s.name) or f"{x}.shape[{s.name.removeprefix('dim')}]"
+
+    text = sympy_source(expr.replace(sympy.Mod, remainder), source)
+    return text[1:-1] if text in remainders.values() else text
+
+
+def _pad_call(a, ins, args) -> str:
+    x = atom(args[0])
+    amounts = ", ".join(str(v) if isinstance(v, int) else size_source(pad_in_sizes(v, ins[0]), x) for v in a.pad)
+    extra = f", mode={a.mode!r}" if a.mode != "constant" else f", value={a.value!r}" if a.value else ""
+    return f"F.pad({args[0]}, ({amounts}){extra})"
+
+
+lower("pad", call=_pad_call)
 lower("cast", call=lambda a, ins, args: f"{atom(args[0])}.to(torch.{a.dtype})")
 lower("one_hot", call=lambda a, ins, args: f"F.one_hot({args[0]}, {a.num_classes})")
 lower("gather", call=lambda a, ins, args: f"torch.gather({args[0]}, {a.dim}, {args[1]})")
