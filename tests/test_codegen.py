@@ -325,10 +325,10 @@ ZOO_SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
 VARIANTS = ["efficientnet_v2_s", "mobilenet_v3_small", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large",
             "resnext50_32x4d", "regnet_y_800mf", "regnet_x_1_6gf", "mnasnet0_75", "deeplabv3_resnet50"]
 # Blocks still written as several classes, one per group of alike instances (classes.py's last resort), with
-# why: an inline op of their forward takes attributes made from the block's parameters and input sizes
-# (ShuffleNet's and MaxViT's reshape/permute), or a layer is called with `*args`, whose arguments are not
-# traced (Swin). The numbers are what the generator writes now; fewer is progress.
-SEPARATE_CLASSES = {"shufflenet_v2": 5, "maxvit": 17, "swin": 7}
+# why: MaxViT's layers pass their attention the map's size after a strided MBConv (the size tracer follows
+# sums and divisions by a constant, not `(h - 1) // stride + 1`), and its stages are comprehensions whose
+# layers differ by the loop variable. The number is what the generator writes now; fewer is progress.
+SEPARATE_CLASSES = {"maxvit": 7}
 
 
 def _zoo_cases():

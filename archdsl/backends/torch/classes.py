@@ -38,8 +38,8 @@ from ...syntax.spec import REQUIRED
 from .containers import called_whole, container_class, container_source, named, spread
 from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
-from .pysource import (Unrenderable, bound_by, docstring, expression, iteration, literal, names_in,
-                       targets_source)
+from .pysource import (Unrenderable, bound_by, docstring, expression, input_size, iteration, literal,
+                       names_in, targets_source)
 from .sizes import (Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, size_symbol,
                     truth_in)
 
@@ -305,7 +305,7 @@ class ClassWriter:
         return own_names(m) if ctx.sized else set()
 
     def _init_name(self, ctx: Context, m: Module, n: str) -> str:
-        size = _input_axis(self.gen.graph, m, n)
+        size = _input_axis(self.gen.graph, m, n) or _size_let(self.gen.graph, m, n)
         if size is not None and ctx.sized:  # `x.shape[1]`: the constructor's size parameter (`in_channels`)
             return self._symbol_name(ctx, m, size_symbol(*size))
         if n not in self._local(ctx, m):
@@ -320,6 +320,11 @@ class ClassWriter:
         return n
 
     def _forward_name(self, ctx: Context, m: Module, n: str) -> str:
+        size = _input_axis(self.gen.graph, m, n) or _size_let(self.gen.graph, m, n)
+        if size is not None and ctx.sized:  # an input size: the constructor's, kept
+            n = self._symbol_name(ctx, m, size_symbol(*size))
+            ctx.stored.add(n)
+            return f"self.{n}"
         if n not in self._local(ctx, m):
             return _constant(m, n)
         ctx.stored.add(n)
@@ -339,52 +344,71 @@ class ClassWriter:
         node = self.gen.graph.node(child.calls[0])
         op, ins = child.op, self.gen.in_shapes(node)
         decl = self.decls.of(child)
-        given = bound_args(decl[0], [p.name for p in op.params]) if decl and decl[1] is m else None
-        local = self._local(ctx, m)
-        args = {key: (arg, value) for p, arg in (given or {}).items() for key, arg, value in _elements(
-            p, arg, child.attrs.get(p)) if names_in(arg) & local and _plain(value)}
-        varying = {key: (self._arg_source(ctx, m, *args[key]), args[key][1]) for key in _keys(child.attrs)
-                   if key in args}
+        given = bound_args(decl[0], [p.name for p in op.params], m) if decl and decl[1] is m else None
         tensors = node.inputs[0] if op.inputs is None else node.inputs
         names = self._arg_names(m).get(node.call_span, [])
         sizes = [[(t, k, d, names[j] if j < len(names) else None) if is_int(d) else None for k, d in enumerate(s)]
                  if isinstance(s, tuple) else None for j, (t, s) in enumerate(zip(tensors, ins))]
-        real = lowering(op).init(child.attrs, ins)
-        marked = [self._marked(op, child.attrs, ins, varying, sizes, base) for base in (SENTINEL, 2 * SENTINEL)]
-        return self._substitute(ctx, m, real, marked, varying, sizes)
+        return self._written(ctx, m, op, child.attrs, given, lowering(op).init, ins, sizes, self._init_name)
+
+    def _inline(self, ctx: Context, m: Module, node, write, args: list) -> str:
+        """An inline op of forward with its attributes written as the spec's expressions (`self.branch`), read
+        from the constructor's values; what those need is kept only where they are written."""
+        saved = (dict(ctx.sizes), set(ctx.lets), set(ctx.stored))
+        given = self.decls.inline(node, m) if ctx.sized else None
+        ins = self.gen.in_shapes(node)
+        real = write(node.attrs, ins, args)
+        text = self._written(ctx, m, node.op, node.attrs, given, lambda a, s: write(a, s, args), ins, [],
+                             self._forward_name)
+        if text == real:
+            ctx.sizes, ctx.lets, ctx.stored = saved
+        return text
+
+    def _written(self, ctx: Context, m: Module, op, attrs, given: dict | None, render, ins: list, sizes: list,
+                 name) -> str:
+        """`render(attrs, ins)` (a lowering) with the attributes that the spec wrote with the block's names
+        (`given`: their ASTs) written as those expressions (`name` writes each name), and the input sizes of
+        `sizes` as the size tracer finds them; as numbers where that is not exact."""
+        local = self._local(ctx, m) | (_inputs(m) if ctx.sized else set())  # inputs: their sizes, `x.shape[1]`
+        args = {key: (arg, value) for p, arg in (given or {}).items() for key, arg, value in _elements(
+            p, arg, attrs.get(p)) if names_in(arg) & local and _plain(value)}
+        varying = {key: (self._arg_source(ctx, m, *args[key], name), args[key][1]) for key in _keys(attrs)
+                   if key in args}
+        spread = {key for key, (_, value) in varying.items()
+                  if key in lowering(op).sequences and isinstance(value, tuple)}
+        real = render(attrs, ins)
+        marked = [_marked(render, attrs, ins, varying, spread, sizes, base) for base in (SENTINEL, 2 * SENTINEL)]
+        text = self._substitute(ctx, m, real, marked, varying, sizes, spread)
+        if text != real and spread:  # the list in place of its items: the same call where they are spread
+            items = {k: ", ".join(map(str, varying[key][1])) for k, key in enumerate(varying) if key in spread}
+            if _spread(marked[0], items) != _marked(render, attrs, ins, varying, spread, sizes, SENTINEL, keep=True):
+                return real
+        return text
 
     def _arg_names(self, m: Module) -> dict:
         if id(m.block) not in self.arg_names:
             self.arg_names[id(m.block)] = arg_names(m.block.forward) if m.block.forward else {}
         return self.arg_names[id(m.block)]
 
-    @staticmethod
-    def _marked(op, attrs: dict, ins: list, varying: dict, sizes: list, base: int) -> str | None:
-        """The lowering with sentinels, numbered `base` + k, for the varying attributes and the input sizes;
-        None when the lowering cannot take them (it computes with a value it should only print)."""
-        marks = itertools.count(base)
-        attrs = _sentinels(attrs, varying, marks)
-        ins = [tuple(next(marks) if c is not None else d for c, d in zip(cells, s)) if cells is not None else s
-               for cells, s in zip(sizes, ins)]
-        try:
-            return lowering(op).init(attrs, ins)
-        except (TypeError, ValueError, IndexError, KeyError, AttributeError, ArithmeticError):
-            return None
-
-    def _substitute(self, ctx: Context, m: Module, real: str, marked: list, varying: dict, sizes: list) -> str:
+    def _substitute(self, ctx: Context, m: Module, real: str, marked: list, varying: dict, sizes: list,
+                    spread: set) -> str:
         """The sentinels of the marked lowering replaced by their sources; `real` where that is not exact: a
-        value computed from a sentinel, or a varying attribute the lowering did not print (it decided on it)."""
+        value computed from a sentinel, or a varying attribute the lowering did not print (it decided on it).
+        An attribute of `spread` (a list) must be the whole argument list of a call."""
         a, b = (_tokens(t) if t is not None else None for t in marked)
         if "\n" in real or a is None or b is None or len(a) != len(b):
             return real
         slots = [src for src, _ in varying.values()] + [c for cells in sizes if cells for c in cells if c is not None]
+        spread_slots = {k for k, key in enumerate(varying) if key in spread}
         out, last, seen = [], 0, set()
-        for ta, tb in zip(a, b):
+        for i, (ta, tb) in enumerate(zip(a, b)):
             if ta.string == tb.string:
                 continue
             k = _sentinel_index(ta, SENTINEL)
             if k is None or not 0 <= k < len(slots) or _sentinel_index(tb, 2 * SENTINEL) != k:
                 return real  # a number computed from a sentinel: no source for it
+            if k in spread_slots and not (0 < i < len(a) - 1 and a[i - 1].string == "(" and a[i + 1].string == ")"):
+                return real
             src = slots[k] if isinstance(slots[k], str) else self._size_source(ctx, m, *slots[k])
             out += [marked[0][last:ta.start[1]], src]
             last = ta.end[1]
@@ -393,9 +417,10 @@ class ClassWriter:
             return real
         return "".join(out) + marked[0][last:]
 
-    def _arg_source(self, ctx: Context, m: Module, arg, value) -> str:
+    def _arg_source(self, ctx: Context, m: Module, arg, value, name=None) -> str:
+        name = name or self._init_name
         try:
-            return expression(arg, lambda n: self._init_name(ctx, m, n))
+            return expression(arg, lambda n: name(ctx, m, n))
         except Unrenderable:
             return literal(value)
 
@@ -417,6 +442,12 @@ class ClassWriter:
                 return str(value)
         if expr.xreplace(subs) != value:
             return str(value)
+        spelled = self.tracer.spelled.get((id(m), expr))
+        try:
+            if spelled is not None:  # what the spec wrote for it (`4 * dim`, `branch`)
+                return expression(spelled, lambda n: self._init_name(ctx, m, n))
+        except Unrenderable:
+            pass
         try:
             return sympy_source(expr, lambda s: self._symbol_name(ctx, m, s))
         except Unrenderable:
@@ -436,7 +467,7 @@ class ClassWriter:
                 for (j, axis) in cls.sizes]
         decl = self.decls.of(child)
         names = [p for p, _, _ in child.block.params]
-        given = bound_args(decl[0], names) if decl and decl[1] is m else None
+        given = bound_args(decl[0], names, m) if decl and decl[1] is m else None
         local = self._local(ctx, m)
         for p in cls.params:
             value, arg = child.args[p], (given or {}).get(p)
@@ -453,11 +484,12 @@ class ClassWriter:
     def _forward(self, ctx: Context) -> list[str] | None:
         per = []
         for m in ctx.instances:
-            writer = ForwardWriter(self.gen, m)
+            writer = ForwardWriter(self.gen, m, inline=lambda node, write, args, m=m: self._inline(
+                ctx, m, node, write, args))
             lines = writer.write()
             per.append(_by_statement(lines, writer.statement))
         stmts = ctx.block.forward.stmts
-        out: list[str] = []
+        parts: list = []  # lines, or (test, lines if it holds, lines if not) where the instances differ
         for k in range(-1, len(stmts) + 1):
             variants = [p.get(k, []) for p in per]
             if k == len(stmts) - 1 and any(p.get(k + 1) != per[0].get(k + 1) for p in per):
@@ -465,16 +497,21 @@ class ClassWriter:
                 variants = [v + p.get(k + 1, []) for v, p in zip(variants, per)]
                 per = [{**p, k + 1: []} for p in per]
             if all(v == variants[0] for v in variants):
-                out += variants[0]
+                parts.append(variants[0])
                 continue
             branch = self._branch(ctx, stmts[k], variants) if 0 <= k < len(stmts) else None
             if branch is None:
                 return None
-            out += branch
-        return out
+            last = parts[-1] if parts else None
+            if isinstance(last, tuple) and last[0] == branch[0] and not _returns(last[1]):  # one `if` for both
+                parts[-1] = (branch[0], last[1] + branch[1], last[2] + branch[2])
+            else:
+                parts.append(branch)
+        return [line for part in parts for line in (_if_lines(*part) if isinstance(part, tuple) else part)]
 
-    def _branch(self, ctx: Context, stmt, variants: list) -> list[str] | None:
-        """`if test:` / `else:` over the forms of a statement that differs between instances."""
+    def _branch(self, ctx: Context, stmt, variants: list) -> tuple | None:
+        """(test, lines where it holds, lines where not) over the forms of a statement that differs between
+        instances."""
         for cond in _conds(stmt):
             truth = [truth_in(m, cond.test) for m in ctx.instances]
             if None in truth:
@@ -487,13 +524,22 @@ class ClassWriter:
                 test = expression(cond.test, lambda n: self._forward_name(ctx, ctx.instances[0], n))
             except Unrenderable:
                 continue
-            body, orelse = _indent(yes[0]), _indent(no[0])
-            if not body:
-                return [f"{INDENT}if not ({test}):"] + orelse
-            if yes[0][-1].startswith(f"{INDENT}return "):  # no `else:` after a return
-                return [f"{INDENT}if {test}:"] + body + no[0]
-            return [f"{INDENT}if {test}:"] + body + ([f"{INDENT}else:"] + orelse if orelse else [])
+            return test, yes[0], no[0]
         return None
+
+
+def _returns(lines: list[str]) -> bool:
+    return bool(lines) and lines[-1].startswith(f"{INDENT}return ")
+
+
+def _if_lines(test: str, yes: list[str], no: list[str]) -> list[str]:
+    """`if test:` / `else:` around the forward lines of each side."""
+    body, orelse = _indent(yes), _indent(no)
+    if not body:
+        return [f"{INDENT}if not ({test}):"] + orelse
+    if _returns(yes):  # no `else:` after a return
+        return [f"{INDENT}if {test}:"] + body + no
+    return [f"{INDENT}if {test}:"] + body + ([f"{INDENT}else:"] + orelse if orelse else [])
 
 
 def _elements(p: str, arg, value):
@@ -544,9 +590,40 @@ def _sentinel_index(token, base: int) -> int | None:
     return n - base if is_int(n) else None
 
 
-def _sentinels(attrs: dict, varying: dict, marks) -> Attrs:
-    """`attrs` with the next sentinel in each varying attribute and tuple element, in the order of _keys."""
+def _marked(render, attrs: dict, ins: list, varying: dict, spread: set, sizes: list, base: int,
+            keep: bool = False) -> str | None:
+    """`render` (a lowering) with sentinels, numbered `base` + k, for the varying attributes (a list of one for
+    those of `spread`, or their values where `keep`) and the input sizes; None when the lowering cannot take
+    them (it computes with a value it should only print)."""
+    marks = itertools.count(base)
+    attrs = _sentinels(attrs, varying, marks, spread, keep)
+    ins = [tuple(next(marks) if c is not None else d for c, d in zip(cells, s)) if cells is not None else s
+           for cells, s in zip(sizes, ins)]
+    try:
+        return render(attrs, ins)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, ArithmeticError):
+        return None
+
+
+def _spread(text: str, items: dict) -> str | None:
+    """`text` (a lowering marked from SENTINEL) with the sentinel k written as `items[k]`."""
+    tokens = _tokens(text) if text is not None and "\n" not in text else None
+    if tokens is None:
+        return None
+    for t in reversed(tokens):
+        k = _sentinel_index(t, SENTINEL)
+        if k in items:
+            text = text[:t.start[1]] + items[k] + text[t.end[1]:]
+    return text
+
+
+def _sentinels(attrs: dict, varying: dict, marks, spread: set = frozenset(), keep: bool = False) -> Attrs:
+    """`attrs` with the next sentinel in each varying attribute and tuple element, in the order of _keys; an
+    attribute of `spread` becomes a list of one sentinel (its value where `keep`)."""
     def mark(k, v):
+        if k in spread:
+            n = next(marks)
+            return v if keep else (_sentinel(v, n),)
         if k in varying:
             return _sentinel(v, next(marks))
         if isinstance(v, tuple):
@@ -632,11 +709,27 @@ def _input_axis(graph, m: Module, n: str) -> tuple[int, int] | None:
     return j, int(rest[:-1]) % len(_shape(graph, m.inputs[j]))
 
 
+def _inputs(m: Module) -> set[str]:
+    return {n for n, _, _ in m.block.inputs}
+
+
+def _size_let(graph, m: Module, n: str) -> tuple[int, int] | None:
+    """(input index, axis) of a let of the block that is an input's size (`dim: x.shape[3]`), else None."""
+    let = next((node for name, node, _ in m.block.lets if name == n), None)
+    size = input_size(let) if let is not None else None
+    return _input_axis(graph, m, size) if size is not None else None
+
+
 def _size_name(m: Module, j: int, axis: int, graph, taken: set) -> str:
-    rank = len(_shape(graph, m.inputs[j]))
-    what = "channels" if axis == 1 and rank >= 3 else "features" if axis == rank - 1 else f"dim{axis}"
-    base = f"in_{what}" if len(m.block.inputs) == 1 else f"{m.block.inputs[j][0]}_{what}"
+    """The constructor parameter of an input's size: the let that names it (`dim: x.shape[3]`), else
+    `in_channels` (dim 1), `in_features` (the last dim of a vector or sequence), `in_dim2` ..."""
     params = {p for p, _, _ in m.block.params} | {n for n, _, _ in m.block.layers} | taken
+    let = next((n for n, _, _ in m.block.lets if _size_let(graph, m, n) == (j, axis)), None)
+    if let is not None and let not in params:
+        return let
+    rank = len(_shape(graph, m.inputs[j]))
+    what = "channels" if axis == 1 and rank >= 3 else "features" if axis == rank - 1 and rank <= 3 else f"dim{axis}"
+    base = f"in_{what}" if len(m.block.inputs) == 1 else f"{m.block.inputs[j][0]}_{what}"
     name, k = base, 2
     while name in params:
         name, k = f"{base}{k}", k + 1
@@ -694,6 +787,10 @@ def _ternary(yes: str, test: str, no: str) -> str:
         q = next((k for k, (x, y) in enumerate(zip(ta[::-1], tb[::-1])) if x.string != y.string),
                  min(len(ta), len(tb)))
         q = min(q, len(ta) - p, len(tb) - p)
+        while 0 < p and ta[p - 1].string not in ("(", ",", "="):  # from the start of the differing argument
+            p -= 1
+        while 1 < q and ta[-q].string not in (")", ","):  # to its end
+            q -= 1
         if 0 < p and 0 < q and p + q < min(len(ta), len(tb)) and ta[p - 1].string in ("(", ",", "=") \
                 and ta[-q].string in (")", ","):
             a, b = yes[ta[p].start[1]:ta[-q - 1].end[1]], no[tb[p].start[1]:tb[-q - 1].end[1]]
@@ -748,7 +845,7 @@ def _sympy(expr, name) -> tuple[str, int]:
         if coeff != 1:
             if not coeff.is_Integer:
                 raise Unrenderable(str(expr))
-            factors.append(str(int(coeff)))
+            factors.insert(0, str(int(coeff)))  # `4 * dim`, as a spec writes it
         return " * ".join(factors), 2
     if isinstance(expr, sympy.floor):
         num, den = expr.args[0].as_numer_denom()

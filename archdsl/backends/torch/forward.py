@@ -21,8 +21,11 @@ INDENT = "        "
 
 
 class ForwardWriter:
-    def __init__(self, gen, module: Module, name: str = "forward"):
+    def __init__(self, gen, module: Module, name: str = "forward", inline=None):
         self.gen, self.module, self.name = gen, module, name
+        # (node, write, args) -> an inline op's call, its attributes written as the class has them (classes.py);
+        # None: as numbers
+        self.inline = inline or (lambda node, write, args: write(node.attrs, gen.in_shapes(node), args))
         self.stmts, self.sections = _by_mode(module.program, module.output)
         self.live_until = _last_uses(self.stmts, module.output)
         self.holder: dict = {}   # variable -> the value it holds now
@@ -213,7 +216,7 @@ class ForwardWriter:
             node = self.gen.graph.node(st.callee)
             low = lowering(node.op)
             write = low.inplace if low.inplace is not None and self._dead_after(st.args[0]) else low.call
-            call, base = write(node.attrs, self.gen.in_shapes(node), args), node.op.name
+            call, base = self.inline(node, write, args), node.op.name
             if self.gen.probe:
                 call = f"_probe(self, {node.stmt_index!r}, {call})"
         waits = self._waits(st)

@@ -122,8 +122,8 @@ def _expr(node, name, bound: frozenset) -> tuple[str, int]:
         return "[" + ", ".join(sub(i) for i in node.items) + "]", 10
     if isinstance(node, A.DictExpr):
         return "{" + ", ".join(f"{sub(k)}: {sub(v)}" for k, v in zip(node.keys, node.values)) + "}", 10
-    if _input_size(node) and node.value.value.id not in bound:  # `x.shape[1]`: its name gives the source
-        return name(f"{node.value.value.id}.shape[{node.items[0].value}]"), 10
+    if input_size(node) is not None and node.value.value.id not in bound:  # `x.shape[1]`: named by `name`
+        return name(input_size(node)), 10
     if isinstance(node, A.Index) and len(node.items) == 1:
         return f"{sub(node.value, 10)}[{_index(node.items[0], sub)}]", 10
     if isinstance(node, A.ListComp):
@@ -164,10 +164,13 @@ def bound_by(targets) -> frozenset:
     return frozenset().union(*(bound_by(t) for t in targets))
 
 
-def _input_size(node) -> bool:
-    return isinstance(node, A.Index) and len(node.items) == 1 and isinstance(node.items[0], A.Const) \
-        and isinstance(node.items[0].value, int) and isinstance(node.value, A.Attr) and node.value.name == "shape" \
-        and isinstance(node.value.value, A.Name)
+def input_size(node) -> str | None:
+    """`x.shape[1]` for an expression that reads a size of the tensor named x, else None."""
+    if isinstance(node, A.Index) and len(node.items) == 1 and isinstance(node.items[0], A.Const) \
+            and isinstance(node.items[0].value, int) and not isinstance(node.items[0].value, bool) \
+            and isinstance(node.value, A.Attr) and node.value.name == "shape" and isinstance(node.value.value, A.Name):
+        return f"{node.value.value.id}.shape[{node.items[0].value}]"
+    return None
 
 
 def names_in(node) -> set[str]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from fractions import Fraction
 from typing import Any
 
 import sympy
 
 from ...elaborate.evaluate import Evaluator
 from ...elaborate.scope import Scope
-from ...elaborate.values import BlockFn, Function, OpFn
+from ...elaborate.values import BlockFn, Function, InputSizes, OpFn
 from ...errors import ArchDSLError, ShapeRuleError
 from ...ir.graph import Graph, Module, Tensor
 from ...passes.shapes import input_shapes
@@ -47,6 +48,7 @@ class Declarations:
 
     def __init__(self, graph: Graph):
         self.call: dict[int, tuple[A.Call, Module]] = {}  # id(module) -> (call, the instance it is declared in)
+        self.forward: dict[int, dict] = {}  # id(block) -> its forward's calls (_forward_calls)
         for root in graph.roots.values():
             for m in root.walk():
                 if m.kind == "block":
@@ -74,6 +76,42 @@ class Declarations:
 
     def of(self, module: Module) -> tuple[A.Call, Module] | None:
         return self.call.get(id(module))
+
+    def inline(self, node, module: Module) -> dict | None:
+        """The argument ASTs by attribute name of the inline op `node` of `module`'s forward, as the spec wrote
+        them (`reshape([0, 2, branch, h, w])`); None where the op is not called by its name there."""
+        if id(module.block) not in self.forward:
+            self.forward[id(module.block)] = _forward_calls(module.block.forward)
+        call, chained = self.forward[id(module.block)].get(node.span, (None, False))
+        fn = _lookup(module, call.func.id) if call is not None and isinstance(call.func, A.Name) else None
+        if not isinstance(fn, OpFn) or fn.op.name != node.op.name:
+            return None
+        tensors = 0 if chained else 1 if node.op.inputs is None else len(node.inputs)  # what the call applies to
+        if any(isinstance(a, A.Star) for a in call.args[:tensors]):
+            return None
+        return bound_args(dataclasses.replace(call, args=call.args[tensors:]), [p.name for p in node.op.params],
+                          module)
+
+
+def _forward_calls(program) -> dict:
+    """Span -> (call, whether it is a link of a chain `x >> f(...)`, so applied to what comes before) of each
+    call a forward writes."""
+    out: dict = {}
+
+    def visit(node, chained: bool = False):
+        if isinstance(node, A.Call):
+            out[node.span] = (node, chained)
+        links = node.items[1:] if isinstance(node, A.Chain) else ()
+        for value in vars(node).values():
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, tuple):  # a keyword argument: (name, Node, Span)
+                    item = item[1]
+                if isinstance(item, A.Node):
+                    visit(item, any(item is link for link in links))
+
+    for stmt in program.stmts if program is not None else ():
+        visit(stmt)
+    return out
 
 
 def resolve(node, owner: Module, depth: int = 0):
@@ -233,13 +271,32 @@ def names_in_bindings(node) -> set[str]:
     return out
 
 
-def bound_args(call: A.Call, names: list[str]) -> dict[str, Any] | None:
-    """The argument ASTs of a call by parameter name; None when a `*` spreads arguments."""
-    if any(isinstance(a, A.Star) for a in call.args):
-        return None
-    out = dict(zip(names, call.args))
+def bound_args(call: A.Call, names: list[str], owner: Module | None = None) -> dict[str, Any] | None:
+    """The argument ASTs of a call by parameter name. A `*` spreads the items of a list the call writes out, or
+    that a let of `owner`'s block does (`*args`, args: `[window, heads]`); None for any other `*`."""
+    args: list = []
+    for a in call.args:
+        if not isinstance(a, A.Star):
+            args.append(a)
+            continue
+        items = _let_list(a.value, owner)
+        if items is None:
+            return None
+        args += items
+    out = dict(zip(names, args))
     out.update({k: v for k, v, _ in call.kwargs})
     return out
+
+
+def _let_list(node, owner: Module | None, depth: int = 0) -> list | None:
+    """The items of a list literal without `*`, written here or by a let of `owner`'s block (whose names mean
+    there what they mean in the block); None for anything else."""
+    if isinstance(node, A.Name) and owner is not None and depth < 32:
+        let = next((n for name, n, _ in owner.block.lets if name == node.id), None)
+        return None if let is None else _let_list(let, owner, depth + 1)
+    if isinstance(node, A.ListExpr) and not any(isinstance(i, A.Star) for i in node.items):
+        return list(node.items)
+    return None
 
 
 def block_scope(module: Module) -> Scope:
@@ -266,7 +323,8 @@ def own_names(module: Module) -> set[str]:
 
 
 class Symbolic:
-    """A block's scope with its integer parameters as symbols (lets recomputed over them)."""
+    """A block's scope with its integer parameters and its inputs' sizes as symbols (lets recomputed over
+    them)."""
 
     def __init__(self, module: Module):
         args = block_scope(module)
@@ -275,15 +333,17 @@ class Symbolic:
             return
         names = {k: param_symbol(k) if is_int(v) else v for k, v in args.vars.items()}
         scope = args.parent.child(names, args.what)
+        sizes = _input_symbols(module)
         ev = Evaluator()
         for lname, node, _ in module.block.lets:
             try:
-                value = ev.static(node, scope)
+                value = ev.static(node, scope.child(sizes, "input sizes")) if _is_size(node, sizes) \
+                    else ev.static(node, scope)
             except (ArchDSLError, TypeError, ValueError, ZeroDivisionError):
                 # `int(planes * base / 64) * groups`: no expression in the parameters, but a size of its own
                 value = param_symbol(lname) if is_int(module.static_scope.lookup(lname, None)) else _UNKNOWN
             scope = scope.child({lname: value}, "let")
-        self.scope = scope
+        self.scope = scope.child(sizes, "input sizes")
 
     def value(self, node):
         """An argument's value in terms of the symbols: an int or a sympy expression, else None."""
@@ -298,6 +358,24 @@ class Symbolic:
         return None
 
 
+def _input_symbols(module: Module) -> dict:
+    """The block's inputs whose sizes it reads (`x.shape[1]`), each with its sizes as symbols."""
+    out = {}
+    for j, (name, _, _) in enumerate(module.block.inputs):
+        value = _lookup(module, name)
+        if isinstance(value, InputSizes):
+            out[name] = InputSizes(name, tuple(size_symbol(j, k) for k in range(len(value.shape))))
+    return out
+
+
+def _is_size(node, sizes: dict) -> bool:
+    """A let that is an input's size (`dim: x.shape[3]`): its symbol is that size's. (Other lets that read
+    sizes stand for themselves: `h: (x.shape[2] - 1) // stride + 1` is written `h`.)"""
+    from .pysource import input_size
+
+    return input_size(node) is not None and node.value.value.id in sizes
+
+
 _UNKNOWN_SYMBOL = sympy.Symbol("unknown@")
 _UNKNOWN: Any = _UNKNOWN_SYMBOL
 
@@ -307,6 +385,9 @@ class SizeTracer:
         self.graph, self.decls = graph, decls
         self.symbolic: dict[int, Symbolic] = {}
         self.memo: dict = {}
+        # (id(block instance), size expression) -> the argument its block wrote for it (`4 * dim`), which the
+        # generated code then writes as the spec did
+        self.spelled: dict = {}
 
     def sym(self, module: Module) -> Symbolic:
         if id(module) not in self.symbolic:
@@ -359,7 +440,7 @@ class SizeTracer:
         if expr is None or is_int(expr):
             return expr
         subs = {}
-        args = bound_args(decl[0], [p[0] for p in inner.block.params]) if decl else None
+        args = bound_args(decl[0], [p[0] for p in inner.block.params], decl[1]) if decl else None
         for s in expr.free_symbols:
             name = s.name
             if "@" in name:  # an input size of the inner block: traced in this block
@@ -391,34 +472,49 @@ class SizeTracer:
                            t.index, out, ax)
             if slope is None:
                 return None
-            if slope == 1:
+            if slope:  # 1, or 1 / k where the op divides the dim (chunk)
                 j, k = group[0]
                 term = self.trace(module, tensors[j], k)
                 if term is None:
                     return None
-                total, rest, found = total + term, rest - flat[j][k], True
+                parts = int(1 / slope)
+                total, rest, found = total + sympy.floor(term / parts), rest - flat[j][k] // parts, True
         for name, value in attrs.items():
             if is_int(value):
                 slope = _slope(op, lambda step, n=name, v=value: ({**attrs, n: v + step}, flat), [value],
                                t.index, out, ax)
-                if slope is None:
+                if slope is None or slope not in (0, 1):
                     return None
                 if slope == 1:
                     term = self._attr(module, node, name, value)
                     if term is None:
                         return None
                     total, rest = total + term, rest - value
+        if not found and total == 0:  # an element of a tuple attribute (reshape's shape, a pool's output size)
+            for name, i in _elements_given(op, attrs, flat, t.index, out, ax):
+                return self._attr(module, node, name, out[ax], i)
         return total + rest
 
-    def _attr(self, module: Module, node: dict, name: str, value: int):
-        layer = self.graph.module_at(node.module) if node.module else None
-        decl = self.decls.of(layer) if layer is not None else None
-        if decl is None:
+    def _attr(self, module: Module, node: dict, name: str, value: int, element: int | None = None):
+        """The attribute `name` (its item `element`) of the op `node` as its block wrote it, over the block's
+        symbols; `value` where the spec's expression is not known."""
+        if node.module:
+            layer = self.graph.module_at(node.module)
+            decl = self.decls.of(layer)
+            owner = decl[1] if decl is not None else None
+            args = bound_args(decl[0], [p.name for p in layer.op.params], owner) if decl is not None else None
+        else:
+            owner, args = module, self.decls.inline(node, module)
+        arg = args.get(name) if args is not None else None
+        if arg is not None and element is not None:
+            items = _let_list(arg, owner)
+            arg = items[element] if items is not None and element < len(items) else None
+        if arg is None:
             return value
-        args = bound_args(decl[0], [p.name for p in layer.op.params])
-        if args is None or name not in args:
-            return value
-        return self.sym(module).value(args[name])
+        expr = self.sym(module).value(arg)
+        if owner is module and isinstance(expr, sympy.Expr):
+            self.spelled.setdefault((id(module), expr), arg)
+        return expr
 
 
 def _output(op, attrs, ins, index: int):
@@ -436,7 +532,8 @@ STEP = 720720  # how far a dim or an attribute is moved: divisible by 1..16, so 
 
 def _slope(op, moved, values: list, index: int, out: tuple, ax: int):
     """How the output dim `ax` moved per step when `moved(step)` gives the attributes and input shapes with
-    some values moved by `step`: 0 or 1 are understood, None is anything else. A rule refusing the move by
+    some values moved by `step`: 0, 1 or 1 / k (a Fraction: the dim divided in k parts) are understood, None
+    is anything else. A rule refusing the move by
     STEP is asked again with a step that is also a multiple of the moved values, which keeps whatever they
     divide divisible (the channels of a conv with `groups` equal to them)."""
     got = _output(op, *moved(STEP), index)
@@ -448,8 +545,32 @@ def _slope(op, moved, values: list, index: int, out: tuple, ax: int):
         return 0  # the rule refuses the moved value: treat the dim as not passed through
     if len(got) != len(out) or not is_int(got[ax]):
         return None
-    slope, remainder = divmod(got[ax] - out[ax], step)
-    return slope if remainder == 0 and slope in (0, 1) else None
+    change = got[ax] - out[ax]
+    if change in (0, step):
+        return change // step
+    return Fraction(change, step) if 0 < change and step % change == 0 else None
+
+
+def _elements_given(op, attrs, ins: list, index: int, out: tuple, ax: int):
+    """(attribute, item) of each item of a tuple attribute that gives the output dim `ax`: moved alone, or with
+    an input dim so that the op still holds (reshape's element count, split's sum), the output moves with it
+    and no other output dim does."""
+    for name, value in attrs.items():
+        if not isinstance(value, tuple):
+            continue
+        for i, e in enumerate(value):
+            if not is_int(e) or e <= 0 or e != out[ax]:
+                continue
+            dims = [(j, k) for j, s in enumerate(ins) if isinstance(s, tuple) for k, d in enumerate(s)
+                    if is_int(d) and d > 0]
+            tries = [(e + STEP, ins)] + [(e + STEP, _moved(ins, [d], STEP)) for d in dims] \
+                + [(e * 2, _moved(ins, [(j, k)], ins[j][k])) for j, k in dims]  # doubled: the count kept
+            for new, shapes in tries:
+                got = _output(op, {**attrs, name: value[:i] + (new,) + value[i + 1:]}, shapes, index)
+                if got is not None and len(got) == len(out) and got[ax] == new \
+                        and all(g == o for n, (g, o) in enumerate(zip(got, out)) if n != ax):
+                    yield name, i
+                    break
 
 
 def _moved(shapes: list, group: list, step: int) -> list:

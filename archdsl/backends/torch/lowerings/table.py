@@ -25,6 +25,9 @@ class Lowering:
     support: str = ""
     # Whether a call with these attributes uses `support` (None: every use of the op does).
     uses_support: Callable[[Attrs], bool] | None = None
+    # The tuple attributes that `call` writes as the whole argument list of a method that takes them as one
+    # sequence too (`x.permute(0, 2, 1)` is `x.permute([0, 2, 1])`): a generated class may pass its list.
+    sequences: tuple[str, ...] = ()
 
 
 LOWERINGS: dict[str, Lowering] = {}
