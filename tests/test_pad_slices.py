@@ -131,6 +131,17 @@ def test_padding_odd_maps_makes_the_neighbour_concat_check_for_every_size():
         assert_static_equals_runtime(spec, N=1, H=h, W=w)
 
 
+def test_size_dependent_amounts_are_computed_from_the_tensor():
+    """Remainders, floor divisions and products written out with Python's precedence: the generated amounts give
+    the static shapes for every size."""
+    text = ("inputs: {x: [N, H, W]}\nblocks:\n  P():\n    let:\n      p: \"[2 * (x.shape[2] // 3), -x.shape[2] % 4, "
+            "x.shape[1] // 2 % 3, (x.shape[1] + 1) % 2 * 3]\"\n    forward: |\n      pad(x, p)\n"
+            "layers: {p: P()}\nforward: |\n  p(x)\n")
+    spec = from_text(text, "p.yaml")
+    for h, w in [(1, 1), (4, 3), (5, 6), (11, 13)]:
+        assert_static_equals_runtime(spec, N=1, H=h, W=w)
+
+
 def test_without_the_padding_odd_maps_are_named():
     with pytest.raises(archdsl.ArchDSLError) as info:
         from_text(MERGE.replace("PADDING", "[0, 0]"), "m.yaml").check()

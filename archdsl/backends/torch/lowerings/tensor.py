@@ -27,21 +27,41 @@ lower("flip", call=lambda a, ins, args: f"torch.flip({args[0]}, {a.dims if isins
 
 
 def size_source(expr, x: str) -> str:
-    """Python source of a size expression of x's dims (the symbols dim<k>, see ops.tensor.pad_in_sizes)."""
-    from ..classes import sympy_source  # here: the code generator imports the lowerings
+    """Python source of a size expression in x's dims (the symbols dim<k> of ops.tensor.pad_in_sizes): integers,
+    x.shape[k], +, -, and * by integers, // and % by positive integers."""
+    return _size(expr, x)[0]
 
-    remainders: dict[str, str] = {}
 
-    def remainder(a, n):  # sympy_source writes +, -, * and //; each `a % n` stands in as a symbol
-        name = f"mod{len(remainders)}"
-        remainders[name] = f"({sympy_source(a, source)} % {n})"
-        return sympy.Symbol(name, integer=True, nonnegative=True)
+def _size(e, x: str) -> tuple[str, int]:
+    """(source, binding): 1 a sum, 2 a product (*, //, %), 3 an atom."""
+    if e.is_Integer:
+        return str(int(e)), 3 if e >= 0 else 1
+    if e.is_Symbol:
+        return f"{x}.shape[{e.name.removeprefix('dim')}]", 3
+    if isinstance(e, sympy.Add):
+        first, *rest = sorted(e.args, key=lambda t: t.is_number)  # the constant last
+        out = _size(first, x)[0]
+        for t in rest:
+            minus = t.could_extract_minus_sign()
+            out += (" - " if minus else " + ") + _bound(-t if minus else t, x, 2)
+        return out, 1
+    if isinstance(e, sympy.Mul):
+        coeff, rest = e.as_coeff_Mul()
+        if coeff == -1:
+            return "-" + _bound(rest, x, 3), 2
+        factors = ([str(int(coeff))] if coeff != 1 else []) + [_bound(f, x, 3) for f in rest.as_ordered_factors()]
+        return " * ".join(factors), 2
+    if isinstance(e, sympy.Mod):
+        return f"{_bound(e.args[0], x, 2)} % {int(e.args[1])}", 2
+    num, den = e.args[0].as_numer_denom()  # floor(num / den)
+    return f"{_bound(num, x, 2)} // {int(den)}", 2
 
-    def source(s) -> str:
-        return remainders.get(s.name) or f"{x}.shape[{s.name.removeprefix('dim')}]"
 
-    text = sympy_source(expr.replace(sympy.Mod, remainder), source)
-    return text[1:-1] if text in remainders.values() else text
+def _bound(e, x: str, binding: int) -> str:
+    """`e`'s source, parenthesized where it binds more loosely than `binding` (the right operand of * is an atom:
+    a * (b // 2) is not a * b // 2)."""
+    text, own = _size(e, x)
+    return text if own >= binding else f"({text})"
 
 
 def _pad_call(a, ins, args) -> str:
