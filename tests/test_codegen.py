@@ -147,6 +147,73 @@ def test_the_class_takes_other_sizes_than_the_models(tmp_path):
     torch.testing.assert_close(pair(a, b), a @ pair.fa.weight.T + pair.fa.bias + b @ pair.fb.weight.T)
 
 
+SHUFFLE = """
+name: shuffle
+inputs:
+  x: [N, 8, 6, 4]
+blocks:
+  # ShuffleNet's channel shuffle in `groups` groups; then the map permuted by `order` and back by `inverse`
+  # (lists, passed whole), and flattened by a let's list with a 0 (keep that dim) in it
+  Shuffle(groups, order, inverse):
+    let:
+      c: x.shape[1]
+      h: x.shape[2]
+      w: x.shape[3]
+      flat: "[0, c, h * w]"
+    forward: |
+      y = x >> reshape([0, groups, c // groups, h, w]) >> permute([0, 2, 1, 3, 4]) >> reshape([0, c, h, w])
+      y >> permute(order) >> permute(inverse) >> reshape(flat) >> reshape([0, c, h, w])
+layers:
+  s2: Shuffle(2, [0, 2, 3, 1], [0, 3, 1, 2])
+  s4: Shuffle(4, [0, 3, 2, 1], [0, 3, 2, 1])
+forward: |
+  x >> s2 >> s4
+"""
+
+
+def test_inline_attributes_are_the_blocks_expressions(tmp_path):
+    """An inline op's attributes made of the block's parameters and input sizes are written as those
+    expressions (self.groups; self.order, a list whole; a let's list with a 0, which torch's reshape does not
+    keep, item by item), so one class serves both instances, and it is right for other sizes too: against the
+    channel shuffle written here (torchvision's channel_shuffle)."""
+    path = tmp_path / "shuffle.yaml"
+    path.write_text(SHUFFLE)
+    source = archdsl.load(str(path)).source
+    classes = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)]
+    assert classes == ["Shuffle", "ShuffleModel"]
+    assert ".permute(self.order)" in source and ".reshape(out.shape[0], self.c, self.h * self.w)" in source
+    shuffle = exec_source(source, str(path))["Shuffle"](12, 3, 5, 3, [0, 3, 2, 1], [0, 3, 2, 1])
+    x = torch.randn(2, 12, 3, 5)
+    want = x.view(2, 3, 4, 3, 5).transpose(1, 2).reshape(2, 12, 3, 5)
+    torch.testing.assert_close(shuffle(x), want)
+
+
+WINDOWS_BOTH = """
+name: windows_both
+inputs:
+  x: [N, 14, 14, 8]
+layers:
+  swin: shifted_window_attention(7, 2)
+  maxvit: relative_position_attention(4, 7)
+forward: |
+  swin(x) >> reshape([0, 4, 49, 8]) >> maxvit
+"""
+
+
+def test_a_helper_two_ops_share_is_written_once(tmp_path):
+    """Swin's and MaxViT's attention both index their bias table by relative_position_index: one definition,
+    and each buffer is the offset of each pair of positions, counted here pair by pair."""
+    path = tmp_path / "windows_both.yaml"
+    path.write_text(WINDOWS_BOTH)
+    spec = archdsl.load(str(path))
+    assert spec.source.count("def relative_position_index(") == 1
+    net = spec.build()
+    cells = [(y, x) for y in range(7) for x in range(7)]
+    offsets = torch.tensor([[(yi - yj + 6) * 13 + xi - xj + 6 for yj, xj in cells] for yi, xi in cells])
+    assert torch.equal(net.maxvit.relative_position_index, offsets)
+    assert torch.equal(net.swin.relative_position_index, offsets.flatten())
+
+
 def test_output_does_not_depend_on_the_working_directory(tmp_path):
     (tmp_path / "out").mkdir()
     spec = tmp_path / "specs" / "mlp.yaml"

@@ -11,11 +11,14 @@ condition the spec wrote, the class says so: `a if c else b` for a let or a laye
 item by item (`if c: layers.append(...)`) where an item is there in some instances only, `if c:` in forward;
 a list made by a comprehension of alike layers stays a comprehension.
 
+The attributes of forward's inline ops are written the same way, as the attributes the class keeps
+(`x.reshape(x.shape[0], 2, self.branch, self.h, self.w)`, a list whole where the lowering takes it as one:
+`y.permute(self.order)`).
+
 When the instances cannot share one text, each group of alike instances gets its own class, as a last resort.
-Zoo specs that still need it (tests/test_codegen.py's SEPARATE_CLASSES): an inline op in forward whose
-attributes are made from the block's parameters and input sizes (ShuffleNet's and MaxViT's reshape and
-permute: forward writes attributes as numbers), and a layer called with `*args` (whose arguments are not
-traced).
+The zoo spec that still needs it (tests/test_codegen.py's SEPARATE_CLASSES): MaxViT, whose layers give their
+attention the map's size after a strided conv (`(h - 1) // stride + 1`, which the size tracer does not find),
+and whose stages are comprehensions of layers that differ by the loop variable.
 """
 from __future__ import annotations
 
@@ -40,8 +43,8 @@ from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
 from .pysource import (Unrenderable, bound_by, docstring, expression, input_size, iteration, literal,
                        names_in, targets_source)
-from .sizes import (Declarations, SizeTracer, block_scope, bound_args, is_int, own_names, size_symbol,
-                    truth_in)
+from .sizes import (Declarations, SizeTracer, block_scope, bound_args, is_int, let_list, own_names,
+                    size_symbol, truth_in)
 
 SENTINEL = 790_000_000_001  # sentinels count up from here; no real size is this large
 
@@ -358,20 +361,23 @@ class ClassWriter:
         given = self.decls.inline(node, m) if ctx.sized else None
         ins = self.gen.in_shapes(node)
         real = write(node.attrs, ins, args)
-        text = self._written(ctx, m, node.op, node.attrs, given, lambda a, s: write(a, s, args), ins, [],
-                             self._forward_name)
-        if text == real:
+        for items in (None, m):  # a list a let holds: whole (`self.split`), else item by item
+            text = self._written(ctx, m, node.op, node.attrs, given, lambda a, s: write(a, s, args), ins, [],
+                                 self._forward_name, items)
+            if text != real:
+                return text
             ctx.sizes, ctx.lets, ctx.stored = saved
-        return text
+        return real
 
     def _written(self, ctx: Context, m: Module, op, attrs, given: dict | None, render, ins: list, sizes: list,
-                 name) -> str:
+                 name, items: Module | None = None) -> str:
         """`render(attrs, ins)` (a lowering) with the attributes that the spec wrote with the block's names
-        (`given`: their ASTs) written as those expressions (`name` writes each name), and the input sizes of
-        `sizes` as the size tracer finds them; as numbers where that is not exact."""
+        (`given`: their ASTs; a list of a let of `items`'s block item by item) written as those expressions
+        (`name` writes each name), and the input sizes of `sizes` as the size tracer finds them; as numbers
+        where that is not exact."""
         local = self._local(ctx, m) | (_inputs(m) if ctx.sized else set())  # inputs: their sizes, `x.shape[1]`
         args = {key: (arg, value) for p, arg in (given or {}).items() for key, arg, value in _elements(
-            p, arg, attrs.get(p)) if names_in(arg) & local and _plain(value)}
+            p, arg, attrs.get(p), items) if names_in(arg) & local and _plain(value)}
         varying = {key: (self._arg_source(ctx, m, *args[key], name), args[key][1]) for key in _keys(attrs)
                    if key in args}
         spread = {key for key, (_, value) in varying.items()
@@ -542,10 +548,13 @@ def _if_lines(test: str, yes: list[str], no: list[str]) -> list[str]:
     return [f"{INDENT}if {test}:"] + body + ([f"{INDENT}else:"] + orelse if orelse else [])
 
 
-def _elements(p: str, arg, value):
-    """(key, argument, value) of an attribute: each element of a tuple written as a list or a tuple, (p, i),
-    else the attribute as a whole, p."""
-    if isinstance(value, tuple) and isinstance(arg, (A.ListExpr, A.TupleExpr)) and len(arg.items) == len(value) \
+def _elements(p: str, arg, value, owner: Module | None = None):
+    """(key, argument, value) of an attribute: each element of a tuple written as a list or a tuple (or held by
+    a let of `owner`'s block, written as a list), (p, i), else the attribute as a whole, p."""
+    listed = let_list(arg, owner) if owner is not None else None
+    if listed is not None and isinstance(value, tuple) and len(listed) == len(value):
+        yield from (((p, i), item, v) for i, (item, v) in enumerate(zip(listed, value)))
+    elif isinstance(value, tuple) and isinstance(arg, (A.ListExpr, A.TupleExpr)) and len(arg.items) == len(value) \
             and not any(isinstance(i, A.Star) for i in arg.items):
         yield from (((p, i), item, v) for i, (item, v) in enumerate(zip(arg.items, value)))
     else:

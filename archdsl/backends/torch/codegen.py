@@ -94,14 +94,15 @@ class TorchCodegen:
         return "\n".join(lines) + "\n"
 
     def _support(self) -> list[str]:
-        """The helper sources (Lowering.support) of the ops in use, once each; their names are taken."""
+        """The helpers (Lowering.support) of the ops in use, each function or class once (ops may share one:
+        relative_position_index); their names are taken."""
         out: list[str] = []
         for _, node in self.graph.nodes():
             low = lowering(node.op) if node.op is not None else None
             used = low is not None and (low.uses_support is None or low.uses_support(node.attrs))
-            src = low.support.strip() + "\n" if used and low.support else None
-            if src and src not in out:
-                out.append(src)
+            for src in _definitions(low.support) if used and low.support else ():
+                if src not in out:
+                    out.append(src)
         chains = chains_used(self.graph, self.writer.whole)
         out += [chain_source(n) for n in sorted(chains - {0})]
         for src in out:
@@ -166,6 +167,19 @@ class TorchCodegen:
 
         ins = input_shapes(self.graph, node)
         return ins[0] if node.op.inputs is None else ins
+
+
+def _definitions(source: str) -> list[str]:
+    """The top-level statements of a helper source, each with the comment lines right above it."""
+    lines = source.split("\n")
+    out, end = [], 0
+    for stmt in ast.parse(source).body:
+        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])]) - 1
+        while start > end and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        out.append("\n".join(lines[start:stmt.end_lineno]) + "\n")
+        end = stmt.end_lineno
+    return out
 
 
 def _short_lines(source: str) -> str:

@@ -279,7 +279,7 @@ def bound_args(call: A.Call, names: list[str], owner: Module | None = None) -> d
         if not isinstance(a, A.Star):
             args.append(a)
             continue
-        items = _let_list(a.value, owner)
+        items = let_list(a.value, owner)
         if items is None:
             return None
         args += items
@@ -288,12 +288,12 @@ def bound_args(call: A.Call, names: list[str], owner: Module | None = None) -> d
     return out
 
 
-def _let_list(node, owner: Module | None, depth: int = 0) -> list | None:
+def let_list(node, owner: Module | None, depth: int = 0) -> list | None:
     """The items of a list literal without `*`, written here or by a let of `owner`'s block (whose names mean
     there what they mean in the block); None for anything else."""
     if isinstance(node, A.Name) and owner is not None and depth < 32:
         let = next((n for name, n, _ in owner.block.lets if name == node.id), None)
-        return None if let is None else _let_list(let, owner, depth + 1)
+        return None if let is None else let_list(let, owner, depth + 1)
     if isinstance(node, A.ListExpr) and not any(isinstance(i, A.Star) for i in node.items):
         return list(node.items)
     return None
@@ -507,7 +507,7 @@ class SizeTracer:
             owner, args = module, self.decls.inline(node, module)
         arg = args.get(name) if args is not None else None
         if arg is not None and element is not None:
-            items = _let_list(arg, owner)
+            items = let_list(arg, owner)
             arg = items[element] if items is not None and element < len(items) else None
         if arg is None:
             return value
