@@ -34,6 +34,11 @@ def needs(module: str | None = None, program: str | None = None):
     return pytest.mark.skipif(absent and not CI, reason=f"{module or program} is not installed (CI installs it)")
 
 
+def copy_libraries(folder: Path) -> None:
+    """Write the block libraries the zoo specs import (specs/blocks/) into `folder`, beside a copied spec."""
+    shutil.copytree(SPECS / "blocks", Path(folder) / "blocks")
+
+
 def spec_path(name: str) -> str:
     return str(SPECS / f"{name}.yaml")
 

@@ -116,7 +116,7 @@ forward: |
     ("  OUT", "  concat(chunk(y, 4, dim=2), dim=2)", "E009", (19, 10), "gives 3 tensors"),
     ("  OUT", "  head(y[:, :, half(1, 2, 3)])", "E007", (19, 16), "the lambda takes 2 arguments, got 3"),
     ("tied_linear('table')", "tied_linear('tabel')", "E007", (14, 9), "`tabel` of `head` is not a layer"),
-    ("'a' + str(i)", "'a ' + str(i)", "E003", (15, 11), "not an ASCII identifier"),
+    ("'a' + str(i)", "'a ' + str(i)", "E003", (15, 11), "a map's keys are ASCII letters"),
     ("  OUT", "  table(y[:, 0])", "E006", (19, 3), "`embedding` takes integer ids, got float32"),
 ])
 def test_language_construct_errors_are_located(write_spec, old, new, code, at, words):

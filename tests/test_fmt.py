@@ -1,7 +1,6 @@
 """archdsl fmt: the canonical form keeps the graph and the comments, and is a fixed point."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +12,7 @@ from archdsl.syntax.unparse import unparse
 from archdsl.syntax.expr import parse_expr
 from archdsl.errors import Span
 from archdsl.testing import from_text, specs
-from tests.helpers import SPECS
+from tests.helpers import SPECS, copy_libraries
 
 ZOO = sorted(p.stem for p in SPECS.glob("*.yaml"))
 
@@ -35,7 +34,7 @@ def test_zoo_format_keeps_the_graph_and_comments(name, tmp_path):
     formatted = format_text(text, str(SPECS / f"{name}.yaml"))
     path = tmp_path / f"{name}.yaml"
     path.write_text(formatted)
-    shutil.copytree(SPECS / "blocks", tmp_path / "blocks")  # the block libraries the zoo specs import
+    copy_libraries(tmp_path)
     assert graph_signature(archdsl.load(path)) == graph_signature(archdsl.load(SPECS / f"{name}.yaml"))
     assert format_text(formatted, str(path)) == formatted  # a fixed point
     comments = [line.split("#", 1)[1].strip() for line in text.splitlines() if line.lstrip().startswith("#")]

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import pytest
 pytest.importorskip("pygls")
 from lsprotocol import types as T  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
+
+from tests.helpers import copy_libraries  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -211,7 +212,7 @@ def test_hover_after_an_edit_shows_the_new_shape(editor, tmp_path):
 
 def test_hover_over_parameters_shows_their_values(editor, tmp_path):
     text = (ROOT / "specs" / "resnet.yaml").read_text()
-    shutil.copytree(ROOT / "specs" / "blocks", tmp_path / "blocks")  # the block library resnet.yaml imports
+    copy_libraries(tmp_path)
     uri = editor.open(tmp_path / "resnet.yaml", text)
     lines = text.split("\n")
     depth = next(i for i, l in enumerate(lines) if l.startswith("  depth:"))
@@ -248,7 +249,7 @@ def test_formatting_gives_the_canonical_text(editor, tmp_path):
 
 
 def test_symbols_name_models_blocks_and_layers(editor, tmp_path):
-    shutil.copytree(ROOT / "specs" / "blocks", tmp_path / "blocks")  # the block library resnet.yaml imports
+    copy_libraries(tmp_path)
     uri = editor.open(tmp_path / "resnet.yaml", (ROOT / "specs" / "resnet.yaml").read_text())
     symbols = {s.name: s for s in editor.symbols(uri)}
     assert {"resnet", "BasicBlock", "Bottleneck"} <= set(symbols)
@@ -294,7 +295,7 @@ def test_one_character_edits_of_a_large_spec_are_rechecked(editor, tmp_path, spe
     text = (ROOT / "specs" / f"{spec}.yaml").read_text()
     for old, new in defines.items():
         text = text.replace(old, new)
-    shutil.copytree(ROOT / "specs" / "blocks", tmp_path / "blocks")  # the block library resnet.yaml imports
+    copy_libraries(tmp_path)
     uri = editor.open(tmp_path / f"{spec}.yaml", text)
     assert editor.diagnostics(uri) == []
     line = next(k for k, l in enumerate(text.split("\n")) if l.strip().startswith("num_classes: 1000"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.reference import MODELS, compare
-from tests.helpers import spec_path
+from tests.helpers import copy_libraries, spec_path
 
 # (torchvision model, text in its spec, replacement, how many times the text occurs)
 MUTATIONS = {
@@ -26,6 +26,7 @@ def test_reference_comparison_catches(mutation, tmp_path):
     assert text.count(old) == count, f"the spec changed: update the mutation {mutation!r}"
     copy, mutated = tmp_path / "copy.yaml", tmp_path / "mutated.yaml"
     copy.write_text(text)
+    copy_libraries(tmp_path)
     mutated.write_text(text.replace(old, new))
     ok, diff = compare(model, copy)
     assert ok, f"the unmutated copy differs from torchvision: {diff}"
