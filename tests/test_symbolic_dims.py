@@ -7,6 +7,7 @@ import random
 
 import pytest
 import sympy
+import torch
 
 import archdsl
 from archdsl.cli import main
@@ -254,3 +255,17 @@ def test_errors_show_simplified_dims(tmp_path):
         "y = x >> down >> up", "y = x >> down >> down >> up")
     with pytest.raises(ShapeError, match=r"H must be a multiple of 4: .* joins H with 4\*ceil\(H/4\)"):
         spec_at(tmp_path, text.replace("down: conv2d", "down: conv2d")).check()
+
+
+@pytest.mark.parametrize("index", [5, -6])
+def test_an_index_on_a_symbolic_dim_needs_the_dim_to_hold_it(tmp_path, index):
+    # torch refuses x[:, 5] and x[:, -6] where T < 6, so the check may say ok only where T's min is 6 or more
+    text = f"name: idx\ndims:\n  T: {{max: 64}}\ninputs:\n  x: [N, T, 4]\nforward: |\n  x[:, {index}]\n"
+    with pytest.raises(ShapeError) as err:
+        spec_at(tmp_path, text).check()
+    assert (err.value.code, err.value.span.line) == ("E009", 7) and "T: {min: 6}" in err.value.hint
+    with pytest.raises(IndexError):
+        torch.zeros(1, 5, 4)[:, index]
+    spec = spec_at(tmp_path, text.replace("T: {max: 64}", "T: {min: 6, max: 64}"))
+    assert spec.check()["index"] == (symbol("N"), 4)
+    assert torch.equal(spec.build()(torch.arange(24.0).reshape(1, 6, 4)), torch.arange(24.0).reshape(1, 6, 4)[:, index])

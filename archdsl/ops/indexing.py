@@ -6,6 +6,8 @@ slice, ("e",) the ellipsis and ("n",) None (a new dim of size 1). A slice's leng
 """
 from __future__ import annotations
 
+import sympy
+
 from ..dims import as_static, at_least, fmt_shape, known_eq, product
 from ..errors import ShapeRuleError
 from ._util import norm_dim, static_dim
@@ -47,9 +49,15 @@ def _index_shape(a, ins):
             continue
         k, d = next(dims)
         if entry[0] == "i":
-            size = as_static(d)
-            if isinstance(size, int) and not -size <= entry[1] < size:
-                raise ShapeRuleError(f"index {entry[1]} is out of range for dim {k} of size {size} in {fmt_shape(x)}")
+            size, i = as_static(d), entry[1]
+            if isinstance(size, int) and not -size <= i < size:
+                raise ShapeRuleError(f"index {i} is out of range for dim {k} of size {size} in {fmt_shape(x)}")
+            need = i + 1 if i >= 0 else -i
+            if not isinstance(size, int) and not at_least(size, need):
+                raise ShapeRuleError(f"index {i} needs dim {k} of {fmt_shape(x)} to hold at least {need} elements, "
+                                     f"and {size} may be smaller",
+                                     hint=f"declare its least value under `dims:`: `{size}: {{min: {need}}}`"
+                                     if isinstance(size, sympy.Symbol) else "declare the dims' least values under `dims:`")
             continue
         length = _slice_len(d, *entry[1:])
         if isinstance(length, int) and length <= 0:
