@@ -12,7 +12,8 @@ from hypothesis import given, strategies as st
 
 from archdsl import pipeline
 from archdsl.incremental import BlockCache, Uncachable, fingerprint
-from archdsl.ir.graph import Meta
+from archdsl.elaborate.build import Builder
+from archdsl.ir.graph import Meta, Node, Tensor
 from archdsl.limits import resolve
 from archdsl.lsp.analysis import _check
 from archdsl.lsp.info import hover
@@ -61,26 +62,44 @@ def edited(text: str, old: str, new: str) -> str:
 
 
 def outcome(analysis) -> tuple:
-    """Everything a check shows: the diagnostics, each node's shapes, dtypes and costs, the layer instances
-    and every hover over a definition."""
+    """Everything a check shows: the diagnostics, the document's symbols and where each name is defined, the
+    graph (each node's fields and shapes, dtypes and costs, the edges, the models' inputs and outputs), the
+    layer instances with their calls and recorded programs, and every hover over a definition or a use."""
     problems = [(p.severity, p.code, p.message, p.span, p.hint, p.notes) for p in analysis.problems]
+    index = analysis.index
+    if index is None:
+        return problems, None
+    names = [(d.kind, d.name, d.span, d.owner.name if d.owner else None, d.order) for d in index.defs]
+    resolved = [(r.name, r.span, r.order, index.resolve(r) and index.resolve(r).span) for r in index.refs]
     graph = analysis.graph
     if graph is None:
-        return problems, None
+        return problems, names, resolved, None
     doc = analysis.doc
     blocks = [*doc.blocks.values(), *doc.models.values(), *doc.objectives.values(),
               *(m for model in doc.models.values() for m in model.methods.values())]
-    nodes = [(nid, n.kind, n.op.name if n.op else None, dict(n.attrs or {}), n.inputs, n.scope, n.module, n.span,
-              n.call_span, n.stmt_index, meta(n)) for nid, n in graph.nodes()]
+    nodes = [(nid, n.op.name if n.op else None, exact(n.attrs), meta(n),
+              [getattr(n, f.name) for f in fields(Node) if f.name not in ("op", "attrs", "meta")])
+             for nid, n in graph.nodes()]
     modules = []
     for root in [*graph.roots.values(), *graph.objectives.values()]:
-        for m in root.walk():
+        for m in [*root.walk(), *root.methods.values()]:
             # a reused instance runs the block of this document, never an equal one of an older text
             assert m.block is None or any(m.block is b for b in blocks), m.path
-            modules.append((m.path, m.kind, m.span, m.op.name if m.op else None, dict(m.attrs or {}),
-                            m.block.name if m.block else None, repr(m.args), m.disabled, len(m.calls)))
-    hovers = [hover(analysis.index, graph, d) for d in analysis.index.defs]
-    return problems, nodes, modules, hovers
+            program = [(s.kind, s.callee, s.args, s.result, s.span, s.target) for s in m.program or ()]
+            modules.append((m.path, m.kind, m.span, m.op.name if m.op else None, exact(m.attrs),
+                            m.block.name if m.block else None, repr(m.args), m.disabled, m.calls, program,
+                            m.inputs, m.output))
+    hovers = [hover(index, graph, d) for d in [*index.defs, *index.refs]]
+    return (problems, names, resolved, nodes, sorted(graph.g.edges), graph.inputs, graph.outputs, modules,
+            hovers)
+
+
+def exact(value):
+    """A value with its types (fingerprint), or its repr where it has none."""
+    try:
+        return fingerprint(value)
+    except Uncachable:
+        return repr(value)
 
 
 def meta(node) -> tuple:
@@ -94,9 +113,14 @@ def check(text: str, cache: BlockCache):
 
 
 def scratch(text: str):
-    """A check from scratch: no block cache, and no expression parsed before."""
-    expr._parse_relative.cache_clear()
-    return _check(text, PATH)
+    """A check from scratch: no block cache, and no expression parsed before. The parses cached at their places
+    are put back after it, so that the incremental checks get the trees of before where the text is."""
+    placed = dict(expr._placed)
+    expr.clear_caches()
+    try:
+        return _check(text, PATH)
+    finally:
+        expr._placed.update(placed)
 
 
 def test_an_edit_of_a_blocks_layers_re_evaluates_only_that_block():
@@ -196,6 +220,73 @@ def test_incremental_checks_equal_checks_from_scratch(name, data):
 
 
 @pytest.fixture
+def statements(monkeypatch) -> Counter:
+    """Block name -> how many statements of its forward were evaluated (in all its instances)."""
+    counted: Counter = Counter()
+    run = Builder._stmt
+
+    def counting(self, stmt, scope, target):
+        counted[self.frame.module.block.name] += 1
+        return run(self, stmt, scope, target)
+
+    monkeypatch.setattr(Builder, "_stmt", counting)
+    return counted
+
+
+def test_an_edit_in_one_block_traces_the_forwards_of_no_other_blocks_instances(statements):
+    cache = BlockCache()
+    check(SPEC, cache)
+    assert statements == Counter({"net": 2, "Stage": 2, "Unit": 5})  # one statement per instance: 2 Stages, 5 Units
+    statements.clear()
+    text = edited(SPEC, "    forward: |\n      x >> units", "    forward: |\n      x >> units >> relu")
+    after = check(text, cache)
+    assert statements == Counter({"net": 2, "Stage": 2})  # the Units' calls replayed inside the Stages' new traces
+    assert dict(cache.replayed) == {"Unit": 5}
+    assert outcome(after) == outcome(scratch(text))
+    statements.clear()
+    text = edited(text, "num_classes: 10", "num_classes: 12")  # read by the model's fc only
+    after = check(text, cache)
+    assert statements == Counter({"net": 2}) and dict(cache.replayed) == {"Stage": 2}
+    assert outcome(after) == outcome(scratch(text))
+    statements.clear()
+    text = edited(text, "stage2: Stage(wide, n=3)", "stage2: Stage(wide, n=2)")  # one Unit fewer in stage2
+    after = check(text, cache)
+    assert statements == Counter({"net": 2, "Stage": 1}) and dict(cache.replayed) == {"Stage": 1, "Unit": 2}
+    assert outcome(after) == outcome(scratch(text))
+    statements.clear()
+    text = edited(text, "x >> conv >> bn >> relu", "x >> conv >> bn >> gelu")  # every Unit, and what holds them
+    after = check(text, cache)
+    assert statements == Counter({"net": 2, "Stage": 2, "Unit": 4}) and dict(cache.replayed) == {}
+    assert outcome(after) == outcome(scratch(text))
+
+
+def test_a_replayed_call_is_rewired_to_its_new_inputs(statements):
+    """An op inserted before stage1 in the model's forward: stage1's input is another node, stage1's trace is
+    replayed onto it (its nodes keep their ids), and stage2 follows stage1's output as before."""
+    cache = BlockCache()
+    check(SPEC, cache)
+    statements.clear()
+    text = edited(SPEC, "x >> stem >> relu >> stage1", "x >> stem >> gelu >> stage1")
+    after = check(text, cache)
+    assert statements == Counter({"net": 2}) and dict(cache.replayed) == {"Stage": 2}
+    first = after.graph.node("stage1.units.0.conv")
+    assert first.inputs == [Tensor("gelu")]
+    assert outcome(after) == outcome(scratch(text))
+
+
+def test_a_zoo_spec_edited_at_its_head_traces_only_the_models_forward(statements):
+    text = ZOO_TEXT["resnet"].decode()
+    cache = BlockCache()
+    check(text, cache)
+    statements.clear()
+    text = edited(text, "num_classes: 1000", "num_classes: 1001")
+    after = check(text, cache)
+    assert set(statements) == {"resnet"}
+    assert dict(cache.replayed) == {"Bottleneck": 16}  # resnet50: 3 + 4 + 6 + 3
+    assert outcome(after) == outcome(scratch(text))
+
+
+@pytest.fixture
 def rule_calls(monkeypatch) -> Counter:
     """(op name, 'shape' | 'macs') -> how often that rule of the op ran: every op of the registry counting."""
     calls: Counter = Counter()
@@ -273,6 +364,36 @@ def test_checks_after_number_edits_equal_checks_from_scratch(name, data):
     check(text.decode(), cache)
     for _ in range(data.draw(st.integers(1, 3))):
         text = data.draw(number_edit(text))
+        assert outcome(check(text.decode(), cache)) == outcome(scratch(text.decode()))
+
+
+SAME_LENGTH_OPS = [b"relu", b"gelu", b"silu", b"tanh"]  # elementwise ops whose names have 4 letters
+
+
+def op_edit(text: bytes):
+    """One of these ops (in a forward, a layer or a let) replaced by another: nothing else in the text moves, so
+    every unchanged block instance can be reused, its forward's trace included."""
+    spots = [m.span() for m in re.finditer(rb"(?<![\w.])(relu|gelu|silu|tanh)(?![\w])", text)]
+    if not spots:
+        return number_edit(text)
+    return st.tuples(st.sampled_from(spots), st.sampled_from(SAME_LENGTH_OPS)).map(
+        lambda edit: text[:edit[0][0]] + edit[1] + text[edit[0][1]:])
+
+
+WITH_BLOCKS = sorted(name for name, text in ZOO_TEXT.items() if b"\nblocks:" in text)  # instances to reuse
+
+
+@fuzz_settings(ci=5, long=200)
+@given(st.sampled_from(WITH_BLOCKS), st.data())
+def test_checks_after_edits_that_move_nothing_equal_checks_from_scratch(name, data):
+    """A zoo spec, then 1 to 4 edits of its numbers or of its ops' names that keep every other expression in
+    place (block instances and their forwards' traces reused): each check shows what a check from scratch
+    shows."""
+    text = ZOO_TEXT[name]
+    cache = BlockCache()
+    check(text.decode(), cache)
+    for _ in range(data.draw(st.integers(1, 4))):
+        text = data.draw(st.one_of(op_edit(text), number_edit(text)))
         assert outcome(check(text.decode(), cache)) == outcome(scratch(text.decode()))
 
 

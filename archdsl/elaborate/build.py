@@ -422,7 +422,7 @@ class Builder(Evaluator):
             module.calls.append(value)
             return value
         self._check_arity(module.op, values, span)
-        nid = module.path if not module.calls else self.graph.unique_id(f"{module.path}@{len(module.calls)}")
+        nid = module.path if not module.calls else self.node_id(f"{module.path}@{len(module.calls)}")
         keywords = keywords or {}  # tensor keyword inputs follow the positional ones; the node's attrs flag them
         attrs = Attrs({**module.attrs, **dict.fromkeys(keywords, True)}) if keywords else module.attrs
         self._add_node(nid, module.op, attrs, values + list(keywords.values()), module.span, span, module.path)
@@ -433,13 +433,17 @@ class Builder(Evaluator):
     def _inline_op(self, tmpl: OpTemplate, values: list, span: Span, target: str | None):
         self._check_arity(tmpl.op, values, span)
         scope = self.frame.module.path
-        nid = self.graph.unique_id(f"{scope}.{tmpl.op.name}" if scope else tmpl.op.name)
+        nid = self.node_id(f"{scope}.{tmpl.op.name}" if scope else tmpl.op.name)
         op = tmpl.op.called(tmpl.attrs)  # its output structure as these attributes decide it (chunk's parts)
         self._add_node(nid, op, tmpl.attrs, values, tmpl.span, span, None)
         self._mark_call(nid, span)
         result = op_result(op, nid)
         self._record(Stmt("op", nid, list(values), result, span, target))
         return result
+
+    def node_id(self, base: str) -> str:
+        """A fresh id for an op node: `base`, or `base_k` where that is taken."""
+        return self.graph.unique_id(base)
 
     def _mark_call(self, nid: str, span: Span) -> None:
         """Where the node is called in its block's forward, and in which call of the block (probes)."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast as pyast
+from collections import OrderedDict
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
@@ -290,14 +291,37 @@ def _expected(exc: UnexpectedInput) -> str:
 def parse(text: str, locate: Locate, what: str = "expression") -> A.Program:
     """Parse a program (statements) or a single expression; raise a located SyntaxError_ on failure.
 
-    Parses are cached by text with spans relative to the text, then mapped into the file by `locate`.
+    Parses are cached by text with spans relative to the text, then mapped into the file by `locate`. A
+    `locate` with a `place` (yaml_loader.py: a hashable that decides every span it gives) also caches the
+    mapped parse: text that has not moved gets the very tree of before (trees are frozen, never changed).
     """
+    depth = current_limit("max_expr_depth")
+    place = getattr(locate, "place", None)
+    key = (text, what, depth, place)
+    if place is not None and key in _placed:
+        _placed.move_to_end(key)
+        return _placed[key]
     try:
-        relative = _parse_relative(text, what, current_limit("max_expr_depth"))
+        relative = _parse_relative(text, what, depth)
     except (SyntaxError_, LimitError) as exc:
         exc.span = _move(exc.span, locate)
         raise
-    return _relocate(relative, locate)
+    tree = _relocate(relative, locate)
+    if place is not None:
+        _placed[key] = tree
+        if len(_placed) > PLACED_SIZE:
+            _placed.popitem(last=False)
+    return tree
+
+
+PLACED_SIZE = 4096  # parses kept at their places, the latest used: the expressions of a few large specs
+_placed: OrderedDict = OrderedDict()  # (text, what, max_expr_depth, place) -> the tree with its file spans
+
+
+def clear_caches() -> None:
+    """Forget every parse (for checks from scratch)."""
+    _parse_relative.cache_clear()
+    _placed.clear()
 
 
 def _move(span: Span, locate: Locate) -> Span:

@@ -5,7 +5,9 @@ nodes is bounded so aliases cannot blow up.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import yaml
@@ -64,18 +66,21 @@ def _span(file: str, mark, length: int = 1) -> Span:
     return Span(file, mark.line + 1, mark.column + 1, max(1, length))
 
 
-def _scalar_locator(file: str, node: yaml.ScalarNode, text: str) -> Locate:
-    """Map positions in a scalar's value back to the file (exact for plain, quoted and `|` scalars)."""
+def _scalar_locator(file: str, node: yaml.ScalarNode, text: str, starts: list[int]) -> Locate:
+    """Map positions in a scalar's value back to the file (exact for plain, quoted and `|` scalars). `starts`:
+    the offset of each line of `text` (and its end). The function's `place` decides every span it gives (for
+    expr.parse's cache of parses at their places)."""
     start = node.start_mark
     if node.style == ">" or (node.style != "|" and node.end_mark.line > start.line):
-        return _folded_locator(file, node, text)
+        return _folded_locator(file, node, text, starts)
     if node.style == "|":
-        lines = text.splitlines()
-        body = lines[start.line + 1:] if start.line + 1 < len(lines) else []
-        indent = next((len(l) - len(l.lstrip(" ")) for l in body if l.strip()), 0)
+        body = start.line + 1
+        first = next((text[a:b] for a, b in zip(starts[body:], starts[body + 1:]) if text[a:b].strip()), "")
+        indent = len(first) - len(first.lstrip(" "))
 
         def locate(line: int, col: int, length: int) -> Span:
             return Span(file, start.line + 1 + line, indent + col, length)
+        locate.place = "|", file, start.line, indent
     else:
         first_col = start.column + 1 + (1 if node.style in ("'", '"') else 0)
 
@@ -83,22 +88,22 @@ def _scalar_locator(file: str, node: yaml.ScalarNode, text: str) -> Locate:
             if line == 1:
                 return Span(file, start.line + 1, first_col + col - 1, length)
             return Span(file, start.line + line, col, length)
+        locate.place = "line", file, start.line, first_col
     return locate
 
 
-def _folded_locator(file: str, node: yaml.ScalarNode, text: str) -> Locate:
+def _folded_locator(file: str, node: yaml.ScalarNode, text: str, starts: list[int]) -> Locate:
     """Positions in a scalar whose lines YAML folds (a multi-line plain or quoted scalar, or `>`).
 
     The value is aligned with its source text once, on first use: equal characters map to each other, a
-    folded line break maps to the break it replaced, and quotes, escapes and indentation are skipped.
+    folded line break maps to the break it replaced, and quotes, escapes and indentation are skipped. What the
+    spans depend on is the source lines of the scalar (whole) and where they are: its `place`.
     """
-    starts = [0]
-    for line in text.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
     first = starts[min(node.start_mark.line, len(starts) - 1)] + node.start_mark.column
     last = starts[min(node.end_mark.line, len(starts) - 1)] + node.end_mark.column
     value = node.value
     where: list[int] = []  # text offset of each character of the value
+    line_starts: list[int] = []  # offset in the value of each of its lines
 
     def align() -> None:
         j = first
@@ -111,18 +116,29 @@ def _folded_locator(file: str, node: yaml.ScalarNode, text: str) -> Locate:
                     j += 1
             else:
                 j += 1
+        line_starts.extend(accumulate((len(l) + 1 for l in value.split("\n")), initial=0))
 
     def locate(line: int, col: int, length: int) -> Span:
-        if not where:
+        if not line_starts:
             align()
-        lines = value.split("\n")
-        offset = sum(len(l) + 1 for l in lines[:line - 1]) + col - 1
+        offset = line_starts[min(line, len(line_starts)) - 1] + col - 1
         at = where[min(max(0, offset), len(where) - 1)] if where else first
-        row = max(0, next(i for i in range(len(starts)) if i + 1 == len(starts) or starts[i + 1] > at))
+        row = bisect_right(starts, at, 1) - 1  # the line holding `at` (the last line past the end)
         rest = len(text[starts[row]:starts[row + 1] if row + 1 < len(starts) else None].rstrip("\r\n"))
         c = at - starts[row] + 1
         return Span(file, row + 1, c, max(1, min(length, rest - c + 1)))
+    top = starts[min(node.start_mark.line, len(starts) - 1)]
+    end = starts[min(node.end_mark.line + 1, len(starts) - 1)]
+    locate.place = "folded", file, node.start_mark.line, text[top:end], first - top, last - top
     return locate
+
+
+def line_starts(text: str) -> list[int]:
+    """The offset of each line of `text` (lines as str.splitlines ends them), then the end of the text."""
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    return starts
 
 
 class _Converter:
@@ -131,6 +147,7 @@ class _Converter:
         self.lines = len(text.splitlines())
         self.max_nodes = current_limit("max_yaml_nodes")
         self.constructor = BoundedLoader("")
+        self.starts = line_starts(text)
 
     def construct(self, node, span: Span):
         """The Python value of a scalar node; a too long integer is located at the node."""
@@ -159,7 +176,7 @@ class _Converter:
             span = _inside(span, self.text)
         if isinstance(node, yaml.ScalarNode):
             value = node.value if node.tag == _STR else self.construct(node, span)
-            return YScalar(value, span, _scalar_locator(self.file, node, self.text))
+            return YScalar(value, span, _scalar_locator(self.file, node, self.text, self.starts))
         if isinstance(node, yaml.SequenceNode):
             return YSeq([self.convert(n, depth + 1) for n in node.value], span)
         items, keys = {}, {}
