@@ -94,7 +94,23 @@ class Condition:
             m, low = self.modulus, self.name.lower()
             return (f"declare the dim `dims: {{{self.name}: {{multiple_of: {m}}}}}`, or write it in the input "
                     f"shape as `{m} * {low}`; {accept}")
+        clamps = _clamps(self.diff) if self.diff is not None else []
+        if clamps:  # a slice `x[:, :8]` on T is Min(8, T): 8 once T's min is 8
+            return f"declare {' and '.join(f'`{n}: {{min: {k}}}`' for n, k in clamps)} under `dims:`, {accept}"
         return f"make the dims agree (one dim name for both, a fixed size), {accept}"
+
+
+def _clamps(d) -> list[tuple[str, int]]:
+    """(dim, k) for each Min(k, dim) in d: the dim's least value that makes the Min a fixed k."""
+    import sympy
+
+    found = set()
+    for m in getattr(d, "atoms", lambda *_: ())(sympy.Min):
+        ints = [a for a in m.args if a.is_Integer]
+        syms = [a for a in m.args if a.is_Symbol]
+        if len(ints) == 1 and len(syms) == 1 and len(m.args) == 2:
+            found.add((syms[0].name, int(ints[0])))
+    return sorted(found)
 
 
 class Facts:

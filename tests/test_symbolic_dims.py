@@ -269,3 +269,14 @@ def test_an_index_on_a_symbolic_dim_needs_the_dim_to_hold_it(tmp_path, index):
     spec = spec_at(tmp_path, text.replace("T: {max: 64}", "T: {min: 6, max: 64}"))
     assert spec.check()["index"] == (symbol("N"), 4)
     assert torch.equal(spec.build()(torch.arange(24.0).reshape(1, 6, 4)), torch.arange(24.0).reshape(1, 6, 4)[:, index])
+
+
+def test_a_clamped_slice_hints_the_least_value_that_fixes_it(tmp_path):
+    # x[:, :8] on T is Min(8, T) (torch gives T rows where T < 8), so a fixed 8 after it needs T >= 8
+    text = ("name: sl\ndims:\n  T: {max: 64}\ninputs:\n  x: [N, T, 4]\nlayers:\n  fc: linear(2)\nforward: |\n"
+            "  y = x[:, :8]\n  y >> reshape([0, 32]) >> fc\n")
+    with pytest.raises(ShapeError) as err:
+        spec_at(tmp_path, text).check()
+    assert err.value.span.line == 10 and "`T: {min: 8}`" in err.value.hint
+    assert torch.zeros(1, 5, 4)[:, :8].shape == (1, 5, 4)
+    spec_at(tmp_path, text.replace("T: {max: 64}", "T: {min: 8, max: 64}")).check()
