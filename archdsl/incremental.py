@@ -1,11 +1,12 @@
 """Incremental elaboration, for the language server: a block instance whose inputs are unchanged since an
-earlier check reuses what its layers were made from then, instead of evaluating its declaration again.
+earlier check reuses what its layers were made from then, instead of evaluating its declaration again, and a
+call of it whose inputs are unchanged replays what its forward made then, instead of running it again.
 
-What is reused is `Builder.block_values` of one block instance: its arguments with their defaults, its lets
-and the value of each of its layers (op and block templates with their bound attributes). That is a pure
+What is reused first is `Builder.block_values` of one block instance: its arguments with their defaults, its
+lets and the value of each of its layers (op and block templates with their bound attributes). That is a pure
 function of
   - the block's declaration as `block_values` reads it: its name, position, parameters, lets and layers,
-    spans included (its `forward` and its inputs are not read there);
+    spans included (its `forward` and its inputs are not read there), compared exactly (`Exact`);
   - the instance's arguments and input sizes;
   - every name it reads from the top-level scope (parameters, lets, ops, blocks, builtins), with its value;
     of a block, only its signature (its name and parameters: all that `Block(...)` reads of it);
@@ -14,14 +15,24 @@ An entry is reused only where all of these are equal, compared through `fingerpr
 (1, 1.0 and True differ, and so do 0.0 and -0.0). A value it cannot compare (a lambda, which holds its
 scope) leaves the instance uncached; an instance whose evaluation raises stores nothing; an instance made
 inside a comprehension (a block that reads its input sizes, first called there) is not cached, as its work
-counts against that comprehension's limit `max_work`. A reused block
-template names the current document's block of its name. Everything after is done afresh, as in a full
-check: the layer instances (modules), the forwards and the passes, except that a node unchanged since the previous check keeps its shapes and MACs from then
-(passes/carry.py; the BlockCache holds the document's Carry). A reused op template keeps its attributes'
-object, so that its nodes' attributes compare at a glance.
+counts against that comprehension's limit `max_work`. A reused block template names the current document's
+block of its name; a reused op template keeps its attributes' object, so that its nodes' attributes compare
+at a glance. The layer instances (modules) are made afresh from the values.
+
+Then a call of a block instance (`_Trace`): the graph nodes its forward made (those of the instances it
+calls included), what it added to its modules' `calls`, the programs of the instances it called first, and
+its result. That is a pure function of what `_CachingBuilder._trace_key` compares; a trace is replayed where
+that is equal and the nodes' ids are free as then, its nodes copied with fresh shapes and rewired to the
+new input tensors. Entry points (models, methods), instances made in comprehensions, blocks that read their
+input sizes (made at their first call from the graph's shapes so far), and calls whose forwards make loops
+or record `for` statements are traced afresh each time. The ops are the registry's, fixed in a process.
+
+The passes run afresh, except that a node unchanged since the previous check keeps its shapes and MACs from
+then (passes/carry.py; the BlockCache holds the document's Carry).
 
 Expressions are not parsed again either: syntax/expr.py caches parses by their text, spans relative to the
-text and moved to where the text is now.
+text and moved to where the text is now, and the moved tree by where the text is (unmoved text gets the same
+tree, which the exact comparisons here see at a glance).
 """
 from __future__ import annotations
 

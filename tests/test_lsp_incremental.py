@@ -190,6 +190,19 @@ def test_an_error_stores_nothing_and_its_fix_is_checked_in_full():
     assert dict(cache.evaluated) == {}  # the entries of before the error are kept
 
 
+@pytest.mark.parametrize("old, new", [("stem: conv2d(width, 3, padding=1)", "stem: conv2d(width, 3, padding={})"),
+                                      ("Unit(planes, stride=1):", "Unit(planes, stride={}):")])
+def test_a_constant_of_another_type_in_the_same_place_is_another_declaration(old, new):
+    """`100` then `1e2`: equal numbers of the same length, in the same place; the AST's own `==` holds them equal,
+    elaboration does not (a float is no padding or stride)."""
+    cache = BlockCache()
+    assert check(edited(SPEC, old, new.format("100")), cache).problems == []
+    text = edited(SPEC, old, new.format("1e2"))
+    after = check(text, cache)
+    assert [p.code for p in after.problems] == ["E007"] and "got 100.0" in after.problems[0].message
+    assert outcome(after) == outcome(scratch(text))
+
+
 def test_fingerprints_tell_apart_what_elaboration_tells_apart():
     assert fingerprint(1) != fingerprint(1.0) != fingerprint(True)
     assert fingerprint(0.0) != fingerprint(-0.0)

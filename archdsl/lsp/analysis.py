@@ -2,10 +2,10 @@
 
 A document is read and elaborated with shape errors collected (as `draw --allow-errors` does), so a spec
 with shape errors still has a graph for hover. Unchanged text is not checked again (an LRU keyed by path
-and text); unchanged expressions are not parsed again (syntax/expr.py caches parses by their text), the
-block instances of an unchanged block are not evaluated again (archdsl/incremental.py: one BlockCache per
-document), and an unchanged node keeps the shapes and MACs of the document's previous check (passes/carry.py:
-the BlockCache's Carry).
+and text); unchanged expressions are not parsed again (syntax/expr.py caches parses by their text and
+place), the block instances of an unchanged block are not evaluated again and their unchanged calls not traced
+again (archdsl/incremental.py: one BlockCache per document), and an unchanged node keeps the shapes and MACs
+of the document's previous check (passes/carry.py: the BlockCache's Carry).
 """
 from __future__ import annotations
 
