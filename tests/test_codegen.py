@@ -188,6 +188,110 @@ def test_inline_attributes_are_the_blocks_expressions(tmp_path):
     torch.testing.assert_close(shuffle(x), want)
 
 
+STRIDED_STAGES = """
+name: strided_stages
+params: {rate: 0.3}
+let:
+  drop: "lambda k: rate * k / max(5 - 1, 1)"
+inputs:
+  x: [N, 3, 17, 17]
+blocks:
+  # MaxViT's shape: a strided conv with a shortcut (pooled and projected where the shape changes), a layer
+  # norm over the map after it, stages made by a comprehension whose layers differ by the loop variable
+  Down(oup, stride):
+    let:
+      project: stride != 1 or x.shape[1] != oup
+    layers:
+      proj: "[avgpool2d(3, stride=stride, padding=1), conv2d(oup, 1)] if project"
+      conv: conv2d(oup, 3, stride=stride, padding=1)
+    forward: |
+      (proj(x) if project else x) + conv(x)
+  Layer(oup, stride, p):
+    layers:
+      down: Down(oup, stride)
+      norm: layernorm(3)
+      drop: dropout(p)
+    forward: |
+      x >> down >> norm >> drop
+  Stage(oup, n, first):
+    layers:
+      layers: "[Layer(oup, 2 if j == 0 else 1, drop(first + j)) for j in range(n)]"
+    forward: |
+      layers(x)
+layers:
+  s1: Stage(4, 2, 0)
+  s2: Stage(6, 3, 2)
+forward: |
+  x >> s1 >> s2
+"""
+
+
+def test_sizes_after_a_stride_and_layers_that_differ_by_the_loop_variable(tmp_path):
+    """The map after a strided conv is `(h - 1) // stride + 1` (the conv's rule, not h // stride: the maps here
+    are odd), whichever operand of the shortcut's sum gives it; a comprehension whose layers differ by the loop
+    variable stays one, the lambda it calls written out. One class per block, right for other sizes and
+    parameters: the norm's shape is the map's (torch's LayerNorm raises otherwise), the strides and rates are
+    the spec's, computed here."""
+    path = tmp_path / "strided.yaml"
+    path.write_text(STRIDED_STAGES)
+    source = archdsl.load(str(path)).source
+    classes = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)]
+    assert classes == ["Down", "Layer", "Stage", "StridedStages"]
+    assert "for j in range(n)" in source and "0.3 * (first + j) / 4" in source
+    stage = exec_source(source, str(path))["Stage"](5, 11, 6, 7, 3, 1)  # sizes: in_channels, in_dim2, in_dim3
+    x = torch.randn(2, 5, 11, 6)
+    out = stage(x)
+    h, w = (11 + 2 * 1 - 3) // 2 + 1, (6 + 2 * 1 - 3) // 2 + 1  # torch's Conv2d output size, stride 2
+    assert out.shape == (2, 7, h, w)
+    assert [layer.norm.normalized_shape for layer in stage.layers] == [(7, h, w)] * 3
+    assert [layer.down.conv.stride for layer in stage.layers] == [(2, 2), (1, 1), (1, 1)]
+    assert [layer.drop.p for layer in stage.layers] == [0.3 * k / 4 for k in (1, 2, 3)]
+    net = archdsl.load(str(path)).build()
+    assert net(torch.randn(1, 3, 17, 17)).shape == (1, 6, 5, 5)  # 17 -> 9 -> 5
+
+
+def test_maxvits_stochastic_depth_rates_are_torchvisions():
+    """MaxViT's stages are written `for j in range(n)` with the rate `drop(first + j)` written out: each layer's
+    rate is torchvision's, numpy.linspace(0, 0.2, layers) over all stages (computed here as 0.2 * k / (L - 1))."""
+    small = dict(stem_channels=8, block_channels=[16, 32, 48], block_layers=[2, 1, 3], head_dim=8,
+                 partition_size=3, image_size=48, num_classes=5)  # tests/test_maxvit.py's, a stage more
+    net = archdsl.load(str(ROOT / "specs" / "maxvit.yaml"), **small).build()
+    rates = [m.p for name, m in net.named_modules() if name.endswith("MBconv.stochastic_depth")]
+    assert rates == pytest.approx([0.2 * k / 5 for k in range(6)], rel=1e-12, abs=1e-15)
+
+
+TWO_ARGUMENTS = """
+name: two_arguments
+inputs:
+  x: [N, 4, 9, 9]
+blocks:
+  B(big):
+    layers:
+      conv: "conv2d(8, 3, padding=1) if big else conv2d(16, 5, padding=2)"
+    forward: |
+      conv(x)
+layers:
+  a: B(true)
+  b: B(false)
+forward: |
+  concat([a(x), b(x)], 1)
+"""
+
+
+def test_a_condition_around_each_argument_in_which_two_layers_differ(tmp_path):
+    """Two convs that differ in their out_channels, kernel and padding are one call with a condition around
+    each of these arguments (it was once put around `16, 5` as if that were one argument: another conv)."""
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_ARGUMENTS)
+    spec = archdsl.load(str(path))
+    calls = [ast.unparse(n.value) for n in ast.walk(ast.parse(spec.source)) if isinstance(n, ast.Assign)
+             and ast.unparse(n.targets[0]) == "self.conv"]
+    assert calls == ["nn.Conv2d(in_channels, 8 if big else 16, 3 if big else 5, padding=1 if big else 2)"]
+    net = spec.build()
+    assert repr(net.a.conv) == repr(torch.nn.Conv2d(4, 8, 3, padding=1))
+    assert repr(net.b.conv) == repr(torch.nn.Conv2d(4, 16, 5, padding=2))
+
+
 WINDOWS_BOTH = """
 name: windows_both
 inputs:
@@ -391,11 +495,6 @@ ZOO_SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
 # the catalogue's variants whose blocks differ from the spec's defaults (channel counts, conditions, stages)
 VARIANTS = ["efficientnet_v2_s", "mobilenet_v3_small", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large",
             "resnext50_32x4d", "regnet_y_800mf", "regnet_x_1_6gf", "mnasnet0_75", "deeplabv3_resnet50"]
-# Blocks still written as several classes, one per group of alike instances (classes.py's last resort), with
-# why: MaxViT's layers pass their attention the map's size after a strided MBConv (the size tracer follows
-# sums and divisions by a constant, not `(h - 1) // stride + 1`), and its stages are comprehensions whose
-# layers differ by the loop variable. The number is what the generator writes now; fewer is progress.
-SEPARATE_CLASSES = {"maxvit": 7}
 
 
 def _zoo_cases():
@@ -413,11 +512,10 @@ def test_zoo_source_is_tidy(path, params, stem):
     tree = ast.parse(source)
     classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
     numbered = [c for c in classes if c.rsplit("_", 1)[-1].isdigit()]
-    assert len(numbered) <= SEPARATE_CLASSES.get(stem, 0), numbered
-    if stem not in SEPARATE_CLASSES:
-        used = {m.block.name for root in spec.graph.roots.values() for m in root.walk()
-                if m.kind == "block" and m is not root and m.calls}
-        assert {class_name(b) for b in used} <= set(classes)
+    assert not numbered  # one class per block (classes.py's last resort writes one per group of instances)
+    used = {m.block.name for root in spec.graph.roots.values() for m in root.walk()
+            if m.kind == "block" and m is not root and m.calls}
+    assert {class_name(b) for b in used} <= set(classes)
     out = _Collect()
     assert pyflakes_check(source, "generated.py", Reporter(out, out)) == 0, out.text
     assert not [line for line in source.splitlines() if len(line) > 100]   # pysource.MAX_LINE

@@ -9,16 +9,18 @@ replaced by its expression. Every instance of the block must come out as the sam
 is checked against every instance, so the class is right for all of them. Where instances differ by a
 condition the spec wrote, the class says so: `a if c else b` for a let or a layer chosen by it, a list built
 item by item (`if c: layers.append(...)`) where an item is there in some instances only, `if c:` in forward;
-a list made by a comprehension of alike layers stays a comprehension.
+a list made by a comprehension stays a comprehension, its layers written with the loop's names where they
+differ by them (`2 if j == 0 else 1`, a lambda called with them written out), and around a condition of its
+element where their sizes differ too (`in_channels if j == 0 else oup`).
 
 The attributes of forward's inline ops are written the same way, as the attributes the class keeps
 (`x.reshape(x.shape[0], 2, self.branch, self.h, self.w)`, a list whole where the lowering takes it as one:
 `y.permute(self.order)`).
 
-When the instances cannot share one text, each group of alike instances gets its own class, as a last resort.
-The zoo spec that still needs it (tests/test_codegen.py's SEPARATE_CLASSES): MaxViT, whose layers give their
-attention the map's size after a strided conv (`(h - 1) // stride + 1`, which the size tracer does not find),
-and whose stages are comprehensions of layers that differ by the loop variable.
+Where the instances do not come out as one text, they are tried again with the sizes of elementwise ops taken
+from the operand the block's parameters give (a shortcut `x` has its input's size in some instances only:
+sizes.py's given_first). When they still cannot share one text, each group of alike instances gets its own
+class, as a last resort; no zoo spec needs it (tests/test_codegen.py's test_zoo_source_is_tidy).
 """
 from __future__ import annotations
 
@@ -43,8 +45,8 @@ from .forward import INDENT, ForwardWriter, arg_names
 from .lowerings import lowering
 from .pysource import (Unrenderable, bound_by, docstring, expression, input_size, iteration, literal,
                        names_in, targets_source)
-from .sizes import (Declarations, SizeTracer, block_scope, bound_args, is_int, let_list, own_names,
-                    size_symbol, truth_in)
+from .sizes import (Declarations, SizeTracer, block_scope, bound_args, inlined_calls, is_int, let_list,
+                    own_names, size_symbol, truth_in)
 
 SENTINEL = 790_000_000_001  # sentinels count up from here; no real size is this large
 
@@ -70,6 +72,7 @@ class Context:
     stored: set = field(default_factory=set)     # parameters forward reads as `self.name`
     params: list = field(default_factory=list)   # the block parameters the class uses
     sized: bool = True                           # takes input sizes (a model does not: its sizes are fixed)
+    loop: dict = field(default_factory=dict)     # a comprehension's names, written as names, in its element
 
 
 class ClassWriter:
@@ -83,6 +86,12 @@ class ClassWriter:
     # --- classes
     def block_classes(self, instances: list) -> list[BlockClass]:
         rendered = self._render(instances)
+        if rendered is None:  # a shortcut's size is its input's in some instances only: the layers' then
+            self.tracer.given_first = True
+            try:
+                rendered = self._render(instances)
+            finally:
+                self.tracer.given_first = False
         if rendered is not None:
             return [self._finish(instances, *rendered)]
         groups: dict = {}
@@ -194,13 +203,15 @@ class ClassWriter:
 
     def _comprehension(self, ctx: Context, pairs: list, node, indent: int) -> str | None:
         """`nn.Sequential(*[Layer(d, h) for _ in range(n)])` for a list the spec made by a comprehension of
-        alike layers (an OrderedDict of (key, layer) for a map); None where its layers differ."""
+        alike layers (an OrderedDict of (key, layer) for a map). Layers that differ through the loop's names
+        are written with them (`Layer(d, 2 if j == 0 else 1) for j in range(n)`), and by a condition of the
+        element where their sizes differ too (`in_channels if j == 0 else oup`); None where neither is all."""
         node = _let_of(ctx.block, node)
         if not isinstance(node, (A.ListComp, A.DictComp)) or len(node.fors) != 1 or node.fors[0].conds \
                 or any(c.kind != "seq" or not c.children for _, c in pairs) or len({container_class(c, self.whole) for _, c in pairs}) > 1:
             return None
         comp, first = node.fors[0], pairs[0][0]
-        texts = set()
+        rows = []  # (source, instance, the loop's names) of each element
         for m, c in pairs:
             try:
                 count = len(Evaluator().static(comp.iter, m.static_scope))
@@ -208,22 +219,43 @@ class ClassWriter:
                 return None
             if count != len(c.children):
                 return None
-            texts |= {self._ctor(ctx, m, k, indent + 1) for k in c.children.values()}
-        if len(texts) != 1:
-            return None
+            for k in c.children.values():
+                ctx.loop = self.decls.bound(k) if ctx.sized else {}
+                rows.append((self._ctor(ctx, m, k, indent + 1), m, ctx.loop))
+        ctx.loop = {}
         saved = (dict(ctx.sizes), set(ctx.lets), set(ctx.stored))
         try:
+            element = self._element(ctx, node, rows)
             over = iteration(comp.iter, lambda n: self._init_name(ctx, first, n))
             key = expression(node.key, lambda n: self._init_name(ctx, first, n), bound_by(comp.targets)) \
                 if isinstance(node, A.DictComp) else None
         except Unrenderable:
             ctx.sizes, ctx.lets, ctx.stored = saved
             return None
-        element = texts.pop()
         if key is None:
-            return spread(pairs[0][1], self.whole, f"[{element} for _ in {over}]")
+            loops = bound_by(comp.targets) & _names_read([element])
+            targets = targets_source(comp.targets) if loops else "_"
+            return spread(pairs[0][1], self.whole, f"[{element} for {targets} in {over}]")
         cls = container_class(pairs[0][1], self.whole)
         return f"{cls}(OrderedDict(({key}, {element}) for {targets_source(comp.targets)} in {over}))"
+
+    def _element(self, ctx: Context, node, rows: list) -> str:
+        """A comprehension's element from the sources of its layers (`rows`): theirs where they are one text,
+        else the two texts on either side of a condition the element writes that tells them apart."""
+        texts = list(dict.fromkeys(text for text, _, _ in rows))
+        if len(texts) == 1:
+            return texts[0]
+        for cond in _conds(node.elt if isinstance(node, A.ListComp) else node.value) if len(texts) == 2 else ():
+            truth = [truth_in(m, cond.test, bound) for _, m, bound in rows]
+            sides = [{text for (text, _, _), t in zip(rows, truth) if t is want} for want in (True, False)]
+            if all(len(side) == 1 for side in sides):
+                ctx.loop = rows[0][2]
+                try:
+                    test = expression(cond.test, lambda n: self._init_name(ctx, rows[0][1], n))
+                finally:
+                    ctx.loop = {}
+                return _ternary(sides[0].pop(), test, sides[1].pop())
+        raise Unrenderable("the layers of a comprehension differ")
 
     def _split(self, ctx: Context, pairs: list, test, nodes: tuple, indent: int, nested: bool) -> str:
         """`a if test else b` over the instances where `test` holds and those where it does not (`nodes`: what
@@ -304,10 +336,13 @@ class ClassWriter:
 
     @staticmethod
     def _local(ctx: Context, m: Module) -> set[str]:
-        """The names written as names: a block's own; a model has none (its values are fixed)."""
-        return own_names(m) if ctx.sized else set()
+        """The names written as names: a block's own (and a comprehension's, in its element); a model has none
+        (its values are fixed)."""
+        return own_names(m) | set(ctx.loop) if ctx.sized else set()
 
     def _init_name(self, ctx: Context, m: Module, n: str) -> str:
+        if n in ctx.loop:
+            return n
         size = _input_axis(self.gen.graph, m, n) or _size_let(self.gen.graph, m, n)
         if size is not None and ctx.sized:  # `x.shape[1]`: the constructor's size parameter (`in_channels`)
             return self._symbol_name(ctx, m, size_symbol(*size))
@@ -424,8 +459,12 @@ class ClassWriter:
         return "".join(out) + marked[0][last:]
 
     def _arg_source(self, ctx: Context, m: Module, arg, value, name=None) -> str:
+        """An argument as the spec wrote it (a lambda it calls written out), else its value."""
         name = name or self._init_name
+        arg = inlined_calls(arg, m)
         try:
+            if arg is None:
+                raise Unrenderable("a lambda not written out")
             return expression(arg, lambda n: name(ctx, m, n))
         except Unrenderable:
             return literal(value)
@@ -805,15 +844,41 @@ def _ternary(yes: str, test: str, no: str) -> str:
             a, b = yes[ta[p].start[1]:ta[-q - 1].end[1]], no[tb[p].start[1]:tb[-q - 1].end[1]]
             if _one_argument(a) and _one_argument(b):
                 return f"{yes[:ta[p].start[1]]}{a} if {test} else {b}{yes[ta[-q].start[1]:]}"
-    return f"{yes} if {test} else {no}"
+    return _each_argument(yes, test, no) or f"{yes} if {test} else {no}"
+
+
+def _each_argument(yes: str, test: str, no: str) -> str | None:
+    """`f(a if test else b, c, d if test else e)`: two calls of one callable with the same keywords, with the
+    arguments in which they differ chosen by `test`; None for anything else."""
+    try:
+        x, y = (ast.parse(text, mode="eval").body for text in (yes, no))
+    except SyntaxError:
+        return None
+    if not isinstance(x, ast.Call) or not isinstance(y, ast.Call) or len(x.args) != len(y.args) \
+            or [k.arg for k in x.keywords] != [k.arg for k in y.keywords] or None in [k.arg for k in x.keywords] \
+            or ast.get_source_segment(yes, x.func) != ast.get_source_segment(no, y.func):
+        return None
+    parts = []
+    for a, b, key in [(a, b, None) for a, b in zip(x.args, y.args)] \
+            + [(k.value, j.value, k.arg) for k, j in zip(x.keywords, y.keywords)]:
+        sa, sb = ast.get_source_segment(yes, a), ast.get_source_segment(no, b)
+        if sa != sb:
+            if isinstance(a, ast.Starred) or isinstance(b, ast.Starred) \
+                    or not (_one_argument(sa) and _one_argument(sb)):
+                return None
+            sa = f"{sa} if {test} else {sb}"
+        parts.append(sa if key is None else f"{key}={sa}")
+    return f"{ast.get_source_segment(yes, x.func)}({', '.join(parts)})"
 
 
 def _one_argument(text: str) -> bool:
+    """Whether `text` is one expression that a condition may be put around as it is (`a, b` is two)."""
     try:
         tree = ast.parse(text, mode="eval").body
     except SyntaxError:
         return False
-    return not isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr))
+    return not isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr)) \
+        and not (isinstance(tree, ast.Tuple) and not text.lstrip().startswith("("))
 
 
 def _conds(node):
@@ -830,7 +895,8 @@ def _indent(lines: list[str]) -> list[str]:
 
 
 def sympy_source(expr, name) -> str:
-    """Python source of a size expression: integers, names, +, -, * and floor division."""
+    """Python source of a size expression: integers, names, +, -, * and floor division (by a number or by
+    names: a stride)."""
     return _sympy(expr, name)[0]
 
 
@@ -860,6 +926,8 @@ def _sympy(expr, name) -> tuple[str, int]:
         num, den = expr.args[0].as_numer_denom()
         if den.is_Integer:
             return f"{_wrap(num, name, 2)} // {int(den)}", 2
+        if den.is_positive:  # a stride: `(h - 1) // stride`
+            return f"{_wrap(num, name, 2)} // {_wrap(den, name, 3)}", 2
     raise Unrenderable(str(expr))
 
 

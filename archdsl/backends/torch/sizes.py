@@ -44,10 +44,12 @@ class Declarations:
     A layer is followed through what its declaration names: the branch of `x if c else y` its instance took,
     the items of a list that are there (`x if c` items that are not leave it), a let of its block
     (`depthwise`), and a lambda's body with the call's arguments in place of its parameters. A call is matched
-    only to the op or block it names, so an argument is never bound to a parameter of another callable."""
+    only to the op or block it names, so an argument is never bound to a parameter of another callable. A
+    layer made by a comprehension's element has the loop's names bound as they were for it (`j`: 0, 1 ...)."""
 
     def __init__(self, graph: Graph):
         self.call: dict[int, tuple[A.Call, Module]] = {}  # id(module) -> (call, the instance it is declared in)
+        self.loop: dict[int, dict] = {}  # id(module) -> the comprehension's names bound for it
         self.forward: dict[int, dict] = {}  # id(block) -> its forward's calls (_forward_calls)
         for root in graph.roots.values():
             for m in root.walk():
@@ -67,8 +69,14 @@ class Declarations:
                     self._match(grandchild, item, owner)
         elif isinstance(node, (A.ListComp, A.DictComp)) and child.kind == "seq" and len(node.fors) == 1 \
                 and all(_lookup(owner, n) is None for n in names_in_bindings(node)):
-            for grandchild in child.children.values():  # each made by the element: its loop names stay unknown
+            bindings = element_bindings(node, owner.static_scope)
+            if bindings is not None and len(bindings) != len(child.children):
+                bindings = None
+            for k, grandchild in enumerate(child.children.values()):  # each made by the element
                 self._match(grandchild, node.elt if isinstance(node, A.ListComp) else node.value, owner)
+                if bindings is not None:
+                    for m in _declared_with(grandchild):
+                        self.loop[id(m)] = bindings[k]
         elif isinstance(node, A.DictExpr) and child.kind == "seq":  # a map of named layers, by its literal keys
             for key, item in zip(node.keys, node.values):
                 if isinstance(key, A.Const) and key.value in child.children:
@@ -76,6 +84,10 @@ class Declarations:
 
     def of(self, module: Module) -> tuple[A.Call, Module] | None:
         return self.call.get(id(module))
+
+    def bound(self, module: Module) -> dict:
+        """The names of the comprehension that made `module` (or the layer list holding it), by value."""
+        return self.loop.get(id(module), {})
 
     def inline(self, node, module: Module) -> dict | None:
         """The argument ASTs by attribute name of the inline op `node` of `module`'s forward, as the spec wrote
@@ -91,6 +103,14 @@ class Declarations:
             return None
         return bound_args(dataclasses.replace(call, args=call.args[tensors:]), [p.name for p in node.op.params],
                           module)
+
+
+def _declared_with(module: Module):
+    """`module` and, for a layer list, the layers in it: those its declaration makes (not a block's own)."""
+    yield module
+    if module.kind == "seq":
+        for child in module.children.values():
+            yield from _declared_with(child)
 
 
 def _forward_calls(program) -> dict:
@@ -137,6 +157,24 @@ def resolve(node, owner: Module, depth: int = 0):
     return node
 
 
+def element_bindings(node, scope: Scope) -> list[dict] | None:
+    """The names a one-loop comprehension binds for each element it makes (its `if`s applied), in order; None
+    where the loop cannot be run again here."""
+    comp, ev = node.fors[0], Evaluator()
+    if len(node.fors) != 1:
+        return None
+    out = []
+    try:
+        for item in ev.static(comp.iter, scope):
+            names: dict = {}
+            ev.bind_targets(comp.targets if len(comp.targets) > 1 else comp.targets[0], item, names, comp.span)
+            if all(ev.truth(c, scope.child(names)) for c in comp.conds):
+                out.append(names)
+    except (ArchDSLError, TypeError, ValueError):
+        return None
+    return out
+
+
 def present_items(node: A.ListExpr, owner: Module) -> list | None:
     """The items of a layer list that make layers in `owner` (`x if c` with c false makes none), resolved;
     None when a `*` spreads items or a condition is not known."""
@@ -154,10 +192,11 @@ def present_items(node: A.ListExpr, owner: Module) -> list | None:
     return out
 
 
-def truth_in(m: Module, test):
-    """The value of a condition in the instance `m`, as a bool; None when it has none there."""
+def truth_in(m: Module, test, bound: dict | None = None):
+    """The value of a condition in the instance `m` (with a comprehension's names `bound`), as a bool; None
+    when it has none there."""
     try:
-        return bool(Evaluator().static(test, m.static_scope))
+        return bool(Evaluator().static(test, m.static_scope.child(bound) if bound else m.static_scope))
     except (ArchDSLError, TypeError, ValueError):
         return None
 
@@ -179,9 +218,40 @@ def _names_callee(call: A.Call, child: Module, owner: Module) -> bool:
     return isinstance(fn, BlockFn) and fn.block is child.block
 
 
-def _inlined(fn: Function, call: A.Call, owner: Module):
-    """The lambda's body with the call's arguments (and its defaults) in place of its parameters, if every other
-    name in it, and in the defaults used, means in `owner` what it means where the lambda is written."""
+def inlined_calls(node, owner: Module, depth: int = 0):
+    """`node` with each call of a lambda written as the lambda's body, the call's arguments in place of its
+    parameters and what the body computes without them as its value (`drop(first + j)` with `drop: lambda k:
+    p * k / max(total - 1, 1)`: `0.2 * (first + j) / 11`); None where a lambda cannot be (see _inlined)."""
+    if depth > 32:  # lambdas calling lambdas: far more than any spec writes
+        return None
+    if isinstance(node, A.Call) and isinstance(node.func, A.Name):
+        fn = _lookup(owner, node.func.id)
+        if isinstance(fn, Function):
+            body = _inlined(fn, node, owner, _folded(fn.node.body, {n for n, _ in fn.node.params}, fn.scope))
+            return None if body is None else inlined_calls(body, owner, depth + 1)
+    return _rebuilt(node, lambda n: inlined_calls(n, owner, depth + 1))
+
+
+def _folded(node, params: set, scope: Scope):
+    """`node` with each part that reads none of `params` written as its value, where that is a number or a
+    bool (not negative: `-1` would bind to what is around it as a literal does not)."""
+    from .pysource import names_in
+
+    if not isinstance(node, (A.Const, A.Lambda)) and not names_in(node) & params:
+        try:
+            value = Evaluator().static(node, scope)
+        except (ArchDSLError, TypeError, ValueError, ZeroDivisionError):
+            value = None
+        if isinstance(value, (int, float)) and value >= 0:
+            return A.Const(span=node.span, value=value)
+    return _rebuilt(node, lambda n: _folded(n, params, scope))
+
+
+def _inlined(fn: Function, call: A.Call, owner: Module, body=None):
+    """The lambda's body (or `body`, an expression of its parameters) with the call's arguments (and its
+    defaults) in place of its parameters, if every other name in it, and in the defaults used, means in `owner`
+    what it means where the lambda is written."""
+    body = fn.node.body if body is None else body
     params = [n for n, _ in fn.node.params]
     if any(isinstance(a, A.Star) for a in call.args) or len(call.args) > len(params):
         return None
@@ -196,10 +266,10 @@ def _inlined(fn: Function, call: A.Call, owner: Module):
     env.update({n: d for n, d in fn.node.params if n not in env})
     from .pysource import names_in
 
-    outer = (names_in(fn.node.body) - set(params)).union(*(names_in(d) for d in defaults))
+    outer = (names_in(body) - set(params)).union(*(names_in(d) for d in defaults))
     if any(not _same_binding(_lookup(owner, n), _scope_lookup(fn.scope, n)) for n in outer):
         return None
-    return _substituted(fn.node.body, env)
+    return _substituted(body, env)
 
 
 def _scope_lookup(scope, name: str):
@@ -225,15 +295,20 @@ def _substituted(node, env: dict):
         return env.get(node.id, node)
     if isinstance(node, (A.ListComp, A.DictComp, A.Lambda)) and names_in_bindings(node) & set(env):
         return None
+    return _rebuilt(node, lambda n: _substituted(n, env))
+
+
+def _rebuilt(node, f):
+    """`node` with each node in it replaced by `f` of it; None where `f` gives None for one."""
     changes = {}
     for key, value in vars(node).items():
         if isinstance(value, A.Node):
-            new = _substituted(value, env)
+            new = f(value)
             if new is None:
                 return None
             changes[key] = new
         elif isinstance(value, tuple):
-            items = [_substituted_item(v, env) for v in value]
+            items = [_rebuilt_item(v, f) for v in value]
             if any(i is _FAIL for i in items):
                 return None
             changes[key] = tuple(items)
@@ -243,12 +318,12 @@ def _substituted(node, env: dict):
 _FAIL = object()
 
 
-def _substituted_item(item, env: dict):
+def _rebuilt_item(item, f):
     if isinstance(item, A.Node):
-        new = _substituted(item, env)
+        new = f(item)
         return _FAIL if new is None else new
     if isinstance(item, tuple):  # a keyword argument: (name, Node, Span)
-        out = tuple(_substituted_item(v, env) for v in item)
+        out = tuple(_rebuilt_item(v, f) for v in item)
         return _FAIL if any(v is _FAIL for v in out) else out
     return item
 
@@ -345,12 +420,13 @@ class Symbolic:
             scope = scope.child({lname: value}, "let")
         self.scope = scope.child(sizes, "input sizes")
 
-    def value(self, node):
-        """An argument's value in terms of the symbols: an int or a sympy expression, else None."""
+    def value(self, node, bound: dict | None = None):
+        """An argument's value in terms of the symbols (and the comprehension's names `bound`): an int or a
+        sympy expression, else None."""
         if not self.ok:
             return None
         try:
-            v = Evaluator().static(node, self.scope)
+            v = Evaluator().static(node, self.scope.child(bound) if bound else self.scope)
         except (ArchDSLError, TypeError, ValueError, ZeroDivisionError, AttributeError):
             return None
         if is_int(v) or (isinstance(v, sympy.Expr) and _UNKNOWN_SYMBOL not in v.free_symbols):
@@ -388,6 +464,9 @@ class SizeTracer:
         # (id(block instance), size expression) -> the argument its block wrote for it (`4 * dim`), which the
         # generated code then writes as the spec did
         self.spelled: dict = {}
+        # an elementwise op's dim from the first operand it is found in (the shortcut `x` of `x + f(x)`), or
+        # from one that the block's parameters give (`oup`: see _preferred)
+        self.given_first = False
 
     def sym(self, module: Module) -> Symbolic:
         if id(module) not in self.symbolic:
@@ -401,7 +480,7 @@ class SizeTracer:
         if len(positions) > 1:
             named = [j for j in positions if module.block.inputs[j][0] == name]
             return size_symbol(named[0], axis) if named else None
-        key = (id(module), t, axis)
+        key = (id(module), t, axis, self.given_first)
         if key not in self.memo:
             self.memo[key] = None  # no cycles
             self.memo[key] = self._trace(module, t, axis)
@@ -447,7 +526,7 @@ class SizeTracer:
                 j, ax = (int(x) for x in name.removeprefix("input").split("@"))
                 subs[s] = self.trace(module, inner.inputs[j], ax)
             elif args is not None and name in args:
-                subs[s] = self.sym(module).value(args[name])
+                subs[s] = self.sym(module).value(args[name], self.decls.bound(inner))
             else:
                 subs[s] = inner.args.get(name) if is_int(inner.args.get(name)) else None
             if subs[s] is None:
@@ -455,6 +534,10 @@ class SizeTracer:
         return sympy.sympify(expr).xreplace(subs)
 
     def _through_op(self, module: Module, t: Tensor, node: dict, axis: int):
+        expr = self._affine(module, t, node, axis)
+        return expr if expr is not None else self._windowed(module, t, node, axis)
+
+    def _affine(self, module: Module, t: Tensor, node: dict, axis: int):
         """The output dim as a sum of input dims and attributes plus a constant, found by moving each."""
         op, attrs = node.op, node.attrs
         ins = input_shapes(self.graph, node)
@@ -474,7 +557,7 @@ class SizeTracer:
                 return None
             if slope:  # 1, or 1 / k where the op divides the dim (chunk)
                 j, k = group[0]
-                term = self.trace(module, tensors[j], k)
+                term = _preferred([self.trace(module, tensors[j], k) for j, k in group], self.given_first)
                 if term is None:
                     return None
                 parts = int(1 / slope)
@@ -495,6 +578,78 @@ class SizeTracer:
                 return self._attr(module, node, name, out[ax], i)
         return total + rest
 
+    def _windowed(self, module: Module, t: Tensor, node: dict, axis: int):
+        """The output dim as `(n) // d + e`, a conv's or a pool's window count: n a sum of input dims and
+        attributes times integers plus a constant, d an attribute (the stride). d is the attribute that, set
+        to 1, leaves the op affine in the input dims and, set to 2 or 3, divides it by that; e is the output
+        for a d larger than n."""
+        op, attrs = node.op, node.attrs
+        ins = input_shapes(self.graph, node)
+        flat = ins[0] if op.inputs is None else ins
+        tensors = node.inputs[0] if op.inputs is None else node.inputs
+        out = _output(op, attrs, flat, t.index)
+        if not out or not is_int(out[axis % len(out)]):
+            return None
+        ax = axis % len(out)
+        dims = [(j, k) for j, s in enumerate(flat) if isinstance(s, tuple) for k, d in enumerate(s) if is_int(d)]
+        slots = list(_int_slots(attrs))
+
+        def dim(a, shapes=flat):
+            got = _output(op, a, shapes, t.index)
+            return got[ax] if got is not None and len(got) == len(out) and is_int(got[ax]) else None
+
+        for divisor in slots:
+            v = _slot(attrs, divisor)
+            at = {w: _with_slot(attrs, divisor, w) for w in (1, 2, 3, _FAR)}
+            got = {w: dim(a) for w, a in at.items()}
+            if None in got.values() or got[2] == got[1]:
+                continue
+            e = got[_FAR]
+            n = got[1] - e
+            if not 0 <= n < _FAR or any(n // w + e != got[w] for w in (1, 2, 3)) or n // v + e != out[ax]:
+                continue
+            # the numerator's terms: each input dim and attribute moved with the divisor at 1
+            terms = {}
+            for d in dims:
+                moved = dim(at[1], _moved(flat, [d], STEP))
+                real = dim(attrs, _moved(flat, [d], STEP * v))  # the real divisor divides the move by v
+                if moved is None or real is None:
+                    continue  # the rule refuses the moved dim (the groups no longer divide it): not passed
+                if (moved - got[1]) % STEP or real - out[ax] != moved - got[1]:
+                    break
+                if moved != got[1]:
+                    terms[d] = (moved - got[1]) // STEP
+            else:
+                if not terms:
+                    continue
+                return self._window(module, node, tensors, flat, at[1], slots, divisor, terms, n, e, dim)
+        return None
+
+    def _window(self, module, node, tensors, flat, affine, slots, divisor, terms, n, e, dim):
+        """`(n) // d + e` over the block's symbols (see _windowed); None where an input dim is not traced."""
+        numerator = n
+        for (j, k), slope in terms.items():
+            term = self.trace(module, tensors[j], k)
+            if term is None:
+                return None
+            numerator += slope * (term - flat[j][k])
+        base = dim(affine)
+        for slot in slots:
+            if slot == divisor:
+                continue
+            value = _slot(affine, slot)
+            moved = dim(_with_slot(affine, slot, value + STEP))
+            if moved is None or (moved - base) % STEP:
+                continue  # refused: a constant of the numerator
+            slope = (moved - base) // STEP
+            if slope:
+                term = self._attr(module, node, slot[0], value, slot[1])
+                if term is None:
+                    return None
+                numerator += slope * (term - value)
+        d = self._attr(module, node, divisor[0], _slot(node.attrs, divisor), divisor[1])
+        return None if d is None else sympy.floor(sympy.sympify(numerator) / d) + e
+
     def _attr(self, module: Module, node: dict, name: str, value: int, element: int | None = None):
         """The attribute `name` (its item `element`) of the op `node` as its block wrote it, over the block's
         symbols; `value` where the spec's expression is not known."""
@@ -511,10 +666,44 @@ class SizeTracer:
             arg = items[element] if items is not None and element < len(items) else None
         if arg is None:
             return value
-        expr = self.sym(module).value(arg)
-        if owner is module and isinstance(expr, sympy.Expr):
-            self.spelled.setdefault((id(module), expr), arg)
+        from .pysource import names_in
+
+        bound = self.decls.bound(layer) if node.module else {}
+        expr = self.sym(module).value(arg, bound)
+        if owner is module and isinstance(expr, sympy.Expr) and not names_in(arg) & set(bound):
+            self.spelled.setdefault((id(module), expr), arg)  # not where it holds for one loop element only
         return expr
+
+
+def _preferred(exprs: list, given_first: bool):
+    """The dim of an elementwise op's output from one of its operands (all equal): the first found, or with
+    `given_first` one that the block's parameters give (`oup`, the stride's) before an input's size, which
+    the operands share in some instances only (the shortcut `x` where the shape is kept)."""
+    found = [e for e in exprs if e is not None]
+    given = [e for e in found if any("@" not in s.name for s in sympy.sympify(e).free_symbols)]
+    return ((given if given_first else []) or found or [None])[0]
+
+
+_FAR = 10 ** 15  # a stride larger than any window count's numerator
+
+
+def _int_slots(attrs):
+    """(attribute, None) of each int attribute and (attribute, i) of each int item of a tuple attribute."""
+    for name, value in attrs.items():
+        if is_int(value):
+            yield name, None
+        elif isinstance(value, tuple):
+            yield from ((name, i) for i, v in enumerate(value) if is_int(v))
+
+
+def _slot(attrs, slot):
+    name, i = slot
+    return attrs[name] if i is None else attrs[name][i]
+
+
+def _with_slot(attrs, slot, value):
+    name, i = slot
+    return {**attrs, name: value if i is None else attrs[name][:i] + (value,) + attrs[name][i + 1:]}
 
 
 def _output(op, attrs, ins, index: int):
