@@ -25,7 +25,8 @@ its result. That is a pure function of what `_CachingBuilder._trace_key` compare
 that is equal and the nodes' ids are free as then, its nodes copied with fresh shapes and rewired to the
 new input tensors. Entry points (models, methods), instances made in comprehensions, blocks that read their
 input sizes (made at their first call from the graph's shapes so far), and calls whose forwards make loops
-or record `for` statements are traced afresh each time. The ops are the registry's, fixed in a process.
+(scans, decodes) are traced afresh each time; a call whose programs record `for` statements over layers is
+replayed onto the same input tensors only. The ops are the registry's, fixed in a process.
 
 The passes run afresh, except that a node unchanged since the previous check keeps its shapes and MACs from
 then (passes/carry.py; the BlockCache holds the document's Carry).
@@ -383,6 +384,8 @@ class _CachingBuilder(Builder):
                 return None
             taken.add(node.id)
         tensors = {old: new for old, new in zip(flat_tensors(trace.args), flat_tensors(args)) if old != new}
+        if tensors and trace.loops:  # a `for` statement's record holds tensors throughout: replayed as it is only
+            return None
 
         def rewired(value):
             kind = type(value)
@@ -482,7 +485,8 @@ class _Trace:
     """One call of a block instance as elaboration made it: what it read (`key`, see
     _CachingBuilder._trace_key) and what it made, for a later check to replay."""
 
-    def __init__(self, key: tuple, args: list, nodes: list, calls: list, firsts: list, result, build: int):
+    def __init__(self, key: tuple, args: list, nodes: list, calls: list, firsts: list, result, build: int,
+                 loops: bool):
         self.key = key
         self.args = args      # its input tensors
         self.nodes = nodes    # (Node, the base of its id or None: a layer's path, its input tensors), in order
@@ -490,11 +494,13 @@ class _Trace:
         self.firsts = firsts  # (walk index, program, inputs, output) of each block instance first called in it
         self.result = result
         self.used = build
+        self.loops = loops    # whether a program records `for` statements (replayed only onto the same inputs)
 
 
 def _record(key: tuple, args: list, walk: list, before: list, made: list, result, graph, build: int):
     """The trace of a call that made the op nodes `made` (id, base); None where it cannot be replayed: its
-    forwards record loops, or it reads a tensor that is neither its input nor its own."""
+    forwards record loops other than `for` over layers, or it reads a tensor that is neither its input nor its
+    own."""
     ids = {nid for nid, _ in made}
     outside = set(flat_tensors(args))
     nodes = [(graph.node(nid), base, list(flat_tensors(graph.node(nid).inputs))) for nid, base in made]
@@ -506,9 +512,10 @@ def _record(key: tuple, args: list, walk: list, before: list, made: list, result
                                                                   *(s.result for s in program)))]
     if any(t.node not in ids and t not in outside for t in flat_tensors(read)):
         return None
-    if any(st.kind not in ("module", "op") for _, program, _, _ in firsts for st in program):
+    kinds = {st.kind for _, program, _, _ in firsts for st in program}
+    if not kinds <= {"module", "op", "for"}:
         return None
-    return _Trace(key, list(args), nodes, calls, firsts, result, build)
+    return _Trace(key, list(args), nodes, calls, firsts, result, build, "for" in kinds)
 
 
 def _pattern(args: list):

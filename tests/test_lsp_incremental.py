@@ -287,6 +287,72 @@ def test_a_replayed_call_is_rewired_to_its_new_inputs(statements):
     assert outcome(after) == outcome(scratch(text))
 
 
+TWIN = """\
+name: twin
+params:
+  width: 8
+  rate: 0.1
+  depth: 2
+inputs:
+  a: [N, 8, 16, 16]
+  b: [N, 8, 16, 16]
+blocks:
+  Enc(planes):
+    layers:
+      conv: conv2d(planes, 3, padding=1)
+      scale: parameter([1, planes, 1, 1])
+      blocks: "[conv2d(planes, 3, padding=1) for _ in range(depth)]"
+    forward: |
+      y = x >> conv >> relu
+      for layer in blocks:
+        y = y + layer(y)
+      y = y * scale
+      dropout(y, p=rate)
+  Pair(planes):
+    layers:
+      enc: Enc(planes)
+    forward: |
+      e = enc(x)
+      f = enc(e)
+      e + f
+layers:
+  left: Pair(width)
+  shared: Enc(width)
+methods:
+  one:
+    inputs:
+      a: [N, 8, 16, 16]
+    forward: |
+      a >> left >> shared
+forward: |
+  p = shared(a)
+  q = shared(b)
+  r = left(p + q)
+  (r, shared(r))
+"""
+
+
+def test_instances_called_several_times_with_loops_parameters_and_methods_replay_exactly(statements):
+    """Shared instances (each call its own trace: `@k` ids), `for` over layers (a first call's program records
+    it: replayed onto the same inputs only), a `parameter` layer, a method calling the model's layers again, a
+    forward reading a top-level parameter: after each edit, what a check from scratch shows."""
+    cache = BlockCache()
+    check(TWIN, cache)
+    text = TWIN
+    for old, new, traced, replayed in [
+            ("e + f", "e - f", {"Pair": 2}, {"Enc": 8}),  # left's two calls (forward, method); its enc's inside
+            ("rate: 0.1", "rate: 0.2", {"Pair": 2, "Enc": 8}, {}),  # every Enc's forward reads `rate`
+            ("p = shared(a)", "p = shared(b)", {"Enc": 1}, {"Enc": 3, "Pair": 2}),  # the first call, on another
+            ("  r = left(p + q)", "  r = left(p * q)", {"Pair": 1, "Enc": 1}, {"Enc": 5, "Pair": 1}),  # input
+            ("depth: 2", "depth: 3", {"Pair": 2, "Enc": 8}, {})]:
+        statements.clear()
+        text = edited(text, old, new)
+        after = check(text, cache)
+        assert (dict(cache.traced), dict(cache.replayed)) == (traced, replayed), old
+        assert set(statements) == {"twin", "one", *traced}
+        assert outcome(after) == outcome(scratch(text))
+
+
 def test_a_zoo_spec_edited_at_its_head_traces_only_the_models_forward(statements):
     text = ZOO_TEXT["resnet"].decode()
     cache = BlockCache()
