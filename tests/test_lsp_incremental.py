@@ -1,6 +1,7 @@
 """Incremental checking (archdsl/incremental.py, archdsl/passes/carry.py): an edit re-evaluates only the block
-instances it can change, the passes evaluate the rules of only the nodes it can change, and what the server
-shows after any sequence of edits equals a check from scratch."""
+instances it can change and traces again only the calls of them it can change, the passes evaluate the rules of
+only the nodes it can change, and what the server shows after any sequence of edits equals a check from
+scratch."""
 from __future__ import annotations
 
 import re
