@@ -109,8 +109,9 @@ class Exact:
     def __eq__(self, other) -> bool:
         return type(other) is Exact and _same(self.value, other.value)
 
-    def __hash__(self) -> int:
-        return hash(type(self.value))  # `==` decides
+    def __hash__(self) -> int:  # a declaration's or signature's block name; `==` decides
+        first = self.value[0] if type(self.value) is tuple and self.value else None
+        return hash(first) if type(first) is str else 0
 
 
 def _same(a, b) -> bool:
