@@ -62,7 +62,9 @@ class WindowAttention(nn.Module):
         ph, pw = x.shape[1], x.shape[2]
         # no shift along an axis that one window covers
         shift = (sh if ph > wh else 0, sw if pw > ww else 0)
-        x = torch.roll(x, (-shift[0], -shift[1]), dims=(1, 2))
+        shifted = shift[0] or shift[1]
+        if shifted:  # a roll by 0 would still copy the map
+            x = torch.roll(x, (-shift[0], -shift[1]), dims=(1, 2))
         windows = x.view(n, ph // wh, wh, pw // ww, ww, c).transpose(2, 3)
         windows = windows.reshape(n, -1, wh * ww, c)
         # each [N, windows, heads, Wh Ww, C / heads]
@@ -70,13 +72,15 @@ class WindowAttention(nn.Module):
         q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)
         q, k = self.scaled(q, k)
         scores = q @ k.transpose(-2, -1) + self.position_bias()
-        if shift[0] or shift[1]:
+        if shifted:
             scores = scores + shift_mask((ph, pw), self.window_size, shift, scores.dtype, x.device)
         weights = F.dropout(scores.softmax(-1), self.attention_dropout, self.training)
         y = (weights @ v).transpose(2, 3).flatten(-2)
         y = F.dropout(self.proj(y), self.dropout, self.training)
         y = y.view(n, ph // wh, pw // ww, wh, ww, c).transpose(2, 3).reshape(n, ph, pw, c)
-        return torch.roll(y, shift, dims=(1, 2))[:, :h, :w]
+        if shifted:
+            y = torch.roll(y, shift, dims=(1, 2))
+        return y[:, :h, :w]
 '''
 
 V1 = '''
