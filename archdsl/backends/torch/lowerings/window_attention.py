@@ -53,7 +53,8 @@ class WindowAttention(nn.Module):
         """The per-head bias of each pair of a window's positions, from a table of offsets:
         [heads, L, L]."""
         area = self.window_size[0] * self.window_size[1]
-        return table[self.relative_position_index].view(area, area, -1).permute(2, 0, 1)
+        bias = table[self.relative_position_index].view(area, area, -1)
+        return bias.permute(2, 0, 1).contiguous()  # added to every window's scores
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, h, w, c = x.shape
