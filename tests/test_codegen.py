@@ -546,19 +546,91 @@ IN_PLACE_AFTER = {
 }
 
 
+# torch's out-of-place function of each activation that the lowerings write in place too (their attributes:
+# negative_slope 0.2, alpha 0.5), the reference the in-place layer and call are compared with
+_F = torch.nn.functional
+OUT_OF_PLACE = {"relu": torch.relu, "relu6": _F.relu6, "hardswish": _F.hardswish, "hardsigmoid": _F.hardsigmoid,
+                "silu": _F.silu, "mish": _F.mish, "leaky_relu": lambda x: _F.leaky_relu(x, 0.2),
+                "elu": lambda x: _F.elu(x, 0.5)}
+ACTIVATION_ATTRS = {"leaky_relu": {"negative_slope": 0.2}, "elu": {"alpha": 0.5}}
+
+
+def _in_place(name: str, shape: tuple) -> list:
+    """The activation `name` as the generated code writes it where its input is dead: its layer (from
+    inplace_init) and its inline call (from inplace)."""
+    from archdsl.backends.torch.lowerings import lowering
+    from archdsl.errors import Span
+    from archdsl.ops import REGISTRY, bind
+
+    op, at = REGISTRY.get(name), Span("t", 1, 1)
+    attrs = bind(op, [], {k: (v, at) for k, v in ACTIVATION_ATTRS.get(name, {}).items()}, at)
+    scope = {"torch": torch, "nn": torch.nn, "F": _F}
+    low = lowering(op)
+    layer = eval(low.inplace_init(attrs, [shape]), scope)
+    call = eval(f"lambda x: {low.inplace(attrs, [shape], ['x'])}", scope)
+    assert layer.inplace
+    return [layer, call]
+
+
+@pytest.mark.parametrize("act", sorted(OUT_OF_PLACE))
 @pytest.mark.parametrize("op", sorted(IN_PLACE_AFTER))
-def test_an_in_place_relu_after_these_ops_keeps_the_gradient(op):
+def test_an_in_place_activation_after_these_ops_keeps_the_gradient(op, act):
     from archdsl.backends.torch.forward import _BACKWARD_WITHOUT_OUTPUT
+    from archdsl.backends.torch.lowerings.table import LOWERINGS
 
     assert set(IN_PLACE_AFTER) == _BACKWARD_WITHOUT_OUTPUT
+    assert set(OUT_OF_PLACE) == {n for n, low in LOWERINGS.items() if low.inplace_init or low.inplace}
     f, shape = IN_PLACE_AFTER[op]
     torch.manual_seed(0)
     x = torch.randn(shape)
     grads = []
-    for relu in (torch.relu, torch.relu_):
+    for activation in [OUT_OF_PLACE[act]] + _in_place(act, shape):
         xi = x.clone().requires_grad_()
-        grads.append(torch.autograd.grad(relu(f(xi)).pow(2).sum(), xi)[0])
-    torch.testing.assert_close(grads[0], grads[1])
+        grads.append(torch.autograd.grad(activation(f(xi)).pow(2).sum(), xi)[0])
+    torch.testing.assert_close(grads[1], grads[0])
+    torch.testing.assert_close(grads[2], grads[0])
+
+
+IN_PLACE_LAYERS = """
+name: in_place_layers
+inputs: {x: [N, 3, 8, 8]}
+blocks:
+  B():
+    layers:
+      act: relu6
+      body: "[conv2d(3, 3, padding=1), batchnorm2d(), hardswish]"
+      norm: batchnorm2d()
+      skip: silu
+    forward: |
+      y = norm(body(act(x)))
+      skip(y) + y
+layers:
+  conv: conv2d(3, 1)
+  b: B()
+forward: |
+  y = conv(x)
+  b(y) * y
+"""
+
+
+def test_activation_layers_overwrite_only_dead_values(tmp_path):
+    """A layer list's activation after its norm overwrites it, as torchvision's conv-norm-activation does; not
+    one whose input another forward made (the caller reads it again here) nor one whose input is read again.
+    The gradients are those of the same model with every activation out of place."""
+    path = tmp_path / "in_place.yaml"
+    path.write_text(IN_PLACE_LAYERS)
+    net = archdsl.load(str(path)).build()
+    assert [net.b.act.inplace, net.b.body[2].inplace, net.b.skip.inplace] == [False, True, False]
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 8)
+    grads = []
+    for inplace in (True, False):
+        net.b.body[2].inplace = inplace
+        net.zero_grad()
+        net(x).square().sum().backward()
+        grads.append([p.grad.clone() for p in net.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
 
 
 LOOPED = """

@@ -41,7 +41,7 @@ from ...ops.registry import Attrs
 from ...syntax import ast as A
 from ...syntax.spec import REQUIRED
 from .containers import called_whole, container_class, container_source, named, spread
-from .forward import INDENT, ForwardWriter, arg_names
+from .forward import INDENT, ForwardWriter, arg_names, overwrites_input
 from .lowerings import lowering
 from .pysource import (Unrenderable, bound_by, docstring, expression, input_size, iteration, literal,
                        names_in, targets_source)
@@ -387,7 +387,10 @@ class ClassWriter:
         names = self._arg_names(m).get(node.call_span, [])
         sizes = [[(t, k, d, names[j] if j < len(names) else None) if is_int(d) else None for k, d in enumerate(s)]
                  if isinstance(s, tuple) else None for j, (t, s) in enumerate(zip(tensors, ins))]
-        return self._written(ctx, m, op, child.attrs, given, lowering(op).init, ins, sizes, self._init_name)
+        init = lowering(op).inplace_init
+        if init is None or not overwrites_input(self.gen.graph, child):
+            init = lowering(op).init
+        return self._written(ctx, m, op, child.attrs, given, init, ins, sizes, self._init_name)
 
     def _inline(self, ctx: Context, m: Module, node, write, args: list) -> str:
         """An inline op of forward with its attributes written as the spec's expressions (`self.branch`), read

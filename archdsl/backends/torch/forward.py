@@ -463,6 +463,26 @@ _BACKWARD_WITHOUT_OUTPUT = frozenset({"conv1d", "conv2d", "conv3d", "conv_transp
                                       "matmul", "bmm", "add", "sub", "mul", "concat"})
 
 
+def overwrites_input(graph, layer) -> bool:
+    """Whether the activation layer `layer` may overwrite its input (`nn.ReLU(inplace=True)`, as torchvision's
+    conv-norm-activation layers do): at each call, a value that an op of its block's forward whose gradient
+    does not need its output made (the conv and the norm before it in a layer list), and that nothing else
+    reads."""
+    for call in layer.calls:
+        node = graph.node(call)
+        t = node.inputs[0] if node.inputs else None
+        if not isinstance(t, Tensor) or list(graph.g.successors(t.node)) != [call] or _returned(graph, t):
+            return False
+        made = graph.node(t.node)
+        if made.kind != "op" or made.scope != node.scope or made.op.name not in _BACKWARD_WITHOUT_OUTPUT:
+            return False
+    return bool(layer.calls)
+
+
+def _returned(graph, t) -> bool:
+    return any(t in _tensors(out) for out in graph.outputs.values())
+
+
 def _reads_well(expr: str) -> bool:
     """Short enough for one line, or a sum (which is written one term per line)."""
     if len(INDENT) + len(expr) + 24 <= MAX_LINE:

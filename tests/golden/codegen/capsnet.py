@@ -54,9 +54,9 @@ class Capsnet(nn.Module):
         self.routing = Routing()  # line 42
         self.reconstruct = nn.Sequential(  # line 43
             nn.Linear(160, 512),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Linear(512, 1024),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Linear(1024, 784),
             nn.Sigmoid(),
         )

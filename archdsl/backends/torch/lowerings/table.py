@@ -5,6 +5,7 @@ A lowering's callables take `a` (the bound attributes, attribute access) and `in
   call(a, ins, args) -> "torch.relu(x)"           functional source for inline use in `forward`
   layer_call(a, ins, module, args) -> source      how a layer built by `init` is called; None: module(*args)
   inplace(a, ins, args) -> "torch.relu_(x)"       the call overwriting its input, used where that input is dead
+  inplace_init(a, ins) -> "nn.ReLU(inplace=True)" the layer overwriting its input, where it is dead at every call
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Lowering:
     call: Callable[[Attrs, list, list], str] | None = None
     layer_call: Callable[[Attrs, list, str, list], str] | None = None
     inplace: Callable[[Attrs, list, list], str] | None = None
+    inplace_init: Callable[[Attrs, list], str] | None = None
     # Python source (torch, nn and F only) of helper classes/functions that `init` or `call` refer to; the
     # generated file holds it once, before the model classes. Its top-level names are reserved there.
     support: str = ""
