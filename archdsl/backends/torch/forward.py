@@ -480,7 +480,9 @@ def overwrites_input(graph, layer) -> bool:
 
 
 def _returned(graph, t) -> bool:
-    return any(t in _tensors(out) for out in graph.outputs.values())
+    """Whether a model, one of its methods or an objective returns `t`."""
+    views = [v for root in graph.roots.values() for v in root.methods.values()] + list(graph.objectives.values())
+    return any(t in _tensors(out) for out in [*graph.outputs.values(), *(v.output for v in views)])
 
 
 def _reads_well(expr: str) -> bool:
