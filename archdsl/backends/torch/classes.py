@@ -221,8 +221,10 @@ class ClassWriter:
                 return None
             for k in c.children.values():
                 ctx.loop = self.decls.bound(k) if ctx.sized else {}
-                rows.append((self._ctor(ctx, m, k, indent + 1), m, ctx.loop))
-        ctx.loop = {}
+                try:
+                    rows.append((self._ctor(ctx, m, k, indent + 1), m, ctx.loop))
+                finally:
+                    ctx.loop = {}
         saved = (dict(ctx.sizes), set(ctx.lets), set(ctx.stored))
         try:
             element = self._element(ctx, node, rows)
@@ -248,7 +250,7 @@ class ClassWriter:
         for cond in _conds(node.elt if isinstance(node, A.ListComp) else node.value) if len(texts) == 2 else ():
             truth = [truth_in(m, cond.test, bound) for _, m, bound in rows]
             sides = [{text for (text, _, _), t in zip(rows, truth) if t is want} for want in (True, False)]
-            if all(len(side) == 1 for side in sides):
+            if None not in truth and all(len(side) == 1 for side in sides):
                 ctx.loop = rows[0][2]
                 try:
                     test = expression(cond.test, lambda n: self._init_name(ctx, rows[0][1], n))

@@ -75,8 +75,8 @@ class Declarations:
             for k, grandchild in enumerate(child.children.values()):  # each made by the element
                 self._match(grandchild, node.elt if isinstance(node, A.ListComp) else node.value, owner)
                 if bindings is not None:
-                    for m in _declared_with(grandchild):
-                        self.loop[id(m)] = bindings[k]
+                    for m in _declared_with(grandchild):  # with the names of comprehensions within
+                        self.loop[id(m)] = {**bindings[k], **self.loop.get(id(m), {})}
         elif isinstance(node, A.DictExpr) and child.kind == "seq":  # a map of named layers, by its literal keys
             for key, item in zip(node.keys, node.values):
                 if isinstance(key, A.Const) and key.value in child.children:
@@ -160,10 +160,9 @@ def resolve(node, owner: Module, depth: int = 0):
 def element_bindings(node, scope: Scope) -> list[dict] | None:
     """The names a one-loop comprehension binds for each element it makes (its `if`s applied), in order; None
     where the loop cannot be run again here."""
-    comp, ev = node.fors[0], Evaluator()
     if len(node.fors) != 1:
         return None
-    out = []
+    comp, ev, out = node.fors[0], Evaluator(), []
     try:
         for item in ev.static(comp.iter, scope):
             names: dict = {}
@@ -534,6 +533,7 @@ class SizeTracer:
         return sympy.sympify(expr).xreplace(subs)
 
     def _through_op(self, module: Module, t: Tensor, node: dict, axis: int):
+        """The output dim of the op `node`: affine in its inputs and attributes, else a window count."""
         expr = self._affine(module, t, node, axis)
         return expr if expr is not None else self._windowed(module, t, node, axis)
 
