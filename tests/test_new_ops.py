@@ -35,7 +35,7 @@ forward: |
 def test_relu6_and_hardswish_lower_to_torch_natives(write_spec):
     spec = archdsl.load(write_spec(MOBILE))
     src = spec.source
-    assert "nn.ReLU6()" in src and "F.relu6(" in src and "F.hardswish(" in src and "nn.Hardsigmoid()" in src
+    assert "nn.ReLU6(" in src and "F.relu6(" in src and "F.hardswish(" in src and "nn.Hardsigmoid(" in src
     assert "torch.relu" not in src  # no relu(x) - relu(x - 6) workaround
     net = spec.build().eval()
     x = torch.randn(2, 8, 5, 5)
