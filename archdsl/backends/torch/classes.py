@@ -30,7 +30,6 @@ import itertools
 import tokenize
 from dataclasses import dataclass, field
 
-import sympy
 
 from ...elaborate.evaluate import Evaluator
 from ...errors import ArchDSLError
@@ -44,7 +43,7 @@ from .containers import called_whole, container_class, container_source, named, 
 from .forward import INDENT, ForwardWriter, arg_names, overwrites_input
 from .lowerings import lowering
 from .pysource import (Unrenderable, bound_by, docstring, expression, input_size, iteration, literal,
-                       names_in, targets_source)
+                       names_in, sympy_source, targets_source)
 from .sizes import (Declarations, SizeTracer, block_scope, bound_args, inlined_calls, is_int, let_list,
                     own_names, size_symbol, truth_in)
 
@@ -897,45 +896,3 @@ def _conds(node):
 
 def _indent(lines: list[str]) -> list[str]:
     return ["    " + line for line in lines]
-
-
-def sympy_source(expr, name) -> str:
-    """Python source of a size expression: integers, names, +, -, * and floor division (by a number or by
-    names: a stride)."""
-    return _sympy(expr, name)[0]
-
-
-def _sympy(expr, name) -> tuple[str, int]:
-    if expr.is_Integer:
-        return str(int(expr)), 3
-    if expr.is_Symbol:
-        return name(expr), 3
-    if isinstance(expr, sympy.Add):
-        terms = sorted(expr.args, key=lambda t: t.is_number)
-        out = _sympy(terms[0], name)[0]
-        for t in terms[1:]:
-            negative = t.could_extract_minus_sign()
-            out += (" - " if negative else " + ") + _wrap(-t if negative else t, name, 2)
-        return out, 1
-    if isinstance(expr, sympy.Mul):
-        coeff, rest = expr.as_coeff_Mul()
-        if coeff == -1:
-            return "-" + _wrap(rest, name, 2), 2
-        factors = [_wrap(f, name, 2) for f in rest.as_ordered_factors()]
-        if coeff != 1:
-            if not coeff.is_Integer:
-                raise Unrenderable(str(expr))
-            factors.insert(0, str(int(coeff)))  # `4 * dim`, as a spec writes it
-        return " * ".join(factors), 2
-    if isinstance(expr, sympy.floor):
-        num, den = expr.args[0].as_numer_denom()
-        if den.is_Integer:
-            return f"{_wrap(num, name, 2)} // {int(den)}", 2
-        if den.is_positive:  # a stride: `(h - 1) // stride`
-            return f"{_wrap(num, name, 2)} // {_wrap(den, name, 3)}", 2
-    raise Unrenderable(str(expr))
-
-
-def _wrap(expr, name, level: int) -> str:
-    text, own = _sympy(expr, name)
-    return f"({text})" if own < level else text

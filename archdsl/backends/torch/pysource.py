@@ -303,3 +303,52 @@ def _top_level_items(inner: str) -> list[str]:
             start = i + 1
     last = inner[start:].strip()
     return items + ([last] if last else [])
+
+
+def sympy_source(expr, name) -> str:
+    """Python source of a size expression: integers, names (`name(symbol)`), +, -, * by integers and names,
+    floor division by a number or by names (a stride: `(h - 1) // stride`) and % by a number."""
+    return _sympy(expr, name)[0]
+
+
+def _sympy(expr, name) -> tuple[str, int]:
+    """(source, binding): 1 a sum, 2 a product (*, //, %), 3 an atom."""
+    import sympy
+
+    if expr.is_Integer:
+        return str(int(expr)), 3 if expr >= 0 else 1
+    if expr.is_Symbol:
+        return name(expr), 3
+    if isinstance(expr, sympy.Add):
+        terms = sorted(expr.args, key=lambda t: t.is_number)  # the constant last
+        out = _sympy(terms[0], name)[0]
+        for t in terms[1:]:
+            negative = t.could_extract_minus_sign()
+            out += (" - " if negative else " + ") + _wrap(-t if negative else t, name, 2)
+        return out, 1
+    if isinstance(expr, sympy.Mul):
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff == -1:
+            return "-" + _wrap(rest, name, 3), 2
+        # each factor an atom: `a * (b // 2)` is not `a * b // 2`
+        factors = [_wrap(f, name, 3) for f in rest.as_ordered_factors()]
+        if coeff != 1:
+            if not coeff.is_Integer:
+                raise Unrenderable(str(expr))
+            factors.insert(0, str(int(coeff)))  # `4 * dim`, as a spec writes it
+        return " * ".join(factors), 2
+    if isinstance(expr, sympy.Mod) and expr.args[1].is_Integer:
+        return f"{_wrap(expr.args[0], name, 2)} % {int(expr.args[1])}", 2
+    if isinstance(expr, sympy.floor):
+        num, den = expr.args[0].as_numer_denom()
+        if den.is_Integer:
+            return f"{_wrap(num, name, 2)} // {int(den)}", 2
+        if den.is_positive:
+            return f"{_wrap(num, name, 2)} // {_wrap(den, name, 3)}", 2
+    raise Unrenderable(str(expr))
+
+
+def _wrap(expr, name, level: int) -> str:
+    """`expr`'s source, parenthesized where it binds more loosely than `level`."""
+    text, own = _sympy(expr, name)
+    return f"({text})" if own < level else text

@@ -537,8 +537,9 @@ class SizeTracer:
         expr = self._affine(module, t, node, axis)
         return expr if expr is not None else self._windowed(module, t, node, axis)
 
-    def _affine(self, module: Module, t: Tensor, node: dict, axis: int):
-        """The output dim as a sum of input dims and attributes plus a constant, found by moving each."""
+    def _output_of(self, node, t: Tensor, axis: int):
+        """(op, attrs, input shapes, input tensors, output shape, axis) where the op's output dim is a number
+        to move, else None."""
         op, attrs = node.op, node.attrs
         ins = input_shapes(self.graph, node)
         flat = ins[0] if op.inputs is None else ins
@@ -546,7 +547,14 @@ class SizeTracer:
         out = _output(op, attrs, flat, t.index)
         if not out or not is_int(out[axis % len(out)]):
             return None
-        ax = axis % len(out)
+        return op, attrs, flat, tensors, out, axis % len(out)
+
+    def _affine(self, module: Module, t: Tensor, node: dict, axis: int):
+        """The output dim as a sum of input dims and attributes plus a constant, found by moving each."""
+        op_io = self._output_of(node, t, axis)
+        if op_io is None:
+            return None
+        op, attrs, flat, tensors, out, ax = op_io
         total, rest, found = 0, out[ax], False
         for group in _input_groups(flat, ax - len(out)):
             if found and len(group) > 1:
@@ -583,14 +591,10 @@ class SizeTracer:
         attributes times integers plus a constant, d an attribute (the stride). d is the attribute that, set
         to 1, leaves the op affine in the input dims and, set to 2 or 3, divides it by that; e is the output
         for a d larger than n."""
-        op, attrs = node.op, node.attrs
-        ins = input_shapes(self.graph, node)
-        flat = ins[0] if op.inputs is None else ins
-        tensors = node.inputs[0] if op.inputs is None else node.inputs
-        out = _output(op, attrs, flat, t.index)
-        if not out or not is_int(out[axis % len(out)]):
+        op_io = self._output_of(node, t, axis)
+        if op_io is None:
             return None
-        ax = axis % len(out)
+        op, attrs, flat, tensors, out, ax = op_io
         dims = [(j, k) for j, s in enumerate(flat) if isinstance(s, tuple) for k, d in enumerate(s) if is_int(d)]
         slots = list(_int_slots(attrs))
 
