@@ -48,3 +48,25 @@ def save_checkpoint(state: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, model, optimizer, fresh: bool, key: dict) -> dict | None:
+    """The state saved at `path`, loaded into model and optimizer, or None where there is none or `fresh`; a
+    checkpoint whose `key` entries (spec, parameters, ...) differ from this run's stops the run."""
+    if fresh or not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if any(state[k] != v for k, v in key.items()):
+        raise SystemExit(f"{path} was written for another run ({', '.join(f'{k} {state[k]}' for k in key)}); "
+                         "use --fresh or another --checkpoint")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state
+
+
+def wrap(model, device: torch.device, distributed: bool):
+    """The model under DistributedDataParallel when distributed, else itself."""
+    if not distributed:
+        return model
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                     else None)

@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 import archdsl  # noqa: E402
 from archdsl.cli.options import define  # noqa: E402  (-D NAME=VALUE, parsed as the CLI does)
 from archdsl.errors import ArchDSLError  # noqa: E402
-from ddp_common import log, save_checkpoint, setup, state_hash  # noqa: E402
+from ddp_common import load_checkpoint, log, save_checkpoint, setup, state_hash, wrap  # noqa: E402
 
 # a small GPT-2 for a CPU: about 0.8M parameters with the vocabulary of Python source
 SMALL = {"n_ctx": 128, "d": 128, "n_layer": 4, "n_head": 4, "dropout_p": 0.0}
@@ -307,17 +307,12 @@ def run(argv=None) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     checkpoint = Path(args.checkpoint or ROOT / "out" / "char_lm" / f"{spec.name}.pt")
     step, history = 0, []
-    if checkpoint.exists() and not args.fresh:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if (state["spec"], state["params"], state["vocab"]) != (spec.name, params, vocab):
-            raise SystemExit(f"{checkpoint} was written for another model or corpus; use --fresh or another "
-                             "--checkpoint")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+    state = load_checkpoint(checkpoint, model, optimizer, args.fresh,
+                            {"spec": spec.name, "params": params, "vocab": vocab})
+    if state is not None:
         step, history = state["step"], state["history"]
         log(rank, f"resumed from {checkpoint}: step {step}, {history[-1]['seconds']:.0f} s trained")
-    ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
-                                                    else None) if distributed else model
+    ddp = wrap(model, device, distributed)
 
     train_data = encode(train_text, vocab)
     eval_data = encode("".join(windows), vocab).view(len(windows), n_ctx + 1)

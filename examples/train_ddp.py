@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 import archdsl  # noqa: E402
 from archdsl.cli.options import define  # noqa: E402  (-D NAME=VALUE, parsed as the CLI does)
-from ddp_common import log, save_checkpoint, setup, state_hash  # noqa: E402
+from ddp_common import load_checkpoint, log, save_checkpoint, setup, state_hash, wrap  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -133,17 +133,11 @@ def main(argv=None) -> int:
 
     checkpoint = Path(args.checkpoint or ROOT / "out" / "ddp" / f"{spec.name}.pt")
     start_epoch, step = 0, 0
-    if checkpoint.exists() and not args.fresh:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if state["spec"] != spec.name or state["params"] != params:
-            raise SystemExit(f"{checkpoint} was written for {state['spec']} {state['params']}; use --fresh "
-                             "or another --checkpoint")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+    state = load_checkpoint(checkpoint, model, optimizer, args.fresh, {"spec": spec.name, "params": params})
+    if state is not None:
         start_epoch, step = state["epoch"], state["step"]
         log(rank, f"resumed from {checkpoint}: epoch {start_epoch} done, step {step}")
-    ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
-                                                    else None) if distributed else model
+    ddp = wrap(model, device, distributed)
 
     train_set, test_set = digits()
     if args.limit:
