@@ -66,6 +66,21 @@ def _index_shape(a, ins):
     return tuple(out)
 
 
+def subscript_text(items: tuple) -> str:
+    """A bound subscript as Python writes it: `..., 0::2, None`."""
+    return ", ".join(_entry_text(e) for e in items) or "..."
+
+
+def _entry_text(e) -> str:
+    if e[0] == "i":
+        return str(e[1])
+    if e[0] == "e":
+        return "..."
+    if e[0] == "n":
+        return "None"
+    return slice_text(*e[1:])
+
+
 def slice_text(start, stop, step) -> str:
     """`start:stop:step` as Python writes it, None bounds left out: `1:`, `:-1`, `::2`."""
     start, stop, step = ("" if v is None else str(v) for v in (start, stop, step))

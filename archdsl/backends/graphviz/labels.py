@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...dims import fmt_dim
+from ...ops.indexing import subscript_text
 
 
 def shape_text(shape) -> str:
@@ -126,6 +127,7 @@ CAPTIONS = {  # caption rules per op name: the details after the name
     "softmax": lambda n, a: "" if a["dim"] == -1 else f"dim {a['dim']}",
     "log_softmax": lambda n, a: "" if a["dim"] == -1 else f"dim {a['dim']}",
     "shifted_window_attention": _window_attention, "shifted_window_attention_v2": _window_attention,
+    "index": lambda n, a: f"[{subscript_text(a['subscript'])}]",
 }
 
 # Elementwise arithmetic is drawn as a small circle with its sign.

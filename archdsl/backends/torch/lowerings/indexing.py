@@ -1,24 +1,13 @@
 """Subscripts, chunk, split, narrow and bare parameters."""
 from __future__ import annotations
 
-from ....ops.indexing import slice_text
+from ....ops.indexing import subscript_text
 from ._source import atom
 from .table import lower
 
 
-def _entry(e) -> str:
-    if e[0] == "i":
-        return str(e[1])
-    if e[0] == "e":
-        return "..."
-    if e[0] == "n":
-        return "None"
-    return slice_text(*e[1:])
-
-
 def _index_call(a, ins, args) -> str:
-    items = ", ".join(_entry(e) for e in a.subscript) or "..."
-    return f"{atom(args[0])}[{items}]"
+    return f"{atom(args[0])}[{subscript_text(a.subscript)}]"
 
 
 def _parameter_init(a, ins) -> str:
