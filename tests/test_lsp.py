@@ -320,3 +320,29 @@ def test_the_vscode_extension_files_are_current():
     for entry in package["contributes"]["grammars"] + package["contributes"]["yamlValidation"]:
         json.loads((folder / entry.get("path", entry.get("url"))).read_text())
     assert package["contributes"]["configuration"]["properties"]["archdsl.args"]["default"] == ["lsp"]
+
+
+def test_saving_an_imported_library_checks_its_importers_again(editor, tmp_path):
+    # imports read the library on disk: after it is saved with a wider layer, the importer's (unchanged) text
+    # must be checked against the new file, not served from the analysis cache
+    (tmp_path / "lib.yaml").write_text("blocks:\n  Head():\n    layers: {fc: linear(3)}\n"
+                                       "    forward: |\n      x >> fc\n")
+    main = ("imports: {lib.yaml: [Head]}\ninputs: {x: [N, 4]}\nlayers:\n  head: Head()\n"
+            "  out: linear(2)\nforward: |\n  x >> head >> reshape([0, 3]) >> out\n")
+    uri = editor.open(tmp_path / "main.yaml", main)
+    assert editor.diagnostics(uri) == []
+    seen = len(editor.published)
+    (tmp_path / "lib.yaml").write_text("blocks:\n  Head():\n    layers: {fc: linear(5)}\n"
+                                       "    forward: |\n      x >> fc\n")
+    lib = (tmp_path / "lib.yaml").resolve().as_uri()
+    editor.client.text_document_did_save(T.DidSaveTextDocumentParams(T.TextDocumentIdentifier(lib)))
+
+    async def republished():
+        while True:
+            fresh = [p for p in editor.published[seen:] if p.uri == uri]
+            if fresh:
+                return list(fresh[-1].diagnostics)
+            await asyncio.sleep(0.005)
+
+    problems = editor.run(republished())
+    assert len(problems) == 1 and "reshape" in problems[0].message and problems[0].range.start.line == 6

@@ -9,6 +9,7 @@ of the document's previous check (passes/carry.py: the BlockCache's Carry).
 """
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -60,13 +61,29 @@ def analyze(text: str, path: str, incremental: bool = True) -> Analysis:
     previous check (the result is the same)."""
     key = (path, text)
     if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
+        out, stamps = _cache[key]
+        if stamps is not None and stamps == _stamps(f for f, _, _ in stamps):  # its imported files unchanged
+            _cache.move_to_end(key)
+            return out
     out = _check(text, path, block_cache(path) if incremental else None)
-    _cache[key] = out
+    # a document that could not be read may name files that appear later: not kept
+    _cache[key] = (out, _stamps(out.doc.origins) if out.doc is not None else None)
+    _cache.move_to_end(key)
     if len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
     return out
+
+
+def _stamps(files) -> tuple:
+    """(file, modification time, size) of each file, (file, None, None) where it cannot be read."""
+    out = []
+    for f in sorted(files):
+        try:
+            st = os.stat(f)
+            out.append((f, st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((f, None, None))
+    return tuple(out)
 
 
 def block_cache(path: str) -> BlockCache:

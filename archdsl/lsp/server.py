@@ -182,6 +182,15 @@ def did_change(ls: SpecServer, params: T.DidChangeTextDocumentParams) -> None:
     ls.schedule(params.text_document.uri)
 
 
+@server.feature(T.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: SpecServer, params: T.DidSaveTextDocumentParams) -> None:
+    """A saved file may be a block library that other open specs import (imports read the file on disk): check
+    them again; those that import nothing that changed come from the analysis cache at once."""
+    for uri in list(ls.workspace.text_documents):
+        if uri != params.text_document.uri:
+            ls.schedule(uri)
+
+
 @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: SpecServer, params: T.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
