@@ -97,3 +97,17 @@ def test_define_with_underscores_is_a_located_error_for_an_integer_parameter(cap
     assert main(["check", str(spec), "-D", "version=1_0"]) == 1
     err = capsys.readouterr().err
     assert "v.yaml:1:10: error[E010]: parameter `version` must be an integer, got '1_0'" in err, err
+
+
+@pytest.mark.parametrize("name, col", [("f'dense{i + 1}'", 12), ('f"dense{i}"', 12)])
+def test_an_f_string_is_refused_with_the_spelling_that_works(name, col):
+    # the issue writes layer maps with f-strings; the expression language builds names with + and str()
+    err = error(f"""\
+        inputs: {{x: [N, 4]}}
+        layers:
+          named: '{{{name.replace("'", "''")}: linear(4) for i in range(2)}}'
+        forward: |
+          x >> named
+        """)
+    assert (err.code, err.span.line, err.span.col) == ("E004", 3, col) and "f-strings" in err.message
+    assert "'dense' + str(i + 1)" in err.hint

@@ -362,6 +362,9 @@ def _parse_relative(text: str, what: str, max_depth: int) -> A.Program:
             msg = f"the {what} ends too early"
         elif isinstance(exc, UnexpectedCharacters):
             msg = f"unexpected character {exc.char!r} in the {what}"
+        elif _f_string(text, exc):
+            raise SyntaxError_(f"f-strings are not part of the {what}", locate(line, col - 1, 1),
+                               hint="build the text with + and str(): `'dense' + str(i + 1)`") from None
         else:
             msg = f"unexpected {exc.token!s:.40} in the {what}" if isinstance(exc, UnexpectedToken) else f"invalid {what}"
         raise SyntaxError_(msg, locate(line, col, 1), hint=_expected(exc) or None) from None
@@ -370,6 +373,15 @@ def _parse_relative(text: str, what: str, max_depth: int) -> A.Program:
         return _ToAst(locate).transform(tree)
     except VisitError as exc:
         raise exc.orig_exc from None
+
+
+def _f_string(text: str, exc) -> bool:
+    """Whether the unexpected token is a string written right after a lone `f` (Python's f'...')."""
+    token = getattr(exc, "token", None)
+    at = getattr(token, "start_pos", None)
+    if not at or text[at] not in "'\"" or text[at - 1] != "f":
+        return False
+    return at < 2 or not (text[at - 2].isalnum() or text[at - 2] == "_")
 
 
 def _check_depth(tree: Tree, limit: int, what: str) -> None:
